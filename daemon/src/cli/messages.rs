@@ -1,0 +1,82 @@
+//! `postfachd messages ACCOUNT`: stored messages, newest first.
+
+use serde::Serialize;
+
+use super::output::{self, Table, clip};
+use super::{CliError, load_account, open_store};
+use crate::config::Config;
+use crate::model::rfc3339;
+use crate::store::{self, MessageFilter};
+
+/// One line of `postfachd messages --json`.
+#[derive(Debug, Serialize)]
+pub struct MessageJson {
+    local_id: i64,
+    account: String,
+    folder: Option<String>,
+    uid: Option<u32>,
+    message_id: Option<String>,
+    subject: Option<String>,
+    from: Option<String>,
+    date: Option<String>,
+    flags: Vec<String>,
+    project: Option<String>,
+    on_server: bool,
+    folders: Vec<String>,
+}
+
+/// Lists an account's stored messages.
+pub fn run(
+    config: &Config,
+    id: &str,
+    folder: Option<String>,
+    project: Option<String>,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<(), CliError> {
+    // A removed account's mail stays listable, so only an unknown id is an error.
+    let store = open_store(config)?;
+    let known = store.with(|c| store::accounts::get(c, id))?.is_some();
+    if !known {
+        load_account(config, id)?;
+    }
+    let filter = MessageFilter { account: Some(id.to_owned()), folder, project };
+    let mut rows = store.with(|c| store::messages::list(c, &filter))?;
+    if let Some(limit) = limit {
+        rows.truncate(limit);
+    }
+    let out: Vec<MessageJson> = rows
+        .into_iter()
+        .map(|m| MessageJson {
+            local_id: m.local_id,
+            account: m.account,
+            folder: m.folder,
+            uid: m.uid,
+            message_id: m.message_id,
+            subject: m.subject,
+            from: (!m.from.is_empty()).then(|| m.from.join(", ")),
+            date: m.date.and_then(rfc3339),
+            flags: m.flags,
+            project: m.project,
+            on_server: m.on_server,
+            folders: m.folders,
+        })
+        .collect();
+    if json {
+        output::json(&out);
+        return Ok(());
+    }
+    let mut table = Table::new(&["ID", "DATE", "FOLDER", "FROM", "SUBJECT", "PROJECT"]);
+    for m in &out {
+        table.row(vec![
+            m.local_id.to_string(),
+            m.date.clone().unwrap_or_default(),
+            clip(&m.folder.clone().unwrap_or_default(), 30),
+            clip(&m.from.clone().unwrap_or_default(), 30),
+            clip(&m.subject.clone().unwrap_or_default(), 50),
+            m.project.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    table.print();
+    Ok(())
+}

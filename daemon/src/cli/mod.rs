@@ -1,0 +1,157 @@
+//! The command line: argument definitions and one module per command group.
+//!
+//! Every command takes `--config DIR`; listing commands print a table, or a JSON array
+//! with `--json`. Exit status: 0 success, 1 a user-facing error (printed on stderr),
+//! 2 a usage error.
+
+mod accounts;
+mod check;
+mod folders;
+mod messages;
+mod output;
+mod sync;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Account, Config, ConfigError, ConfigErrors};
+use crate::daemon::DaemonError;
+use crate::imap::ImapError;
+use crate::store::{Store, StoreError};
+
+/// Postfach: keeps IMAP/SMTP accounts in sync with a local store.
+#[derive(Debug, Parser)]
+#[command(name = "postfachd", version, about, long_about = None)]
+pub struct Cli {
+    /// The config directory (postfach.toml, accounts/).
+    #[arg(long, global = true, env = "POSTFACH_CONFIG", default_value = "/etc/postfach")]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (SIGHUP reloads, SIGTERM stops cleanly).
+    Run,
+    /// One full sync pass (all accounts or one), then exit; for cron and benchmarks.
+    Sync {
+        /// Only this account.
+        account: Option<String>,
+        /// Required: run a single pass (the continuous mode is `postfachd run`).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate every config file; exit 1 with path:line:col: message on any error.
+    Check,
+    /// List accounts with their state.
+    Accounts {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's folders (stored, or fresh from the server with --refresh).
+    Folders {
+        /// The account id.
+        account: String,
+        /// Connect to the server and load the folder list now.
+        #[arg(long)]
+        refresh: bool,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored messages.
+    Messages {
+        /// The account id.
+        account: String,
+        /// Only messages in this folder (decoded full name, e.g. `INBOX.Entwürfe`).
+        #[arg(long)]
+        folder: Option<String>,
+        /// Only messages assigned to this project.
+        #[arg(long)]
+        project: Option<String>,
+        /// At most this many (newest first).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failed command. Its text is printed as is on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A config file problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Several config problems.
+    #[error(transparent)]
+    ConfigErrors(#[from] ConfigErrors),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The IMAP server or connection failed.
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    /// The daemon could not run.
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    /// Any other user-facing problem.
+    #[error("{0}")]
+    Message(String),
+    /// The command printed its own failure report already.
+    #[error("")]
+    Reported,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let dir = cli.config.clone();
+    match cli.command {
+        Command::Run => {
+            let config = Config::load(&dir)?;
+            crate::daemon::run(config).await?;
+            Ok(())
+        }
+        Command::Check => check::run(&dir),
+        Command::Sync { account, once: _, json } => sync::run(&Config::load(&dir)?, account.as_deref(), json).await,
+        Command::Accounts { json } => accounts::run(&Config::load(&dir)?, json),
+        Command::Folders { account, refresh, json } => {
+            folders::run(&Config::load(&dir)?, &account, refresh, json).await
+        }
+        Command::Messages { account, folder, project, limit, json } => {
+            messages::run(&Config::load(&dir)?, &account, folder, project, limit, json)
+        }
+    }
+}
+
+/// Opens the store of a config.
+fn open_store(config: &Config) -> Result<Arc<Store>, CliError> {
+    Ok(Arc::new(Store::open(&config.store_path())?))
+}
+
+/// Loads one account by id, with a helpful error when it is unknown or invalid.
+fn load_account(config: &Config, id: &str) -> Result<Account, CliError> {
+    let set = config.load_accounts();
+    if let Some(account) = set.accounts.get(id) {
+        return Ok(account.clone());
+    }
+    if let Some(errors) = set.errors.get(id) {
+        return Err(CliError::ConfigErrors(errors.clone()));
+    }
+    let known: Vec<&str> = set.accounts.keys().map(String::as_str).collect();
+    Err(CliError::Message(format!(
+        "no account `{id}` in {} (known: {})",
+        config.accounts_dir().display(),
+        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+    )))
+}

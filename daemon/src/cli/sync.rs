@@ -1,0 +1,147 @@
+//! `postfachd sync [ACCOUNT] --once`: one pass over all (or one) accounts, then exit.
+#![allow(clippy::print_stderr)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use super::output;
+use super::{CliError, load_account, open_store};
+use crate::config::{Account, Config};
+use crate::imap::{self, RoleHints, SyncOptions};
+use crate::model::{AccountState, now_unix};
+use crate::store::{self, AccountStatus, SharedStore};
+
+/// Accounts synced at the same time.
+const PARALLEL: usize = 16;
+
+/// The result of one account's pass.
+#[derive(Debug, Serialize)]
+pub struct SyncJson {
+    account: String,
+    ok: bool,
+    new_messages: u64,
+    linked: u64,
+    relinked: u64,
+    removed: u64,
+    bytes: u64,
+    folders: usize,
+    seconds: f64,
+    error: Option<String>,
+    skipped: Option<String>,
+}
+
+/// Runs one pass; exit status 1 if any account failed.
+pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), CliError> {
+    let store = open_store(config)?;
+    let accounts: Vec<Account> = match only {
+        Some(id) => vec![load_account(config, id)?],
+        None => {
+            let set = config.load_accounts();
+            for e in set.all_errors() {
+                eprintln!("{e}");
+            }
+            set.accounts.into_values().collect()
+        }
+    };
+    let results: Vec<SyncJson> =
+        stream::iter(accounts).map(|a| one(a, Arc::clone(&store))).buffer_unordered(PARALLEL).collect().await;
+    let mut results = results;
+    results.sort_by(|a, b| a.account.cmp(&b.account));
+    let failed = results.iter().any(|r| !r.ok);
+    if json {
+        output::json(&results);
+    } else {
+        for r in &results {
+            match (&r.error, &r.skipped) {
+                (Some(e), _) => eprintln!("{}: failed: {e}", r.account),
+                (None, Some(why)) => output::line(&format!("{}: skipped ({why})", r.account)),
+                (None, None) => output::line(&format!(
+                    "{}: {} new, {} linked, {} relinked, {} gone, {} folders, {:.1} MB in {:.2}s",
+                    r.account,
+                    r.new_messages,
+                    r.linked,
+                    r.relinked,
+                    r.removed,
+                    r.folders,
+                    r.bytes as f64 / 1e6,
+                    r.seconds
+                )),
+            }
+        }
+    }
+    if failed { Err(CliError::Reported) } else { Ok(()) }
+}
+
+async fn one(account: Account, store: SharedStore) -> SyncJson {
+    let started = Instant::now();
+    let mut out = SyncJson {
+        account: account.id.clone(),
+        ok: true,
+        new_messages: 0,
+        linked: 0,
+        relinked: 0,
+        removed: 0,
+        bytes: 0,
+        folders: 0,
+        seconds: 0.0,
+        error: None,
+        skipped: None,
+    };
+    if !account.file.enabled {
+        out.skipped = Some("enabled = false".into());
+        return out;
+    }
+    if !account.file.receive {
+        out.skipped = Some("receive = false".into());
+        return out;
+    }
+    let id = account.id.clone();
+    let row = store.call(move |c| store::accounts::get(c, &id)).await.ok().flatten();
+    if row.as_ref().and_then(|r| r.disabled_digest.as_deref()) == Some(account.digest.as_str()) {
+        out.skipped = Some("auto-disabled; edit the account file to enable it again".into());
+        return out;
+    }
+    let (id, f) = (account.id.clone(), account.file.clone());
+    let _ = store.call(move |c| store::accounts::upsert_meta(c, &id, &f.description, &f.provider, f.enabled)).await;
+    let opts = SyncOptions { window_days: account.file.sync.window_days, full_check: true };
+    let result = imap::sync_account(&account, &store, &RoleHints::default(), &opts).await;
+    out.seconds = started.elapsed().as_secs_f64();
+    let id = account.id.clone();
+    match result {
+        Ok(report) => {
+            for f in &report.folders {
+                out.new_messages += f.stats.new_messages;
+                out.linked += f.stats.linked;
+                out.relinked += f.stats.relinked;
+                out.removed += f.removed;
+                out.bytes += f.bytes;
+            }
+            out.folders = report.folders.len();
+            let _ = store
+                .call(move |c| {
+                    store::accounts::record_sync(c, &id, now_unix())?;
+                    store::accounts::set_status(
+                        c,
+                        &id,
+                        &AccountStatus { state: AccountState::Stopped, last_error: None, failures: 0 },
+                    )
+                })
+                .await;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            out.ok = false;
+            out.error = Some(text.clone());
+            let state = if e.is_auth() { AccountState::AuthFailed } else { AccountState::Stopped };
+            let _ = store
+                .call(move |c| {
+                    store::accounts::set_status(c, &id, &AccountStatus { state, last_error: Some(&text), failures: 0 })
+                })
+                .await;
+        }
+    }
+    out
+}

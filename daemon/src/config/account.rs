@@ -1,0 +1,162 @@
+//! A validated account and the settings derived from it (ports by security mode,
+//! credentials shared between IMAP and SMTP, paths resolved against the config dir).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::ConfigError;
+use super::location::Located;
+use super::schema::{AccountFile, AuthMechanism, Security};
+use super::secret::{Secret, SecretError, SecretSource};
+
+/// Default timeout for connects and commands when the file sets none.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+/// A validated account file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// The file stem; `[a-z0-9._-]+`.
+    pub id: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The config directory, for relative paths inside the file.
+    pub base: PathBuf,
+    /// The parsed file.
+    pub file: AccountFile,
+    /// BLAKE3 of the file's bytes; identifies "this exact file" (auto-disable lasts until
+    /// it changes).
+    pub digest: String,
+}
+
+/// Everything needed to open an IMAP session.
+#[derive(Debug, Clone)]
+pub struct ImapEndpoint {
+    /// Server host.
+    pub host: String,
+    /// Server port (defaults applied).
+    pub port: u16,
+    /// Transport security.
+    pub security: Security,
+    /// Login name.
+    pub username: String,
+    /// Password or token; `None` only when the file has none.
+    pub password: Option<Secret>,
+    /// Mechanism.
+    pub auth: AuthMechanism,
+    /// Connect and per-command timeout.
+    pub timeout: Duration,
+    /// Extra trust anchor.
+    pub tls_ca_file: Option<PathBuf>,
+    /// Separator override.
+    pub hierarchy_separator: Option<char>,
+}
+
+/// Why an endpoint could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    /// No host in the file and none from the provider adapter.
+    #[error("no {0} host configured: set {0}.host in the account file")]
+    NoHost(&'static str),
+    /// The password could not be resolved.
+    #[error("{0}.password: {1}")]
+    Secret(&'static str, SecretError),
+}
+
+impl Account {
+    /// Wraps a parsed, validated file.
+    pub fn new(id: String, path: PathBuf, base: PathBuf, file: AccountFile, digest: String) -> Self {
+        Account { id, path, base, file, digest }
+    }
+
+    /// The IMAP login name: `imap.username`, else the identity address.
+    pub fn imap_username(&self) -> &str {
+        self.file.imap.username.as_deref().unwrap_or(&self.file.identity.email)
+    }
+
+    /// The IMAP port, defaulted by security mode (993 TLS, 143 otherwise).
+    pub fn imap_port(&self) -> u16 {
+        match (self.file.imap.port, self.file.imap.security) {
+            (0, Security::Tls) => 993,
+            (0, _) => 143,
+            (p, _) => p,
+        }
+    }
+
+    /// Command and connect timeout.
+    pub fn imap_timeout(&self) -> Duration {
+        Duration::from_secs(self.file.imap.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS))
+    }
+
+    /// The extra CA file, resolved against the config directory.
+    pub fn imap_ca_file(&self) -> Option<PathBuf> {
+        self.file.imap.tls_ca_file.as_ref().map(|p| self.base.join(p))
+    }
+
+    /// Builds the IMAP endpoint, resolving the password (blocking: may read a file or
+    /// run a command).
+    pub fn imap_endpoint(&self) -> Result<ImapEndpoint, EndpointError> {
+        let imap = &self.file.imap;
+        let host = imap.host.clone().ok_or(EndpointError::NoHost("imap"))?;
+        let password = imap
+            .password
+            .as_ref()
+            .map(|s| s.resolve(&self.base))
+            .transpose()
+            .map_err(|e| EndpointError::Secret("imap", e))?;
+        Ok(ImapEndpoint {
+            host,
+            port: self.imap_port(),
+            security: imap.security,
+            username: self.imap_username().to_owned(),
+            password,
+            auth: imap.auth.unwrap_or(AuthMechanism::Plain),
+            timeout: self.imap_timeout(),
+            tls_ca_file: self.imap_ca_file(),
+            hierarchy_separator: imap.hierarchy_separator.as_ref().and_then(|s| s.chars().next()),
+        })
+    }
+
+    /// Checks that need the environment, for `postfachd check`: secrets from variables
+    /// and files resolve, CA files exist. Password commands are not run.
+    pub fn check_environment(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        let src = std::fs::read_to_string(&self.path).unwrap_or_default();
+        let located = Located::new(&src);
+        let mut secret = |section: &'static str, source: &Option<SecretSource>| {
+            if let Some(source) = source
+                && !source.runs_command()
+                && let Err(e) = source.resolve(&self.base)
+            {
+                errors.push(ConfigError {
+                    path: self.path.clone(),
+                    at: located.value(&[section, "password"]),
+                    message: format!("{section}.password: {e}"),
+                });
+            }
+        };
+        secret("imap", &self.file.imap.password);
+        secret("smtp", &self.file.smtp.password);
+        for (section, file) in [("imap", &self.file.imap.tls_ca_file), ("smtp", &self.file.smtp.tls_ca_file)] {
+            if let Some(file) = file
+                && !self.base.join(file).is_file()
+            {
+                errors.push(ConfigError {
+                    path: self.path.clone(),
+                    at: located.value(&[section, "tls_ca_file"]),
+                    message: format!("{section}.tls_ca_file: {} does not exist", self.base.join(file).display()),
+                });
+            }
+        }
+        errors
+    }
+
+    /// Whether the account file still has the content it had when loaded.
+    pub fn file_unchanged(&self) -> bool {
+        std::fs::read(&self.path).map(|b| blake3::hash(&b).to_hex().to_string() == self.digest).unwrap_or(false)
+    }
+
+    /// The config directory this account's relative paths resolve against.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+}

@@ -1,0 +1,26 @@
+//! Configuration: `postfach.toml` for the daemon, one `accounts/<id>.toml` per account.
+//!
+//! Files are parsed with serde (unknown keys are errors), checked for contradictions, and
+//! every problem is reported as `path:line:col: message`. Secrets are resolved only when
+//! an account starts, into values that never print. The accounts directory is watched so
+//! adding, editing or removing a file takes effect without a restart.
+
+mod account;
+mod error;
+mod load;
+mod location;
+mod schema;
+mod secret;
+mod validate;
+mod watch;
+
+pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint};
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{AccountSet, Config, DAEMON_FILE, account_id_of, load_account, load_accounts};
+pub use location::LineCol;
+pub use schema::{
+    AccessSettings, AccountFile, AccountKind, AfterWindow, AuthMechanism, DaemonConfig, FolderSettings, Identity,
+    ImapSettings, LogFormat, PluginLimits, RetentionDays, RoutingSettings, Security, SmtpSettings, SyncSettings,
+};
+pub use secret::{Secret, SecretError, SecretSource};
+pub use watch::{DEBOUNCE, DirWatcher, WatchError};

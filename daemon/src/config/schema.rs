@@ -1,0 +1,380 @@
+//! The shape of `postfach.toml` and `accounts/<id>.toml`, as serde types.
+//!
+//! Every table denies unknown keys so a typo is an error with a location instead of a
+//! setting that silently does nothing. Defaults live here, next to the field they belong
+//! to, and the README's configuration reference mirrors this file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::secret::SecretSource;
+
+/// `postfach.toml`: settings of the daemon itself. The file is optional; every key has a
+/// default.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Where the SQLite store lives; relative to the config directory.
+    pub data_dir: PathBuf,
+    /// The watched directory of `<id>.toml` account files; relative to the config directory.
+    pub accounts_dir: PathBuf,
+    /// Directories of `*.wasm` plugins, hot-reloaded; relative to the config directory.
+    pub plugin_dirs: Vec<PathBuf>,
+    /// `pretty` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Optional list of known projects; routers may only assign these.
+    pub projects_file: Option<PathBuf>,
+    /// Sandbox limits for plugin calls.
+    pub plugins: PluginLimits,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            data_dir: PathBuf::from("data"),
+            accounts_dir: PathBuf::from("accounts"),
+            plugin_dirs: vec![PathBuf::from("plugins")],
+            log_format: LogFormat::Pretty,
+            projects_file: None,
+            plugins: PluginLimits::default(),
+        }
+    }
+}
+
+/// Log output format of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[plugins]` in `postfach.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginLimits {
+    /// Wall-clock budget of one plugin call, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// Linear-memory cap of one plugin instance, in MiB.
+    pub memory_limit_mib: u64,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits { call_timeout_ms: 100, memory_limit_mib: 32 }
+    }
+}
+
+/// One `accounts/<id>.toml` file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFile {
+    /// Shown in lists; required.
+    pub description: String,
+    /// Free-form admin note; never sent anywhere.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// `false` switches the account off entirely.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Include in automatic receiving (sync).
+    #[serde(default = "yes")]
+    pub receive: bool,
+    /// Include in sending.
+    #[serde(default = "yes")]
+    pub send: bool,
+    /// The default sending account; at most one account may set this.
+    #[serde(default)]
+    pub default: bool,
+    /// Provider adapter id, or `auto` to detect it.
+    #[serde(default = "auto")]
+    pub provider: String,
+    /// Sender identity and signatures.
+    pub identity: Identity,
+    /// Incoming server.
+    #[serde(default)]
+    pub imap: ImapSettings,
+    /// Outgoing server; credentials default to `[imap]`'s.
+    #[serde(default)]
+    pub smtp: SmtpSettings,
+    /// Folder role overrides and the set of folders to sync.
+    #[serde(default)]
+    pub folders: FolderSettings,
+    /// Sync schedule, window and retention.
+    #[serde(default)]
+    pub sync: SyncSettings,
+    /// Router chain and its options.
+    #[serde(default)]
+    pub routing: RoutingSettings,
+    /// Who owns, sees and sends as this account.
+    #[serde(default)]
+    pub access: AccessSettings,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn auto() -> String {
+    "auto".to_owned()
+}
+
+/// `[identity]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// Display name, sent as `Name <email>`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The account's address.
+    pub email: String,
+    /// Sent as the `Organization` header.
+    #[serde(default)]
+    pub organization: Option<String>,
+    /// Sent as the `Reply-To` header.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Plain-text signature.
+    #[serde(default)]
+    pub signature_text: Option<String>,
+    /// HTML signature.
+    #[serde(default)]
+    pub signature_html: Option<String>,
+    /// `false` leaves the signature off replies and forwards.
+    #[serde(default = "yes")]
+    pub signature_on_reply: bool,
+}
+
+/// Transport security of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Implicit TLS from the first byte (IMAP 993, SMTP 465).
+    #[default]
+    Tls,
+    /// Plain connection upgraded with STARTTLS before login (IMAP 143, SMTP 587).
+    Starttls,
+    /// No encryption; needs `allow_plaintext = true` when a password is sent.
+    Plain,
+}
+
+/// Authentication mechanism.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthMechanism {
+    /// SASL PLAIN (IMAP `AUTHENTICATE PLAIN`).
+    Plain,
+    /// IMAP `LOGIN` / SMTP `AUTH LOGIN`.
+    Login,
+    /// SASL CRAM-MD5 (the password never crosses the wire).
+    CramMd5,
+    /// SASL XOAUTH2; `password` holds the access token.
+    Xoauth2,
+    /// No authentication (SMTP only, e.g. a relay that trusts the network).
+    None,
+}
+
+/// `[imap]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// Server host; optional when the provider adapter supplies it.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Port; 0 or absent means the default of the security mode.
+    #[serde(default)]
+    pub port: u16,
+    /// `tls`, `starttls` or `plain`.
+    #[serde(default)]
+    pub security: Security,
+    /// Must be `true` to send a password over `security = "plain"`.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Login name; defaults to the identity's email address.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The password (or XOAUTH2 token).
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// `plain`, `login`, `cram-md5` or `xoauth2`; default `plain`.
+    #[serde(default)]
+    pub auth: Option<AuthMechanism>,
+    /// Connect, TLS and per-command timeout in seconds.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Extra PEM trust anchor(s) besides the public web roots.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Overrides the hierarchy separator the server reports in LIST.
+    #[serde(default)]
+    pub hierarchy_separator: Option<String>,
+}
+
+/// `[smtp]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Server host; optional when the provider adapter supplies it.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Port; 0 or absent means the default of the security mode.
+    #[serde(default)]
+    pub port: u16,
+    /// `tls`, `starttls` or `plain`.
+    #[serde(default)]
+    pub security: Security,
+    /// Must be `true` to send a password over `security = "plain"`.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Login name; defaults to `[imap]`'s.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password; defaults to `[imap]`'s.
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// `plain`, `login`, `cram-md5`, `xoauth2` or `none`.
+    #[serde(default)]
+    pub auth: Option<AuthMechanism>,
+    /// Timeout in seconds; defaults to `[imap]`'s.
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Extra PEM trust anchor(s); defaults to `[imap]`'s.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+/// `[folders]`: role overrides (full mailbox names as listed, decoded) and the sync set.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderSettings {
+    /// The inbox, when it is not `INBOX`.
+    #[serde(default)]
+    pub inbox: Option<String>,
+    /// Where sent mail goes.
+    #[serde(default)]
+    pub sent: Option<String>,
+    /// Drafts.
+    #[serde(default)]
+    pub drafts: Option<String>,
+    /// Trash.
+    #[serde(default)]
+    pub trash: Option<String>,
+    /// Spam / junk.
+    #[serde(default, alias = "spam")]
+    pub junk: Option<String>,
+    /// Where mail goes after the sync window (`after_window = "archive"`).
+    #[serde(default)]
+    pub archive: Option<String>,
+    /// Folder patterns to sync (`*` matches any run of characters); default: every
+    /// selectable folder.
+    #[serde(default)]
+    pub sync: Option<Vec<String>>,
+}
+
+/// What happens on the server to mail older than the sync window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterWindow {
+    /// Leave it on the server (it is simply no longer synced).
+    #[default]
+    Keep,
+    /// Move it to `folders.archive`.
+    Archive,
+    /// Delete it on the server (the store keeps it).
+    Delete,
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSettings {
+    /// Polling interval where IDLE is unavailable.
+    pub interval_secs: u64,
+    /// Use IMAP IDLE where the server offers it.
+    pub idle: bool,
+    /// Only mail younger than this many days is synced; absent = all mail.
+    pub window_days: Option<u32>,
+    /// What to do on the server with mail older than the window.
+    pub after_window: AfterWindow,
+    /// Delete server copies after N days per role (0 = never).
+    pub server_retention_days: RetentionDays,
+    /// Consecutive failures before the account is auto-disabled.
+    pub max_failures: u32,
+    /// First retry delay after a failure; doubles per failure (with jitter).
+    pub retry_initial_secs: u64,
+    /// Upper bound of the retry delay.
+    pub retry_max_secs: u64,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        SyncSettings {
+            interval_secs: 300,
+            idle: true,
+            window_days: None,
+            after_window: AfterWindow::Keep,
+            server_retention_days: RetentionDays::default(),
+            max_failures: 5,
+            retry_initial_secs: 2,
+            retry_max_secs: 300,
+        }
+    }
+}
+
+/// `server_retention_days = { inbox = 0, junk = 30, sent = 0 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionDays {
+    /// Days before inbox mail is deleted on the server; 0 = never.
+    pub inbox: u32,
+    /// Days before junk is deleted on the server; 0 = never.
+    #[serde(alias = "spam")]
+    pub junk: u32,
+    /// Days before sent mail is deleted on the server; 0 = never.
+    pub sent: u32,
+}
+
+/// `[routing]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    /// Router plugin ids, evaluated in order; the first decision wins.
+    #[serde(default)]
+    pub plugins: Vec<String>,
+    /// `"<plugin>.<key>" = value`, readable by plugins through `host.option`.
+    #[serde(default)]
+    pub options: BTreeMap<String, toml::Value>,
+}
+
+/// Whether an account belongs to a person or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A personal account.
+    #[default]
+    User,
+    /// A shared account of a group.
+    Group,
+}
+
+/// `[access]`.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessSettings {
+    /// `user` or `group` account.
+    #[serde(default)]
+    pub kind: AccountKind,
+    /// The owning user (or group for group accounts).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Users and `group:<name>` entries who may see incoming mail.
+    #[serde(default)]
+    pub visible_to: Vec<String>,
+    /// Users and groups who may send as this account.
+    #[serde(default)]
+    pub send_as: Vec<String>,
+}

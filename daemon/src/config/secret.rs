@@ -1,0 +1,296 @@
+//! Secrets: where a password comes from, and the resolved value that never prints.
+//!
+//! A password may be written inline, or taken from an environment variable, a file or
+//! the standard output of a command (`pass show …`, a vault CLI). The resolved value is a
+//! [`Secret`], whose `Debug` and `Display` print `[redacted]`, so a secret cannot reach a
+//! log line, an error message or a panic by accident.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+/// Where a secret comes from, as written in an account file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `password = "…"` inline.
+    Inline(String),
+    /// `password = { env = "NAME" }`.
+    Env(String),
+    /// `password = { file = "path" }`; relative to the config directory; one trailing
+    /// newline is removed.
+    File(PathBuf),
+    /// `password = { command = ["pass", "show", "mm"] }`; its standard output, one
+    /// trailing newline removed.
+    Command(Vec<String>),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline([redacted])"),
+            SecretSource::Env(name) => write!(f, "Env({name:?})"),
+            SecretSource::File(path) => write!(f, "File({path:?})"),
+            SecretSource::Command(argv) => write!(f, "Command({argv:?})"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretSource {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SourceVisitor)
+    }
+}
+
+struct SourceVisitor;
+
+impl<'de> Visitor<'de> for SourceVisitor {
+    type Value = SecretSource;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, or a table with exactly one of `env`, `file` or `command`")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(SecretSource::Inline(v.to_owned()))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found: Option<SecretSource> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let source = match key.as_str() {
+                "env" => SecretSource::Env(map.next_value()?),
+                "file" => SecretSource::File(map.next_value()?),
+                "command" => {
+                    let argv: Vec<String> = map.next_value()?;
+                    if argv.is_empty() || argv[0].is_empty() {
+                        return Err(de::Error::custom(
+                            "`command` needs at least the program, e.g. [\"pass\", \"show\", \"mm\"]",
+                        ));
+                    }
+                    SecretSource::Command(argv)
+                }
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown secret source `{other}`; use `env`, `file` or `command`"
+                    )));
+                }
+            };
+            if found.is_some() {
+                return Err(de::Error::custom("a secret takes exactly one of `env`, `file` or `command`"));
+            }
+            found = Some(source);
+        }
+        found.ok_or_else(|| de::Error::custom("empty secret table; use `env`, `file` or `command`"))
+    }
+}
+
+/// A resolved secret. Prints as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value known to be secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must send it to a server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Why a secret could not be resolved. Never contains the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The environment variable is unset or not UTF-8.
+    #[error("environment variable `{0}` is not set")]
+    EnvMissing(String),
+    /// The file could not be read.
+    #[error("cannot read password file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The command could not be started, failed, or timed out.
+    #[error("password command `{program}` {reason}")]
+    Command {
+        /// argv[0].
+        program: String,
+        /// What went wrong, e.g. `exited with status 1: gpg: decryption failed`.
+        reason: String,
+    },
+    /// The resolved value is empty.
+    #[error("the password from {0} is empty")]
+    Empty(String),
+}
+
+/// How long a password command may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl SecretSource {
+    /// Resolves the secret. Relative file paths are taken relative to `base`. Blocking:
+    /// reads files and may run a command, so call it off the async runtime.
+    pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
+        let (value, what) = match self {
+            SecretSource::Inline(v) => (v.clone(), "the account file".to_owned()),
+            SecretSource::Env(name) => {
+                let v = std::env::var(name).map_err(|_| SecretError::EnvMissing(name.clone()))?;
+                (v, format!("environment variable `{name}`"))
+            }
+            SecretSource::File(path) => {
+                let full = base.join(path);
+                let v = std::fs::read_to_string(&full)
+                    .map_err(|source| SecretError::File { path: full.clone(), source })?;
+                (strip_newline(v), format!("file {}", full.display()))
+            }
+            SecretSource::Command(argv) => (run_command(argv, base)?, format!("command `{}`", argv[0])),
+        };
+        if value.is_empty() {
+            return Err(SecretError::Empty(what));
+        }
+        Ok(Secret(value))
+    }
+
+    /// Whether resolving this source may run a program (which `check` avoids).
+    pub fn runs_command(&self) -> bool {
+        matches!(self, SecretSource::Command(_))
+    }
+}
+
+fn strip_newline(mut v: String) -> String {
+    if v.ends_with('\n') {
+        v.pop();
+        if v.ends_with('\r') {
+            v.pop();
+        }
+    }
+    v
+}
+
+fn run_command(argv: &[String], base: &Path) -> Result<String, SecretError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let fail = |reason: String| SecretError::Command { program: program.clone(), reason };
+    let mut child = Command::new(&program)
+        .args(&argv[1..])
+        .current_dir(base)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(format!("could not be started: {e}")))?;
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > COMMAND_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail(format!("did not finish within {}s", COMMAND_TIMEOUT.as_secs())));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(fail(format!("could not be waited for: {e}"))),
+        }
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).map_err(|e| fail(format!("printed non-UTF-8 output: {e}")))?;
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    if !status.success() {
+        // stderr of a password manager explains the failure and does not hold the secret.
+        let first = stderr.lines().next().unwrap_or("").trim();
+        let mut reason = format!("exited with {status}");
+        if !first.is_empty() {
+            reason.push_str(": ");
+            reason.push_str(&first.chars().take(200).collect::<String>());
+        }
+        return Err(fail(reason));
+    }
+    Ok(strip_newline(stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Holder {
+        password: SecretSource,
+    }
+
+    fn parse(src: &str) -> Result<SecretSource, toml::de::Error> {
+        toml::from_str::<Holder>(src).map(|h| h.password)
+    }
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(parse(r#"password = "x""#).unwrap(), SecretSource::Inline("x".into()));
+        assert_eq!(parse(r#"password = { env = "P" }"#).unwrap(), SecretSource::Env("P".into()));
+        assert_eq!(parse(r#"password = { file = "pw" }"#).unwrap(), SecretSource::File(PathBuf::from("pw")));
+        assert_eq!(
+            parse(r#"password = { command = ["echo", "x"] }"#).unwrap(),
+            SecretSource::Command(vec!["echo".into(), "x".into()])
+        );
+    }
+
+    #[test]
+    fn rejects_two_sources_and_unknown_ones() {
+        let e = parse(r#"password = { env = "P", file = "f" }"#).unwrap_err();
+        assert!(e.message().contains("exactly one"), "{e}");
+        let e = parse(r#"password = { vault = "x" }"#).unwrap_err();
+        assert!(e.message().contains("unknown secret source `vault`"), "{e}");
+        let e = parse(r#"password = { command = [] }"#).unwrap_err();
+        assert!(e.message().contains("at least the program"), "{e}");
+    }
+
+    #[test]
+    fn resolves_command_and_file_without_trailing_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "geheim\n").unwrap();
+        let s = SecretSource::File("pw".into()).resolve(dir.path()).unwrap();
+        assert_eq!(s.expose(), "geheim");
+        let s = SecretSource::Command(vec!["printf".into(), "abc\\n".into()]).resolve(dir.path()).unwrap();
+        assert_eq!(s.expose(), "abc");
+    }
+
+    #[test]
+    fn failing_command_reports_status_not_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = SecretSource::Command(vec!["sh".into(), "-c".into(), "echo topsecret; echo nope >&2; exit 3".into()])
+            .resolve(dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("exit status: 3") && e.contains("nope"), "{e}");
+        assert!(!e.contains("topsecret"), "{e}");
+    }
+
+    #[test]
+    fn secret_never_prints() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "[redacted] [redacted]");
+        assert!(!format!("{:?}", SecretSource::Inline("hunter2".into())).contains("hunter2"));
+    }
+}

@@ -1,0 +1,144 @@
+//! `postfachd run`: the long-running daemon.
+//!
+//! Holds a lock on the data directory (one daemon per store), starts the supervisor,
+//! watches the accounts directory, reloads on SIGHUP and stops cleanly on SIGTERM or
+//! SIGINT.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{info, warn};
+
+use crate::config::{Config, DirWatcher, WatchError, account_id_of};
+use crate::store::{Store, StoreError};
+use crate::supervisor::Supervisor;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another daemon holds the store.
+    #[error("another postfachd is already running on {0} (lock held)")]
+    Locked(PathBuf),
+    /// The lock file could not be created.
+    #[error("cannot create lock file {path}: {source}")]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The accounts directory could not be created.
+    #[error("cannot create accounts directory {path}: {source}")]
+    AccountsDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The accounts directory could not be watched.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// The daemon's exclusive hold on its data directory.
+pub struct DaemonLock {
+    _file: File,
+}
+
+/// The lock file of a data directory.
+pub fn lock_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("postfachd.lock")
+}
+
+/// Takes the data directory's lock, or reports that a daemon already holds it.
+pub fn lock(data_dir: &Path) -> Result<DaemonLock, DaemonError> {
+    let path = lock_path(data_dir);
+    std::fs::create_dir_all(data_dir).map_err(|source| DaemonError::LockFile { path: path.clone(), source })?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| DaemonError::LockFile { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(DaemonLock { _file: file }),
+        Err(_) => Err(DaemonError::Locked(data_dir.to_owned())),
+    }
+}
+
+/// Whether a daemon currently holds the data directory.
+pub fn is_running(data_dir: &Path) -> bool {
+    let Ok(file) = File::options().write(true).open(lock_path(data_dir)) else { return false };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let _lock = lock(&config.data_dir())?;
+    let store = Arc::new(Store::open(&config.store_path())?);
+    let accounts_dir = config.accounts_dir();
+    std::fs::create_dir_all(&accounts_dir)
+        .map_err(|source| DaemonError::AccountsDir { path: accounts_dir.clone(), source })?;
+    // States left behind by a crashed daemon are stale.
+    let _ = store.call(|c| crate::store::accounts::mark_all_stopped(c)).await;
+
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+
+    // Watch before the first scan so no change between the two is missed.
+    let (_watcher, mut changes) = DirWatcher::new(&[accounts_dir.as_path()])?;
+    let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store));
+    let first = supervisor.reconcile(false).await;
+    info!(
+        config = %config.dir.display(),
+        store = %store.path().display(),
+        accounts = first.started.len(),
+        invalid = first.invalid.len(),
+        "postfachd running"
+    );
+
+    loop {
+        tokio::select! {
+            Some(paths) = changes.recv() => {
+                // An empty list means the watcher lost track (overflow): rescan anyway.
+                let relevant = paths.is_empty()
+                    || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir);
+                if relevant {
+                    let report = supervisor.reconcile(false).await;
+                    tracing::debug!(?report, "accounts reconciled");
+                }
+            }
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading every account");
+                match Config::load(&config.dir) {
+                    Ok(new) if new.daemon != config.daemon => {
+                        warn!("postfach.toml changed; restart postfachd for daemon-level settings to take effect");
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!("{e}"),
+                }
+                supervisor.reconcile(true).await;
+            }
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+        }
+    }
+    supervisor.shutdown().await;
+    info!("postfachd stopped");
+    Ok(())
+}

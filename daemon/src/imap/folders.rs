@@ -1,0 +1,359 @@
+//! The server's folder list: LIST, modified UTF-7 decoding, namespace prefix and
+//! hierarchy, role assignment, and the set of folders to sync.
+//!
+//! Role precedence (later wins): name (INBOX) < adapter < attribute < config. Provider
+//! adapters plug in their choices through [`RoleHints`]; the config's `[folders]` always
+//! has the last word. Each role goes to at most one folder, decided deterministically.
+
+use std::collections::HashMap;
+
+use async_imap::types::NameAttribute;
+use futures::TryStreamExt;
+
+use super::error::ImapError;
+use super::session::Session;
+use super::utf7;
+use crate::config::FolderSettings;
+use crate::model::{Role, RoleSource};
+use crate::store::ListedFolder;
+
+/// One LIST response line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// The wire name (modified UTF-7).
+    pub raw: String,
+    /// The hierarchy delimiter, if any.
+    pub delimiter: Option<String>,
+    /// Attributes as sent, e.g. `\HasNoChildren`, `\Sent`.
+    pub attributes: Vec<String>,
+}
+
+/// Runs `LIST "" "*"`.
+pub async fn list(session: &mut Session) -> Result<Vec<ListEntry>, ImapError> {
+    let timeout = session.timeout;
+    let fut = async {
+        let stream = session.inner.list(Some(""), Some("*")).await?;
+        stream
+            .map_ok(|name| ListEntry {
+                raw: name.name().to_owned(),
+                delimiter: name.delimiter().map(str::to_owned),
+                attributes: name.attributes().iter().map(attribute_text).collect(),
+            })
+            .try_collect::<Vec<_>>()
+            .await
+    };
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| ImapError::Timeout { what: "LIST".into(), secs: timeout.as_secs() })?
+        .map_err(|e| ImapError::command("LIST \"\" \"*\"", e))
+}
+
+fn attribute_text(a: &NameAttribute<'_>) -> String {
+    match a {
+        NameAttribute::NoInferiors => "\\Noinferiors".into(),
+        NameAttribute::NoSelect => "\\Noselect".into(),
+        NameAttribute::Marked => "\\Marked".into(),
+        NameAttribute::Unmarked => "\\Unmarked".into(),
+        NameAttribute::All => "\\All".into(),
+        NameAttribute::Archive => "\\Archive".into(),
+        NameAttribute::Drafts => "\\Drafts".into(),
+        NameAttribute::Flagged => "\\Flagged".into(),
+        NameAttribute::Junk => "\\Junk".into(),
+        NameAttribute::Sent => "\\Sent".into(),
+        NameAttribute::Trash => "\\Trash".into(),
+        NameAttribute::Extension(s) => s.to_string(),
+        // NameAttribute is non-exhaustive upstream; keep whatever it prints.
+        #[allow(unreachable_patterns)]
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether a name is the inbox (RFC 3501: `INBOX` in any case).
+pub fn is_inbox(name: &str) -> bool {
+    name.eq_ignore_ascii_case("INBOX")
+}
+
+/// Role choices from a provider adapter, by wire name.
+#[derive(Debug, Clone, Default)]
+pub struct RoleHints {
+    /// `(raw name, role)` pairs.
+    pub choices: Vec<(String, Role)>,
+}
+
+/// Turns LIST entries into stored folder rows: decoded names, prefix-stripped paths,
+/// selectability and roles.
+pub fn build_listing(
+    entries: &[ListEntry],
+    separator_override: Option<char>,
+    hints: &RoleHints,
+    overrides: &FolderSettings,
+) -> Vec<ListedFolder> {
+    let prefix = namespace_prefix(entries, separator_override);
+    let mut folders: Vec<ListedFolder> = entries
+        .iter()
+        .map(|e| {
+            let name = utf7::decode_lossless(&e.raw);
+            let sep = separator_override.map(String::from).or_else(|| e.delimiter.clone());
+            let path = split_path(&name, prefix.as_deref(), sep.as_deref());
+            let selectable = !e
+                .attributes
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case("\\Noselect") || a.eq_ignore_ascii_case("\\NonExistent"));
+            ListedFolder {
+                name,
+                raw: e.raw.clone(),
+                delimiter: e.delimiter.clone(),
+                path,
+                attributes: e.attributes.clone(),
+                role: None,
+                role_source: None,
+                selectable,
+            }
+        })
+        .collect();
+    assign_roles(&mut folders, hints, overrides);
+    folders
+}
+
+/// The personal namespace prefix, when every folder but INBOX lives under `INBOX<sep>`
+/// (Courier, older Cyrus). Such servers refuse names without it.
+pub fn namespace_prefix(entries: &[ListEntry], separator_override: Option<char>) -> Option<String> {
+    let mut others = entries.iter().filter(|e| !is_inbox(&e.raw)).peekable();
+    others.peek()?;
+    let sep = separator_override.map(String::from).or_else(|| entries.iter().find_map(|e| e.delimiter.clone()))?;
+    let prefix = format!("INBOX{sep}");
+    others.all(|e| e.raw.len() > prefix.len() && e.raw[..prefix.len()].eq_ignore_ascii_case(&prefix)).then_some(prefix)
+}
+
+fn split_path(name: &str, prefix: Option<&str>, sep: Option<&str>) -> Vec<String> {
+    if is_inbox(name) {
+        return vec!["INBOX".to_owned()];
+    }
+    let rest = match prefix {
+        Some(p) if name.len() > p.len() && name[..p.len()].eq_ignore_ascii_case(p) => &name[p.len()..],
+        _ => name,
+    };
+    match sep {
+        Some(s) if !s.is_empty() => rest.split(s).map(str::to_owned).collect(),
+        _ => vec![rest.to_owned()],
+    }
+}
+
+fn assign_roles(folders: &mut [ListedFolder], hints: &RoleHints, overrides: &FolderSettings) {
+    // Candidates per role with a rank: higher source wins, then shallower path, then name.
+    let mut best: HashMap<Role, (u8, usize, String, usize)> = HashMap::new();
+    let mut offer = |role: Role, rank: u8, idx: usize, f: &ListedFolder| {
+        let key = (rank, usize::MAX - f.path.len(), f.name.clone(), idx);
+        let better = match best.get(&role) {
+            None => true,
+            Some(cur) => (key.0, key.1, std::cmp::Reverse(&key.2)) > (cur.0, cur.1, std::cmp::Reverse(&cur.2)),
+        };
+        if better {
+            best.insert(role, key);
+        }
+    };
+    let configured: Vec<(Role, &String)> = [
+        (Role::Inbox, &overrides.inbox),
+        (Role::Sent, &overrides.sent),
+        (Role::Drafts, &overrides.drafts),
+        (Role::Trash, &overrides.trash),
+        (Role::Junk, &overrides.junk),
+        (Role::Archive, &overrides.archive),
+    ]
+    .into_iter()
+    .filter_map(|(r, n)| n.as_ref().map(|n| (r, n)))
+    .collect();
+
+    for (idx, f) in folders.iter().enumerate() {
+        if !f.selectable {
+            continue;
+        }
+        if is_inbox(&f.name) {
+            offer(Role::Inbox, 1, idx, f);
+        }
+        if let Some((_, role)) = hints.choices.iter().find(|(raw, _)| raw == &f.raw) {
+            offer(*role, 2, idx, f);
+        }
+        for a in &f.attributes {
+            if let Some(role) = Role::from_attribute(a) {
+                offer(role, 3, idx, f);
+            }
+        }
+        for (role, name) in &configured {
+            if same_name(name, f) {
+                offer(*role, 4, idx, f);
+            }
+        }
+    }
+    for role in Role::ALL {
+        let Some(&(rank, _, _, idx)) = best.get(&role) else { continue };
+        // A folder keeps the strongest claim on it; a configured role is never displaced.
+        let f = &mut folders[idx];
+        let source = match rank {
+            4 => RoleSource::Config,
+            3 => RoleSource::Attribute,
+            2 => RoleSource::Adapter,
+            _ => RoleSource::Name,
+        };
+        let replace = match f.role_source {
+            None => true,
+            Some(existing) => source_rank(source) > source_rank(existing),
+        };
+        if replace {
+            f.role = Some(role);
+            f.role_source = Some(source);
+        }
+    }
+}
+
+fn source_rank(s: RoleSource) -> u8 {
+    match s {
+        RoleSource::Name => 1,
+        RoleSource::Adapter => 2,
+        RoleSource::Attribute => 3,
+        RoleSource::Config => 4,
+    }
+}
+
+/// Whether a configured folder name means this folder: the decoded full name, the wire
+/// name, or the path without the namespace prefix (so `Gesendet` finds `INBOX.Gesendet`).
+pub fn same_name(configured: &str, f: &ListedFolder) -> bool {
+    if is_inbox(configured) && is_inbox(&f.name) {
+        return true;
+    }
+    if configured == f.name || configured == f.raw {
+        return true;
+    }
+    let joined = f.delimiter.as_deref().map(|d| f.path.join(d));
+    joined.as_deref() == Some(configured)
+}
+
+/// Matches a `folders.sync` pattern: `*` matches any run of characters (including the
+/// separator); everything else literally; INBOX case-insensitively.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    if is_inbox(pattern) && is_inbox(name) {
+        return true;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Iterative wildcard matching with backtracking to the last `*`.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == n[ni] {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ni));
+            pi += 1;
+        } else if let Some((sp, sn)) = star {
+            pi = sp + 1;
+            ni = sn + 1;
+            star = Some((sp, sn + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// The folders to sync, INBOX first: selectable folders matching `folders.sync` (every
+/// selectable folder without it). Patterns match the decoded name or the prefix-less path.
+pub fn sync_set<'a>(folders: &'a [ListedFolder], patterns: Option<&[String]>) -> Vec<&'a ListedFolder> {
+    let mut set: Vec<&ListedFolder> = folders
+        .iter()
+        .filter(|f| f.selectable)
+        .filter(|f| match patterns {
+            None => true,
+            Some(ps) => ps.iter().any(|p| {
+                glob_match(p, &f.name) || f.delimiter.as_deref().is_some_and(|d| glob_match(p, &f.path.join(d)))
+            }),
+        })
+        .collect();
+    set.sort_by_key(|f| (f.role != Some(Role::Inbox), f.name.clone()));
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(raw: &str, delim: &str, attrs: &[&str]) -> ListEntry {
+        ListEntry {
+            raw: raw.into(),
+            delimiter: Some(delim.into()),
+            attributes: attrs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn globbing() {
+        assert!(glob_match("ProjektPro/*", "ProjektPro/210-01 Musterprojekt"));
+        assert!(!glob_match("ProjektPro/*", "ProjektPro"));
+        assert!(glob_match("*", "anything/at/all"));
+        assert!(glob_match("inbox", "INBOX"));
+        assert!(glob_match("Entw*rfe", "Entwürfe"));
+        assert!(!glob_match("Gesendet", "Gesendete Elemente"));
+        assert!(glob_match("*Elemente", "Gesendete Elemente"));
+    }
+
+    #[test]
+    fn dot_server_with_inbox_prefix() {
+        let entries = vec![
+            entry("INBOX", ".", &["\\HasChildren"]),
+            entry("INBOX.Entw&APw-rfe", ".", &["\\HasNoChildren"]),
+            entry("INBOX.Gesendet", ".", &["\\HasNoChildren", "\\Sent"]),
+            entry("INBOX.ProjektPro.210-01 Musterprojekt", ".", &[]),
+        ];
+        assert_eq!(namespace_prefix(&entries, None).as_deref(), Some("INBOX."));
+        let list = build_listing(&entries, None, &RoleHints::default(), &FolderSettings::default());
+        assert_eq!(list[1].name, "INBOX.Entwürfe");
+        assert_eq!(list[1].path, vec!["Entwürfe"]);
+        assert_eq!(list[3].path, vec!["ProjektPro", "210-01 Musterprojekt"]);
+        assert_eq!(list[0].role, Some(Role::Inbox));
+        assert_eq!(list[2].role, Some(Role::Sent));
+        assert_eq!(list[2].role_source, Some(RoleSource::Attribute));
+        // A configured name without the prefix finds the folder.
+        let overrides = FolderSettings { drafts: Some("Entwürfe".into()), ..Default::default() };
+        let list = build_listing(&entries, None, &RoleHints::default(), &overrides);
+        assert_eq!(list[1].role, Some(Role::Drafts));
+        assert_eq!(list[1].role_source, Some(RoleSource::Config));
+    }
+
+    #[test]
+    fn no_prefix_when_folders_live_beside_inbox() {
+        let entries = vec![entry("INBOX", "/", &[]), entry("Sent", "/", &[])];
+        assert_eq!(namespace_prefix(&entries, None), None);
+        // The separator override splits paths even when LIST says otherwise.
+        let entries = vec![entry("INBOX", "/", &[]), entry("Kunden.Meier", "/", &[])];
+        let list = build_listing(&entries, Some('.'), &RoleHints::default(), &FolderSettings::default());
+        assert_eq!(list[1].path, vec!["Kunden", "Meier"]);
+    }
+
+    #[test]
+    fn inbox_in_any_case_and_ties_are_deterministic() {
+        let entries = vec![
+            entry("Inbox", "/", &[]),
+            entry("Sent", "/", &["\\Sent"]),
+            entry("Archive/Sent", "/", &["\\Sent"]),
+            entry("[Gmail]", "/", &["\\Noselect"]),
+        ];
+        let list = build_listing(&entries, None, &RoleHints::default(), &FolderSettings::default());
+        assert_eq!(list[0].role, Some(Role::Inbox));
+        assert_eq!(list[1].role, Some(Role::Sent), "shallower path wins");
+        assert_eq!(list[2].role, None);
+        assert!(!list[3].selectable);
+        let set = sync_set(&list, None);
+        assert_eq!(set.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["Inbox", "Archive/Sent", "Sent"]);
+    }
+
+    #[test]
+    fn config_beats_attribute() {
+        let entries = vec![entry("INBOX", "/", &[]), entry("Sent", "/", &["\\Sent"]), entry("Gesendet", "/", &[])];
+        let overrides = FolderSettings { sent: Some("Gesendet".into()), ..Default::default() };
+        let list = build_listing(&entries, None, &RoleHints::default(), &overrides);
+        assert_eq!(list[2].role, Some(Role::Sent));
+        assert_eq!(list[2].role_source, Some(RoleSource::Config));
+        assert_eq!(list[1].role, None, "one folder per role");
+    }
+}

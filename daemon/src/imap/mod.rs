@@ -1,0 +1,21 @@
+//! IMAP: sessions (TLS, STARTTLS, login), the folder list, and syncing folders into the
+//! store.
+//!
+//! Built on async-imap for the protocol; everything Postfach decides (which UIDs to
+//! fetch, how identities are re-linked, how names are decoded and roles assigned) lives
+//! here.
+
+mod error;
+pub mod folders;
+mod headers;
+mod pass;
+mod session;
+mod sync;
+pub mod utf7;
+
+pub use error::ImapError;
+pub use folders::{ListEntry, RoleHints};
+pub use headers::parse as parse_headers;
+pub use pass::{AccountReport, connect, endpoint, refresh_folders, sync_account, sync_with_session};
+pub use session::{Session, Transport, open};
+pub use sync::{FolderReport, SyncOptions, sequence_set, since_date, sync_folder};

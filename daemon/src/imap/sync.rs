@@ -1,0 +1,368 @@
+//! Syncing one folder from the server into the store.
+//!
+//! 1. SELECT; compare UIDVALIDITY and UIDNEXT with the stored checkpoint. Unchanged
+//!    UIDNEXT under the same UIDVALIDITY means nothing new: done.
+//! 2. UID SEARCH (SINCE the window start, if any) and subtract the UIDs already stored:
+//!    what remains is new. This is correct after a crash, a widened window or a
+//!    half-finished pass, because the store itself is the checkpoint.
+//! 3. Pre-pass (only when the account already has mail, or after a UIDVALIDITY change):
+//!    fetch just Message-ID and size of the new UIDs; those that are already stored
+//!    (moved or copied mail, a renumbered folder) are linked without downloading them.
+//! 4. Fetch the rest with `BODY.PEEK[]` in chunks, commit in batches (one transaction
+//!    each) while the next batch is already streaming in.
+//! 5. After a UIDVALIDITY change, locations not found again are marked gone; then the
+//!    checkpoint is saved.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_imap::types::{Fetch, Flag};
+use futures::TryStreamExt;
+use tokio::task::JoinHandle;
+
+use super::error::ImapError;
+use super::headers;
+use super::session::Session;
+use crate::store::{self, BatchStats, FetchedMessage, FolderRow, Link, SharedStore, StoreError};
+
+/// UIDs per FETCH command.
+const FETCH_CHUNK: usize = 1000;
+/// Messages per store transaction.
+const BATCH_MESSAGES: usize = 250;
+/// Bytes per store transaction (large attachments commit sooner).
+const BATCH_BYTES: usize = 16 << 20;
+
+/// How to sync a folder.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only mail whose INTERNALDATE is within this many days.
+    pub window_days: Option<u32>,
+    /// Search even when UIDNEXT is unchanged (first pass after start, config change).
+    pub full_check: bool,
+}
+
+/// What a folder pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderReport {
+    /// Decoded folder name.
+    pub folder: String,
+    /// Nothing could have changed (UIDNEXT unchanged); the folder was not searched.
+    pub unchanged: bool,
+    /// Store counters.
+    pub stats: BatchStats,
+    /// Locations found gone after a UIDVALIDITY change.
+    pub removed: u64,
+    /// Bytes of message content downloaded.
+    pub bytes: u64,
+    /// The UIDVALIDITY changed since the last pass.
+    pub uidvalidity_changed: bool,
+}
+
+/// Syncs one folder. The session is left with the folder selected.
+pub async fn sync_folder(
+    session: &mut Session,
+    store: &SharedStore,
+    account: &str,
+    folder: &FolderRow,
+    opts: &SyncOptions,
+) -> Result<FolderReport, ImapError> {
+    let raw = folder.folder.raw.clone();
+    let t = session.timeout;
+    let mut report = FolderReport { folder: folder.folder.name.clone(), ..Default::default() };
+
+    let mailbox = timed(t, format!("SELECT {raw}"), session.inner.select(&raw))
+        .await?
+        .map_err(|e| ImapError::command(format!("SELECT \"{raw}\""), e))?;
+    let uidvalidity = mailbox.uid_validity.ok_or_else(|| {
+        ImapError::Server(format!("the server reports no UIDVALIDITY for \"{}\"; cannot sync it", folder.folder.name))
+    })?;
+    report.uidvalidity_changed = folder.uidvalidity.is_some_and(|v| v != uidvalidity);
+    if !opts.full_check
+        && folder.uidvalidity == Some(uidvalidity)
+        && mailbox.uid_next.is_some()
+        && folder.uidnext == mailbox.uid_next
+    {
+        report.unchanged = true;
+        return Ok(report);
+    }
+
+    let since = opts.window_days.map(since_date);
+    let window_uids: HashSet<u32> = if mailbox.exists == 0 {
+        HashSet::new()
+    } else {
+        let query = since.as_ref().map_or_else(|| "ALL".to_owned(), |d| format!("SINCE {d}"));
+        search(session, &query).await?
+    };
+
+    let (folder_id, acct) = (folder.id, account.to_owned());
+    let (known, stale, has_mail) = store
+        .call(move |c| {
+            Ok((
+                store::messages::known_uids(c, folder_id, uidvalidity)?,
+                store::messages::stale_locations(c, folder_id, uidvalidity)? > 0,
+                store::messages::account_has_messages(c, &acct)?,
+            ))
+        })
+        .await?;
+
+    let mut todo: Vec<u32> = window_uids.iter().copied().filter(|u| !known.contains(u)).collect();
+    todo.sort_unstable();
+
+    // Pre-pass: link mail the store already has instead of downloading it again. After a
+    // UIDVALIDITY change this covers the whole folder, not only the window, so mail older
+    // than the window is re-linked rather than reported gone.
+    if stale || has_mail {
+        let mut candidates: Vec<u32> = if stale && since.is_some() && mailbox.exists > 0 {
+            search(session, "ALL").await?.into_iter().filter(|u| !known.contains(u)).collect()
+        } else {
+            todo.clone()
+        };
+        candidates.sort_unstable();
+        if !candidates.is_empty() {
+            let links = find_stored(session, store, account, &candidates).await?;
+            let linked: HashSet<u32> = links.iter().map(|l| l.uid).collect();
+            todo.retain(|u| !linked.contains(u));
+            for chunk in links.chunks(BATCH_MESSAGES * 4) {
+                let (acct, chunk) = (account.to_owned(), chunk.to_vec());
+                report.stats += store
+                    .call(move |c| store::messages::commit_batch(c, &acct, folder_id, uidvalidity, &[], &chunk))
+                    .await?;
+            }
+        }
+    }
+
+    fetch_and_store(session, store, account, folder_id, uidvalidity, &todo, &mut report).await?;
+
+    if stale {
+        let acct = account.to_owned();
+        report.removed =
+            store.call(move |c| store::messages::finish_pass(c, &acct, folder_id, uidvalidity)).await?.removed;
+    }
+    let (uidnext, modseq) = (mailbox.uid_next, mailbox.highest_modseq);
+    store.call(move |c| store::folders::set_checkpoint(c, folder_id, uidvalidity, uidnext, modseq)).await?;
+    Ok(report)
+}
+
+/// Downloads `uids` in chunks and commits them in batches, overlapping the store write of
+/// one batch with the download of the next.
+async fn fetch_and_store(
+    session: &mut Session,
+    store: &SharedStore,
+    account: &str,
+    folder_id: i64,
+    uidvalidity: u32,
+    uids: &[u32],
+    report: &mut FolderReport,
+) -> Result<(), ImapError> {
+    let t = session.timeout;
+    let mut pending: Option<JoinHandle<Result<BatchStats, StoreError>>> = None;
+    let mut batch: Vec<FetchedMessage> = Vec::new();
+    let mut batch_bytes = 0usize;
+    for chunk in uids.chunks(FETCH_CHUNK) {
+        let set = sequence_set(chunk);
+        let command = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
+        let mut stream = timed(
+            t,
+            command.clone(),
+            session.inner.uid_fetch(&set, "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+        )
+        .await?
+        .map_err(|e| ImapError::command(command.clone(), e))?;
+        loop {
+            let item = timed(t, command.clone(), stream.try_next())
+                .await?
+                .map_err(|e| ImapError::command(command.clone(), e))?;
+            let Some(fetch) = item else { break };
+            // Unsolicited flag updates arrive as FETCH responses without a body.
+            let Some(message) = fetched_message(&fetch) else { continue };
+            report.bytes += message.raw.len() as u64;
+            batch_bytes += message.raw.len();
+            batch.push(message);
+            if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
+                report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
+                batch_bytes = 0;
+            }
+        }
+    }
+    report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
+    if let Some(last) = pending.take() {
+        report.stats += join(last).await?;
+    }
+    Ok(())
+}
+
+/// Starts committing `batch` in the background after the previous commit has finished;
+/// returns the previous commit's counters.
+async fn commit(
+    store: &SharedStore,
+    account: &str,
+    folder_id: i64,
+    uidvalidity: u32,
+    batch: &mut Vec<FetchedMessage>,
+    pending: &mut Option<JoinHandle<Result<BatchStats, StoreError>>>,
+) -> Result<BatchStats, ImapError> {
+    let previous = match pending.take() {
+        Some(p) => join(p).await?,
+        None => BatchStats::default(),
+    };
+    if !batch.is_empty() {
+        let messages = std::mem::take(batch);
+        let (store, account) = (SharedStore::clone(store), account.to_owned());
+        *pending = Some(tokio::task::spawn_blocking(move || {
+            store.with(|c| store::messages::commit_batch(c, &account, folder_id, uidvalidity, &messages, &[]))
+        }));
+    }
+    Ok(previous)
+}
+
+async fn join(handle: JoinHandle<Result<BatchStats, StoreError>>) -> Result<BatchStats, ImapError> {
+    Ok(handle.await.map_err(|e| StoreError::Task(e.to_string()))??)
+}
+
+/// Fetches Message-ID and size of `uids` and returns links for those already stored
+/// with the same size.
+async fn find_stored(
+    session: &mut Session,
+    store: &SharedStore,
+    account: &str,
+    uids: &[u32],
+) -> Result<Vec<Link>, ImapError> {
+    let t = session.timeout;
+    struct Seen {
+        uid: u32,
+        identity: String,
+        size: u64,
+        flags: Vec<String>,
+        modseq: Option<u64>,
+    }
+    let mut seen: Vec<Seen> = Vec::new();
+    for chunk in uids.chunks(FETCH_CHUNK * 4) {
+        let set = sequence_set(chunk);
+        let items = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])";
+        let command = format!("UID FETCH {set} {items}");
+        let mut stream = timed(t, command.clone(), session.inner.uid_fetch(&set, items))
+            .await?
+            .map_err(|e| ImapError::command(command.clone(), e))?;
+        while let Some(fetch) =
+            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
+        {
+            let (Some(uid), Some(size), Some(header)) = (fetch.uid, fetch.size, fetch.header()) else { continue };
+            if let Some(id) = headers::message_id(header) {
+                seen.push(Seen {
+                    uid,
+                    identity: store::messages::identity_of(Some(&id), ""),
+                    size: u64::from(size),
+                    flags: flags(&fetch),
+                    modseq: fetch.modseq,
+                });
+            }
+        }
+    }
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let identities: Vec<String> = seen.iter().map(|s| s.identity.clone()).collect();
+    let acct = account.to_owned();
+    let stored = store.call(move |c| store::messages::lookup(c, &acct, &identities)).await?;
+    Ok(seen
+        .into_iter()
+        .filter_map(|s| {
+            let hit = stored.get(&s.identity)?;
+            // Same Message-ID but different size: a different message that reuses the id.
+            // Download it so its bytes are kept.
+            (hit.size == s.size).then_some(Link { uid: s.uid, message: hit.id, flags: s.flags, modseq: s.modseq })
+        })
+        .collect())
+}
+
+fn fetched_message(fetch: &Fetch) -> Option<FetchedMessage> {
+    let uid = fetch.uid?;
+    let raw = fetch.body()?.to_vec();
+    let hash = blake3::hash(&raw).to_hex().to_string();
+    Some(FetchedMessage {
+        uid,
+        flags: flags(fetch),
+        modseq: fetch.modseq,
+        internal_date: fetch.internal_date().map(|d| d.timestamp()),
+        headers: headers::parse(&raw),
+        hash,
+        raw,
+    })
+}
+
+/// Flags as IMAP writes them; `\Recent` is per-session and not stored.
+fn flags(fetch: &Fetch) -> Vec<String> {
+    fetch
+        .flags()
+        .filter_map(|f| match f {
+            Flag::Seen => Some("\\Seen".to_owned()),
+            Flag::Answered => Some("\\Answered".to_owned()),
+            Flag::Flagged => Some("\\Flagged".to_owned()),
+            Flag::Deleted => Some("\\Deleted".to_owned()),
+            Flag::Draft => Some("\\Draft".to_owned()),
+            Flag::Recent | Flag::MayCreate => None,
+            Flag::Custom(c) => Some(c.to_string()),
+        })
+        .collect()
+}
+
+async fn search(session: &mut Session, query: &str) -> Result<HashSet<u32>, ImapError> {
+    let t = session.timeout;
+    timed(t, format!("UID SEARCH {query}"), session.inner.uid_search(query))
+        .await?
+        .map_err(|e| ImapError::command(format!("UID SEARCH {query}"), e))
+}
+
+/// Runs `fut` within `limit`.
+pub(crate) async fn timed<T>(limit: Duration, what: String, fut: impl Future<Output = T>) -> Result<T, ImapError> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| ImapError::Timeout { what, secs: limit.as_secs() })
+}
+
+/// The IMAP date `window_days` ago (`23-Oct-2026`), for SEARCH SINCE.
+pub fn since_date(window_days: u32) -> String {
+    let day = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(window_days));
+    day.format("%d-%b-%Y").to_string()
+}
+
+/// Compresses sorted UIDs into an IMAP sequence set: `1:3,7,9:12`.
+pub fn sequence_set(sorted: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_sets() {
+        assert_eq!(sequence_set(&[1, 2, 3, 7, 9, 10, 11, 12]), "1:3,7,9:12");
+        assert_eq!(sequence_set(&[5]), "5");
+        assert_eq!(sequence_set(&[]), "");
+    }
+
+    #[test]
+    fn since_uses_imap_date_format() {
+        let d = since_date(0);
+        assert_eq!(d.len(), 11, "{d}");
+        assert!(d.chars().nth(2) == Some('-') && d.chars().nth(6) == Some('-'), "{d}");
+    }
+}

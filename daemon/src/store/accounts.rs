@@ -1,0 +1,137 @@
+//! Account rows: the visible state of each account, written by the daemon and read by
+//! `postfachd accounts` from another process.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::model::{AccountState, now_unix};
+
+/// An account as the store knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRow {
+    /// Account id.
+    pub id: String,
+    /// Description from the file.
+    pub description: String,
+    /// Provider adapter id (or `auto`).
+    pub provider: String,
+    /// `enabled` from the file.
+    pub enabled: bool,
+    /// Current state.
+    pub state: AccountState,
+    /// The last error, in the server's words where there were any.
+    pub last_error: Option<String>,
+    /// Unix time of the last completed sync pass.
+    pub last_sync: Option<i64>,
+    /// Consecutive failures so far.
+    pub failures: u32,
+    /// Digest of the file that got the account auto-disabled, if it is.
+    pub disabled_digest: Option<String>,
+    /// The current problem with the account file, if its latest version is invalid.
+    pub config_error: Option<String>,
+}
+
+/// A state change to record.
+#[derive(Debug, Clone)]
+pub struct AccountStatus<'a> {
+    /// New state.
+    pub state: AccountState,
+    /// Error text to show, or `None` to clear it.
+    pub last_error: Option<&'a str>,
+    /// Consecutive failures.
+    pub failures: u32,
+}
+
+/// Records the descriptive fields from the account file.
+pub fn upsert_meta(
+    conn: &Connection,
+    id: &str,
+    description: &str,
+    provider: &str,
+    enabled: bool,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO accounts (id, description, provider, enabled, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET description = ?2, provider = ?3, enabled = ?4, updated_at = ?5",
+        params![id, description, provider, enabled, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// Records a state change.
+pub fn set_status(conn: &Connection, id: &str, status: &AccountStatus<'_>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO accounts (id, state, last_error, failures, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET state = ?2, last_error = ?3, failures = ?4, updated_at = ?5",
+        params![id, status.state.as_str(), status.last_error, status.failures, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// Records a completed sync pass.
+pub fn record_sync(conn: &Connection, id: &str, at: i64) -> rusqlite::Result<()> {
+    conn.execute("UPDATE accounts SET last_sync = ?2 WHERE id = ?1", params![id, at])?;
+    Ok(())
+}
+
+/// Remembers (or forgets) the file digest that got the account auto-disabled.
+pub fn set_disabled_digest(conn: &Connection, id: &str, digest: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute("UPDATE accounts SET disabled_digest = ?2 WHERE id = ?1", params![id, digest])?;
+    Ok(())
+}
+
+/// Records (or clears) a problem with the account's latest file.
+pub fn set_config_error(conn: &Connection, id: &str, error: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO accounts (id, config_error, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET config_error = ?2, updated_at = ?3",
+        params![id, error, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// Marks every account of a stopping daemon as stopped, keeping its last error.
+pub fn mark_all_stopped(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET state = 'stopped', updated_at = ?1
+         WHERE state NOT IN ('disabled', 'config-error', 'stopped')",
+        params![now_unix()],
+    )?;
+    Ok(())
+}
+
+/// Every account row, by id.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<AccountRow>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, description, provider, enabled, state, last_error, last_sync, failures, disabled_digest, config_error
+         FROM accounts ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], row)?;
+    rows.collect()
+}
+
+/// One account row.
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AccountRow>> {
+    conn.query_row(
+        "SELECT id, description, provider, enabled, state, last_error, last_sync, failures, disabled_digest, config_error
+         FROM accounts WHERE id = ?1",
+        [id],
+        row,
+    )
+    .optional()
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    let state: String = r.get(4)?;
+    Ok(AccountRow {
+        id: r.get(0)?,
+        description: r.get(1)?,
+        provider: r.get(2)?,
+        enabled: r.get(3)?,
+        state: state.parse().unwrap_or(AccountState::Stopped),
+        last_error: r.get(5)?,
+        last_sync: r.get(6)?,
+        failures: r.get(7)?,
+        disabled_digest: r.get(8)?,
+        config_error: r.get(9)?,
+    })
+}

@@ -1,0 +1,444 @@
+//! Messages, their locations on the server, raw content and events.
+//!
+//! Identity: a message is the same message when it has the same Message-ID within an
+//! account (or, without one, the same content hash). Each place it is found on the
+//! server is a location `(folder, uidvalidity, uid)`. Re-finding a known identity adds or
+//! re-links a location; it never creates a second message.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+
+use super::{json_list, parse_list};
+use crate::model::now_unix;
+
+/// Headers parsed from a message, as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Headers {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// Decoded subject.
+    pub subject: Option<String>,
+    /// From addresses (`Name <addr>` or `addr`).
+    pub from: Vec<String>,
+    /// To addresses.
+    pub to: Vec<String>,
+    /// Cc addresses.
+    pub cc: Vec<String>,
+    /// The Date header as Unix time.
+    pub date: Option<i64>,
+    /// In-Reply-To without angle brackets.
+    pub in_reply_to: Option<String>,
+    /// References, oldest first, without angle brackets.
+    pub references: Vec<String>,
+}
+
+/// A message fetched from the server, ready to store.
+#[derive(Debug, Clone)]
+pub struct FetchedMessage {
+    /// UID in the folder being synced.
+    pub uid: u32,
+    /// IMAP flags (`\Seen`, keywords).
+    pub flags: Vec<String>,
+    /// MODSEQ, where the server has CONDSTORE.
+    pub modseq: Option<u64>,
+    /// INTERNALDATE as Unix time.
+    pub internal_date: Option<i64>,
+    /// The raw RFC 5322 bytes.
+    pub raw: Vec<u8>,
+    /// BLAKE3 hex of `raw`.
+    pub hash: String,
+    /// Parsed headers.
+    pub headers: Headers,
+}
+
+impl FetchedMessage {
+    /// The identity key: `mid:<Message-ID>`, or `hash:<content hash>` without one.
+    pub fn identity(&self) -> String {
+        identity_of(self.headers.message_id.as_deref(), &self.hash)
+    }
+}
+
+/// The identity key for a Message-ID (preferred) or content hash.
+pub fn identity_of(message_id: Option<&str>, hash: &str) -> String {
+    match message_id {
+        Some(id) if !id.is_empty() => format!("mid:{id}"),
+        _ => format!("hash:{hash}"),
+    }
+}
+
+/// A UID found to be an already stored message (by Message-ID and size), so its body
+/// need not be downloaded again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// UID in the folder being synced.
+    pub uid: u32,
+    /// Local id of the stored message.
+    pub message: i64,
+    /// IMAP flags.
+    pub flags: Vec<String>,
+    /// MODSEQ, if known.
+    pub modseq: Option<u64>,
+}
+
+/// A stored identity: local id and size of its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredIdentity {
+    /// Local id.
+    pub id: i64,
+    /// Size of the stored raw message.
+    pub size: u64,
+}
+
+/// What one batch commit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// New messages stored.
+    pub new_messages: u64,
+    /// Locations added for already known messages (copies, moves, re-found mail).
+    pub linked: u64,
+    /// Stale locations (old UIDVALIDITY) re-linked to their new UID.
+    pub relinked: u64,
+}
+
+impl std::ops::AddAssign for BatchStats {
+    fn add_assign(&mut self, o: Self) {
+        self.new_messages += o.new_messages;
+        self.linked += o.linked;
+        self.relinked += o.relinked;
+    }
+}
+
+/// What finishing a folder pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassOutcome {
+    /// Locations found gone from the server.
+    pub removed: u64,
+}
+
+/// UIDs already stored for a folder under its current UIDVALIDITY.
+pub fn known_uids(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<HashSet<u32>> {
+    let mut stmt = conn.prepare_cached("SELECT uid FROM locations WHERE folder = ?1 AND uidvalidity = ?2")?;
+    let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get::<_, u32>(0))?;
+    rows.collect()
+}
+
+/// Locations of a folder still marked on the server under another UIDVALIDITY.
+pub fn stale_locations(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM locations WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
+        params![folder, uidvalidity],
+        |r| r.get::<_, i64>(0).map(|n| n as u64),
+    )
+}
+
+/// Whether the account has any stored message.
+pub fn account_has_messages(conn: &Connection, account: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS(SELECT 1 FROM messages WHERE account = ?1)", [account], |r| r.get(0))
+}
+
+/// Looks up stored identities of an account.
+pub fn lookup(
+    conn: &Connection,
+    account: &str,
+    identities: &[String],
+) -> rusqlite::Result<HashMap<String, StoredIdentity>> {
+    let mut found = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT id, size FROM messages WHERE account = ?1 AND identity = ?2")?;
+    for identity in identities {
+        if let Some(hit) = stmt
+            .query_row(params![account, identity], |r| {
+                Ok(StoredIdentity { id: r.get(0)?, size: r.get::<_, i64>(1)? as u64 })
+            })
+            .optional()?
+        {
+            found.insert(identity.clone(), hit);
+        }
+    }
+    Ok(found)
+}
+
+/// Stores one batch in one transaction: new content, new messages, new or re-linked
+/// locations, and `new-message` events.
+pub fn commit_batch(
+    conn: &mut Connection,
+    account: &str,
+    folder: i64,
+    uidvalidity: u32,
+    fetched: &[FetchedMessage],
+    links: &[Link],
+) -> rusqlite::Result<BatchStats> {
+    let tx = conn.transaction()?;
+    let mut stats = BatchStats::default();
+    let now = now_unix();
+    for m in fetched {
+        tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?.execute(params![
+            m.hash,
+            m.raw.len() as i64,
+            m.raw
+        ])?;
+        let identity = m.identity();
+        let existing: Option<i64> = tx
+            .prepare_cached("SELECT id FROM messages WHERE account = ?1 AND identity = ?2")?
+            .query_row(params![account, identity], |r| r.get(0))
+            .optional()?;
+        let message = match existing {
+            Some(id) => id,
+            None => {
+                let h = &m.headers;
+                tx.prepare_cached(
+                    "INSERT INTO messages (account, identity, message_id, subject, from_addr, to_addrs, cc_addrs,
+                         date, in_reply_to, refs, blob, size, internal_date, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )?
+                .execute(params![
+                    account,
+                    identity,
+                    h.message_id,
+                    h.subject,
+                    json_list(&h.from),
+                    json_list(&h.to),
+                    json_list(&h.cc),
+                    h.date,
+                    h.in_reply_to,
+                    json_list(&h.references),
+                    m.hash,
+                    m.raw.len() as i64,
+                    m.internal_date,
+                    now,
+                ])?;
+                let id = tx.last_insert_rowid();
+                event(&tx, account, "new-message", Some(id), None, now)?;
+                stats.new_messages += 1;
+                id
+            }
+        };
+        let linked = link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq)?;
+        if existing.is_some() {
+            match linked {
+                Linked::Relinked => stats.relinked += 1,
+                Linked::Added => stats.linked += 1,
+                Linked::Already => {}
+            }
+        }
+    }
+    for l in links {
+        match link_location(&tx, folder, uidvalidity, l.uid, l.message, &l.flags, l.modseq)? {
+            Linked::Relinked => stats.relinked += 1,
+            Linked::Added => stats.linked += 1,
+            Linked::Already => {}
+        }
+    }
+    tx.commit()?;
+    Ok(stats)
+}
+
+enum Linked {
+    Added,
+    Relinked,
+    Already,
+}
+
+/// Points `(folder, uidvalidity, uid)` at `message`, re-using a stale location of the same
+/// message in the same folder (a UIDVALIDITY reset) rather than adding a second one.
+fn link_location(
+    tx: &Transaction<'_>,
+    folder: i64,
+    uidvalidity: u32,
+    uid: u32,
+    message: i64,
+    flags: &[String],
+    modseq: Option<u64>,
+) -> rusqlite::Result<Linked> {
+    let flags = flags.join(" ");
+    let modseq = modseq.map(|m| m as i64);
+    let stale: Option<(u32, u32)> = tx
+        .prepare_cached(
+            "SELECT uidvalidity, uid FROM locations
+             WHERE folder = ?1 AND message = ?2 AND uidvalidity <> ?3 AND on_server = 1 LIMIT 1",
+        )?
+        .query_row(params![folder, message, uidvalidity], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((old_validity, old_uid)) = stale {
+        // A crash between the two statements is impossible: both are in one transaction.
+        tx.prepare_cached("DELETE FROM locations WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3")?
+            .execute(params![folder, uidvalidity, uid])?;
+        tx.prepare_cached(
+            "UPDATE locations SET uidvalidity = ?4, uid = ?5, flags = ?6, modseq = ?7, on_server = 1, removed_at = NULL
+             WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+        )?
+        .execute(params![folder, old_validity, old_uid, uidvalidity, uid, flags, modseq])?;
+        return Ok(Linked::Relinked);
+    }
+    let added = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO locations (folder, uidvalidity, uid, message, flags, modseq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![folder, uidvalidity, uid, message, flags, modseq])?;
+    Ok(if added > 0 { Linked::Added } else { Linked::Already })
+}
+
+/// Ends a complete folder pass: locations still on an old UIDVALIDITY were not found
+/// again, so they are gone from the server (the messages stay in the store).
+pub fn finish_pass(
+    conn: &mut Connection,
+    account: &str,
+    folder: i64,
+    uidvalidity: u32,
+) -> rusqlite::Result<PassOutcome> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let gone: Vec<i64> = {
+        let mut stmt = tx.prepare(
+            "SELECT DISTINCT message FROM locations WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
+        )?;
+        let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let removed = tx.execute(
+        "UPDATE locations SET on_server = 0, removed_at = ?3 WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
+        params![folder, uidvalidity, now],
+    )?;
+    for message in gone {
+        let still_somewhere: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM locations WHERE message = ?1 AND on_server = 1)",
+            [message],
+            |r| r.get(0),
+        )?;
+        if !still_somewhere {
+            event(&tx, account, "removed", Some(message), None, now)?;
+        }
+    }
+    tx.commit()?;
+    Ok(PassOutcome { removed: removed as u64 })
+}
+
+fn event(
+    tx: &Transaction<'_>,
+    account: &str,
+    kind: &str,
+    message: Option<i64>,
+    detail: Option<&str>,
+    at: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO events (at, account, kind, message, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![at, account, kind, message, detail])?;
+    Ok(())
+}
+
+/// Which messages to list.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Only this account.
+    pub account: Option<String>,
+    /// Only messages with a location in this folder (decoded full name).
+    pub folder: Option<String>,
+    /// Only messages assigned to this project.
+    pub project: Option<String>,
+}
+
+/// A message as listed by `postfachd messages`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    /// Local id.
+    pub local_id: i64,
+    /// Account id.
+    pub account: String,
+    /// Decoded name of the folder shown (the filtered one, else where it is on the server).
+    pub folder: Option<String>,
+    /// UID in that folder.
+    pub uid: Option<u32>,
+    /// Message-ID.
+    pub message_id: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// From addresses.
+    pub from: Vec<String>,
+    /// Date header, Unix time.
+    pub date: Option<i64>,
+    /// Flags in that folder.
+    pub flags: Vec<String>,
+    /// Assigned project.
+    pub project: Option<String>,
+    /// Whether any server copy remains.
+    pub on_server: bool,
+    /// Every folder it is in on the server.
+    pub folders: Vec<String>,
+}
+
+/// Lists messages, newest first.
+pub fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Result<Vec<MessageRow>> {
+    let mut sql = String::from(
+        "SELECT m.id, m.account, m.message_id, m.subject, m.from_addr, m.date, a.project
+         FROM messages m LEFT JOIN assignments a ON a.message = m.id WHERE 1 = 1",
+    );
+    let mut args: Vec<String> = Vec::new();
+    if let Some(account) = &filter.account {
+        args.push(account.clone());
+        sql.push_str(&format!(" AND m.account = ?{}", args.len()));
+    }
+    if let Some(project) = &filter.project {
+        args.push(project.clone());
+        sql.push_str(&format!(" AND a.project = ?{}", args.len()));
+    }
+    if let Some(folder) = &filter.folder {
+        args.push(folder.clone());
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM locations l JOIN folders f ON f.id = l.folder
+                         WHERE l.message = m.id AND f.name = ?{} AND l.on_server = 1)",
+            args.len()
+        ));
+    }
+    sql.push_str(" ORDER BY m.date DESC, m.id DESC");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows: Vec<MessageRow> = stmt
+        .query_map(params_from_iter(args.iter()), |r| {
+            let from: String = r.get(4)?;
+            Ok(MessageRow {
+                local_id: r.get(0)?,
+                account: r.get(1)?,
+                message_id: r.get(2)?,
+                subject: r.get(3)?,
+                from: parse_list(&from),
+                date: r.get(5)?,
+                project: r.get(6)?,
+                folder: None,
+                uid: None,
+                flags: Vec::new(),
+                on_server: false,
+                folders: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let mut locations = conn.prepare_cached(
+        "SELECT f.name, l.uid, l.flags, l.on_server FROM locations l JOIN folders f ON f.id = l.folder
+         WHERE l.message = ?1 ORDER BY l.on_server DESC, (f.role = 'inbox') DESC, f.name",
+    )?;
+    for row in &mut rows {
+        let locs: Vec<(String, u32, String, bool)> = locations
+            .query_map([row.local_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        row.on_server = locs.iter().any(|l| l.3);
+        row.folders = locs.iter().filter(|l| l.3).map(|l| l.0.clone()).collect();
+        let shown = match &filter.folder {
+            Some(f) => locs.iter().find(|l| &l.0 == f && l.3),
+            None => locs.first(),
+        };
+        if let Some((name, uid, flags, _)) = shown {
+            row.folder = Some(name.clone());
+            row.uid = Some(*uid);
+            row.flags = flags.split_whitespace().map(str::to_owned).collect();
+        }
+    }
+    Ok(rows)
+}
+
+/// The raw bytes of a stored message.
+pub fn raw(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT b.data FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1", [local_id], |r| {
+        r.get(0)
+    })
+    .optional()
+}

@@ -1,0 +1,98 @@
+//! The SQLite schema, as an ordered list of migrations keyed by `PRAGMA user_version`.
+//!
+//! A message's identity (`messages`) is separate from where it lives on the server
+//! (`locations`): a move, a copy or a UIDVALIDITY reset changes locations and never
+//! duplicates the message. Raw RFC 5322 bytes are stored once per content hash (`blobs`).
+
+/// Migrations in order; index + 1 is the `user_version` after applying it.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE accounts (
+    id              TEXT PRIMARY KEY,
+    description     TEXT NOT NULL DEFAULT '',
+    provider        TEXT NOT NULL DEFAULT 'auto',
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    state           TEXT NOT NULL DEFAULT 'stopped',
+    last_error      TEXT,
+    last_sync       INTEGER,
+    failures        INTEGER NOT NULL DEFAULT 0,
+    disabled_digest TEXT,
+    config_error    TEXT,
+    updated_at      INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE folders (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    raw           TEXT NOT NULL,
+    delimiter     TEXT,
+    path          TEXT NOT NULL DEFAULT '[]',
+    attributes    TEXT NOT NULL DEFAULT '[]',
+    role          TEXT,
+    role_source   TEXT,
+    selectable    INTEGER NOT NULL DEFAULT 1,
+    present       INTEGER NOT NULL DEFAULT 1,
+    uidvalidity   INTEGER,
+    uidnext       INTEGER,
+    highestmodseq INTEGER,
+    synced_at     INTEGER,
+    UNIQUE (account, raw)
+);
+
+CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+
+CREATE TABLE messages (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL,
+    identity      TEXT NOT NULL,
+    message_id    TEXT,
+    subject       TEXT,
+    from_addr     TEXT NOT NULL DEFAULT '[]',
+    to_addrs      TEXT NOT NULL DEFAULT '[]',
+    cc_addrs      TEXT NOT NULL DEFAULT '[]',
+    date          INTEGER,
+    in_reply_to   TEXT,
+    refs          TEXT NOT NULL DEFAULT '[]',
+    blob          TEXT NOT NULL REFERENCES blobs(hash),
+    size          INTEGER NOT NULL,
+    internal_date INTEGER,
+    created_at    INTEGER NOT NULL,
+    UNIQUE (account, identity)
+);
+CREATE INDEX messages_message_id ON messages(message_id);
+
+CREATE TABLE locations (
+    folder      INTEGER NOT NULL REFERENCES folders(id),
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    message     INTEGER NOT NULL REFERENCES messages(id),
+    flags       TEXT NOT NULL DEFAULT '',
+    modseq      INTEGER,
+    on_server   INTEGER NOT NULL DEFAULT 1,
+    removed_at  INTEGER,
+    PRIMARY KEY (folder, uidvalidity, uid)
+) WITHOUT ROWID;
+CREATE INDEX locations_message ON locations(message);
+
+CREATE TABLE assignments (
+    message INTEGER PRIMARY KEY REFERENCES messages(id),
+    project TEXT NOT NULL,
+    plugin  TEXT NOT NULL,
+    reason  TEXT NOT NULL DEFAULT '',
+    at      INTEGER NOT NULL
+);
+CREATE INDEX assignments_project ON assignments(project);
+
+CREATE TABLE events (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    at      INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    kind    TEXT NOT NULL,
+    message INTEGER,
+    detail  TEXT
+);
+"#];

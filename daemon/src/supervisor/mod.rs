@@ -1,0 +1,169 @@
+//! The supervisor: one task per account, kept in line with the account files.
+//!
+//! [`Supervisor::reconcile`] reads the accounts directory and compares it with what runs:
+//! new files start accounts, changed files restart them, removed files stop them (their
+//! mail stays in the store), and a file that fails validation leaves its account running
+//! on the last good version, with the problem visible in `postfachd accounts`. Accounts
+//! whose files did not change are never touched.
+
+mod task;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{Account, Config};
+use crate::model::AccountState;
+use crate::store::{self, AccountStatus, SharedStore};
+
+pub use task::backoff;
+
+/// How long stopping accounts may take before their tasks are abandoned.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+struct Running {
+    account: Account,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// What a reconcile did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Accounts started.
+    pub started: Vec<String>,
+    /// Accounts restarted with a changed file.
+    pub restarted: Vec<String>,
+    /// Accounts stopped because their file is gone.
+    pub stopped: Vec<String>,
+    /// Accounts whose file is invalid (running on their last good version, if any).
+    pub invalid: Vec<String>,
+}
+
+/// Runs and supervises the account tasks.
+pub struct Supervisor {
+    config: Config,
+    store: SharedStore,
+    running: BTreeMap<String, Running>,
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running yet.
+    pub fn new(config: Config, store: SharedStore) -> Self {
+        Supervisor { config, store, running: BTreeMap::new() }
+    }
+
+    /// Brings the running accounts in line with the files. With `restart_all`, every
+    /// valid account restarts (SIGHUP: re-resolve secrets, reconnect).
+    pub async fn reconcile(&mut self, restart_all: bool) -> ReconcileReport {
+        let set = self.config.load_accounts();
+        let mut report = ReconcileReport::default();
+        for e in &set.other_errors {
+            warn!("{e}");
+        }
+
+        for (id, errors) in &set.errors {
+            let text = errors.to_string();
+            warn!(account = %id, "invalid account file, {}:\n{text}",
+                if self.running.contains_key(id) { "keeping the last good version running" } else { "not started" });
+            report.invalid.push(id.clone());
+            let (sid, t) = (id.clone(), text.clone());
+            let _ = self.store.call(move |c| store::accounts::set_config_error(c, &sid, Some(&t))).await;
+            if !self.running.contains_key(id) {
+                let sid = id.clone();
+                let _ = self
+                    .store
+                    .call(move |c| {
+                        store::accounts::set_status(
+                            c,
+                            &sid,
+                            &AccountStatus { state: AccountState::ConfigError, last_error: None, failures: 0 },
+                        )
+                    })
+                    .await;
+            }
+        }
+
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|id| !set.accounts.contains_key(*id) && !set.errors.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(r) = self.running.remove(&id) {
+                info!(account = %id, "account file removed; stopping (stored mail is kept)");
+                stop(r).await;
+                let sid = id.clone();
+                let _ = self
+                    .store
+                    .call(move |c| {
+                        store::accounts::set_status(
+                            c,
+                            &sid,
+                            &AccountStatus { state: AccountState::Stopped, last_error: None, failures: 0 },
+                        )
+                    })
+                    .await;
+                report.stopped.push(id);
+            }
+        }
+
+        for (id, account) in set.accounts {
+            let sid = id.clone();
+            let _ = self.store.call(move |c| store::accounts::set_config_error(c, &sid, None)).await;
+            match self.running.get(&id) {
+                Some(r) if !restart_all && r.account.digest == account.digest => {}
+                Some(_) => {
+                    if let Some(r) = self.running.remove(&id) {
+                        info!(account = %id, "account file changed; restarting");
+                        stop(r).await;
+                    }
+                    self.start(account);
+                    report.restarted.push(id);
+                }
+                None => {
+                    info!(account = %id, "starting account");
+                    self.start(account);
+                    report.started.push(id);
+                }
+            }
+        }
+        report
+    }
+
+    fn start(&mut self, account: Account) {
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(task::run(account.clone(), SharedStore::clone(&self.store), cancel.clone()));
+        self.running.insert(account.id.clone(), Running { account, cancel, task });
+    }
+
+    /// Ids of the running accounts.
+    pub fn running(&self) -> Vec<String> {
+        self.running.keys().cloned().collect()
+    }
+
+    /// Stops every account and records them as stopped.
+    pub async fn shutdown(mut self) {
+        let all: Vec<Running> = std::mem::take(&mut self.running).into_values().collect();
+        for r in &all {
+            r.cancel.cancel();
+        }
+        for r in all {
+            stop(r).await;
+        }
+        let _ = self.store.call(|c| store::accounts::mark_all_stopped(c)).await;
+    }
+}
+
+async fn stop(r: Running) {
+    r.cancel.cancel();
+    let abort = r.task.abort_handle();
+    if tokio::time::timeout(STOP_GRACE, r.task).await.is_err() {
+        warn!(account = %r.account.id, "account task did not stop in time; aborting it");
+        abort.abort();
+    }
+}

@@ -1,0 +1,97 @@
+//! TLS client setup shared by IMAP and SMTP: rustls with the public web roots, plus an
+//! optional extra CA file (company CAs, test CAs), always verifying the server's name.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+/// Why TLS could not be set up or negotiated.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The CA file is missing or holds no certificate.
+    #[error("tls_ca_file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The host is not a valid DNS name or IP address.
+    #[error("`{0}` is not a valid host name for TLS")]
+    ServerName(String),
+    /// The handshake failed (untrusted certificate, wrong name, protocol error).
+    #[error("TLS handshake with {host} failed: {reason}")]
+    Handshake {
+        /// The server.
+        host: String,
+        /// rustls' reason, with a hint for certificate problems.
+        reason: String,
+    },
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn build(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let ca_err = |reason: String| TlsError::CaFile { path: path.to_owned(), reason };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ca_err(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| ca_err(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(ca_err("no PEM certificate in the file".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+        }
+    }
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::CaFile { path: PathBuf::new(), reason: e.to_string() })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The client config for a connection: shared for the public roots, built per call when an
+/// extra CA file is given (it may have changed on disk).
+pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+    static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    match extra_ca {
+        None => {
+            if let Some(c) = DEFAULT.get() {
+                return Ok(Arc::clone(c));
+            }
+            let c = build(None)?;
+            Ok(Arc::clone(DEFAULT.get_or_init(|| c)))
+        }
+        Some(path) => build(Some(path)),
+    }
+}
+
+/// Performs the TLS handshake over an open TCP connection.
+pub async fn handshake(tcp: TcpStream, host: &str, extra_ca: Option<&Path>) -> Result<TlsStream<TcpStream>, TlsError> {
+    let config = client_config(extra_ca)?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| TlsError::ServerName(host.to_owned()))?;
+    TlsConnector::from(config).connect(name, tcp).await.map_err(|e| {
+        let mut reason = e.to_string();
+        if reason.contains("certificate") {
+            reason.push_str(if extra_ca.is_some() {
+                " (the certificate is not signed by the tls_ca_file or a public CA, or does not name this host)"
+            } else {
+                " (if the server uses a private CA, set tls_ca_file)"
+            });
+        }
+        TlsError::Handshake { host: host.to_owned(), reason }
+    })
+}
