@@ -35,7 +35,16 @@ impl DirWatcher {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut debouncer = new_debouncer(DEBOUNCE, Some(DEBOUNCE / 3), move |result: DebounceEventResult| {
             let paths: Vec<PathBuf> = match result {
-                Ok(events) => events.into_iter().flat_map(|e| e.event.paths).collect(),
+                // Reading a file is an event too (inotify IN_OPEN/IN_ACCESS); only changes count,
+                // or every rescan would trigger the next one.
+                Ok(events) => {
+                    let changes: Vec<PathBuf> =
+                        events.into_iter().filter(|e| !e.kind.is_access()).flat_map(|e| e.event.paths).collect();
+                    if changes.is_empty() {
+                        return;
+                    }
+                    changes
+                }
                 Err(errors) => {
                     for e in errors {
                         tracing::warn!(error = %e, "file watcher error; rescanning");

@@ -85,10 +85,67 @@ impl ImapError {
 pub fn server_text(e: async_imap::error::Error) -> String {
     use async_imap::error::Error;
     match e {
-        Error::No(text) => format!("NO {}", text.trim()),
-        Error::Bad(text) => format!("BAD {}", text.trim()),
+        Error::No(text) => format!("NO {}", server_words(&text)),
+        Error::Bad(text) => format!("BAD {}", server_words(&text)),
         Error::ConnectionLost => "the server closed the connection".to_owned(),
         Error::Io(e) => format!("connection error: {e}"),
         other => other.to_string(),
+    }
+}
+
+/// Recovers the server's words from async-imap's rendering of a tagged NO/BAD, which is
+/// `code: Some(Alert), info: Some("text")`: gives `[ALERT] text`. Text in any other
+/// shape is returned trimmed.
+pub fn server_words(rendered: &str) -> String {
+    let Some(info_at) = rendered.find("info: ") else { return rendered.trim().to_owned() };
+    let info = &rendered[info_at + 6..];
+    let text = match info.strip_prefix("Some(\"").and_then(|r| r.strip_suffix("\")")) {
+        Some(quoted) => unescape_debug(quoted),
+        None => String::new(),
+    };
+    let code = rendered
+        .strip_prefix("code: Some(")
+        .and_then(|r| r.get(..r.find("), info: ")?))
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+        .map(|c| format!("[{}] ", c.to_ascii_uppercase()))
+        .unwrap_or_default();
+    format!("{code}{}", text.trim()).trim_end().to_owned()
+}
+
+fn unescape_debug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_server_words() {
+        assert_eq!(
+            server_words(r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(r#"code: Some(Alert), info: Some("Quota \"x\" exceeded")"#),
+            r#"[ALERT] Quota "x" exceeded"#
+        );
+        assert_eq!(server_words(r#"code: Some(TryCreate), info: None"#), "[TRYCREATE]");
+        assert_eq!(server_words("plain text "), "plain text");
     }
 }

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::error::{ImapError, server_text};
+use super::error::{ImapError, server_text, server_words};
 use crate::config::{AuthMechanism, ImapEndpoint, Security};
 use crate::{sasl, tls};
 
@@ -166,7 +166,7 @@ async fn login(client: Client<Transport>, ep: &ImapEndpoint) -> Result<async_ima
     let password = ep.password.as_ref().map(|p| p.expose()).unwrap_or("");
     let auth_err = |e: async_imap::error::Error| match e {
         async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
-            ImapError::Auth { user: user.to_owned(), text: text.trim().to_owned() }
+            ImapError::Auth { user: user.to_owned(), text: server_words(&text) }
         }
         other => ImapError::Command { command: "login".into(), text: server_text(other) },
     };

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 pub use accounts::{AccountRow, AccountStatus};
 pub use folders::{FolderRow, ListedFolder};
@@ -26,7 +26,7 @@ pub use messages::{BatchStats, FetchedMessage, Headers, Link, MessageFilter, Mes
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite failed.
-    #[error("store {path}: {source}")]
+    #[error("store {path}: {}", sqlite_text(source))]
     Sqlite {
         /// The database file.
         path: PathBuf,
@@ -72,8 +72,22 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database at `path`.
+    /// Opens (creating if needed) and migrates the database at `path`. Another process
+    /// opening the same new store at the same moment (the daemon and a CLI call) can make
+    /// the first statements report "locked"; those are retried for a few seconds.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::try_open(path) {
+                Err(StoreError::Sqlite { source, .. }) if is_busy(&source) && started.elapsed() < OPEN_RETRY => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
         }
@@ -113,18 +127,39 @@ impl Store {
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sql = |source| StoreError::Sqlite { path: path.to_owned(), source };
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
     let known = schema::MIGRATIONS.len() as i64;
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    if current == known {
+        // The common case (every CLI call): no write lock needed.
+        return Ok(());
+    }
+    // The daemon and a CLI command may open a new store at the same moment: read the
+    // version under the write lock so each migration runs exactly once.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
     if version > known {
         return Err(StoreError::TooNew { path: path.to_owned(), found: version, known });
     }
     for (i, migration) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(sql)?;
         tx.execute_batch(migration).map_err(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
-        tx.commit().map_err(sql)?;
     }
-    Ok(())
+    tx.commit().map_err(sql)
+}
+
+/// How long opening a store retries while another process holds it.
+const OPEN_RETRY: Duration = Duration::from_secs(10);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// SQLite's own message, once (rusqlite's Display repeats it).
+fn sqlite_text(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// JSON-encodes a list of strings for a TEXT column.

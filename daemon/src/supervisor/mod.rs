@@ -67,8 +67,11 @@ impl Supervisor {
 
         for (id, errors) in &set.errors {
             let text = errors.to_string();
-            warn!(account = %id, "invalid account file, {}:\n{text}",
-                if self.running.contains_key(id) { "keeping the last good version running" } else { "not started" });
+            if self.running.contains_key(id) {
+                warn!(account = %id, error = %text, "invalid account file; the last good version keeps running");
+            } else {
+                warn!(account = %id, error = %text, "invalid account file; account not started");
+            }
             report.invalid.push(id.clone());
             let (sid, t) = (id.clone(), text.clone());
             let _ = self.store.call(move |c| store::accounts::set_config_error(c, &sid, Some(&t))).await;

@@ -1,1 +1,28 @@
+//! Real mail servers for Postfach's tests, demo and benchmarks.
+//!
+//! Everything runs on loopback, on free ports, in a temporary directory that is removed
+//! afterwards: [`Dovecot`] (IMAP with TLS from a [`TestCa`] made for the run, LMTP, and
+//! an auth listener for Postfix SASL), provider-shaped folder layouts ([`Layout`]), and
+//! [`ImapClient`], a small blocking IMAP client that is deliberately independent of the
+//! daemon's own IMAP stack, for seeding mailboxes and playing "another mail client".
 
+mod ca;
+mod client;
+mod dovecot;
+mod error;
+pub mod mail;
+mod net;
+mod process;
+mod proxy;
+
+pub use ca::TestCa;
+pub use client::{ImapClient, ListLine};
+pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, User};
+pub use error::HarnessError;
+pub use net::{free_port, wait_for_port};
+pub use proxy::RecordingProxy;
+
+/// Whether this process runs as root (then servers drop to their usual system users).
+pub fn running_as_root() -> bool {
+    process::euid() == 0
+}

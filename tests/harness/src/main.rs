@@ -1,1 +1,4 @@
+//! `postfach-mailservers`: starts the demo's mail servers (placeholder until the demo
+//! fixtures are written).
+
 fn main() {}

@@ -1,0 +1,232 @@
+//! Test support: a config directory, the `postfachd` binary, and polling helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use postfach_test_harness::{Dovecot, DovecotConfig};
+use serde_json::Value;
+
+/// The binary under test.
+pub fn postfachd_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_postfachd")
+}
+
+/// A config directory with `postfach.toml` and `accounts/`.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("postfach-test-").tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("accounts")).unwrap();
+        std::fs::write(dir.path().join("postfach.toml"), "data_dir = \"data\"\naccounts_dir = \"accounts\"\n").unwrap();
+        Env { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn account_path(&self, id: &str) -> PathBuf {
+        self.dir.path().join("accounts").join(format!("{id}.toml"))
+    }
+
+    /// Writes (atomically, like an editor's save) an account file.
+    pub fn write_account(&self, id: &str, toml: &str) {
+        let tmp = self.dir.path().join(format!(".{id}.toml.tmp"));
+        std::fs::write(&tmp, toml).unwrap();
+        std::fs::rename(&tmp, self.account_path(id)).unwrap();
+    }
+
+    pub fn remove_account(&self, id: &str) {
+        std::fs::remove_file(self.account_path(id)).unwrap();
+    }
+
+    /// Runs `postfachd --config DIR args…`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(postfachd_bin())
+            .arg("--config")
+            .arg(self.path())
+            .args(args)
+            .env("POSTFACH_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "postfachd {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a listing command with `--json` and parses it.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&self.ok(&args)).unwrap()
+    }
+
+    /// The account entry of `postfachd accounts --json`.
+    pub fn account(&self, id: &str) -> Value {
+        let all = self.json(&["accounts"]);
+        all.as_array().unwrap().iter().find(|a| a["id"] == id).cloned().unwrap_or(Value::Null)
+    }
+
+    /// Messages of an account.
+    pub fn messages(&self, account: &str) -> Vec<Value> {
+        self.json(&["messages", account]).as_array().unwrap().clone()
+    }
+
+    /// Subjects of an account's messages, sorted.
+    pub fn subjects(&self, account: &str, folder: Option<&str>) -> Vec<String> {
+        let mut args = vec!["messages", account];
+        if let Some(f) = folder {
+            args.extend(["--folder", f]);
+        }
+        let mut s: Vec<String> = self
+            .json(&args)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["subject"].as_str().unwrap_or("").to_owned())
+            .collect();
+        s.sort();
+        s
+    }
+
+    /// Starts `postfachd run` on this config.
+    pub fn daemon(&self) -> Daemon {
+        let log = std::fs::File::create(self.path().join("daemon.log")).unwrap();
+        let child = Command::new(postfachd_bin())
+            .arg("--config")
+            .arg(self.path())
+            .arg("run")
+            .env("POSTFACH_LOG", "postfach=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Daemon { child: Some(child), log: self.path().join("daemon.log") }
+    }
+}
+
+/// A running daemon; killed on drop.
+pub struct Daemon {
+    pub child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status().unwrap();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Like [`wait_for`], with the daemon's log in the failure message.
+    pub fn wait_for<T>(&self, what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wait_for(what, timeout, f))) {
+            Ok(v) => v,
+            Err(_) => panic!("timed out after {timeout:?} waiting for {what}; daemon log:\n{}", self.log()),
+        }
+    }
+
+    /// kill -9, then wait for the process to be gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM and wait; returns whether it exited successfully.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut c) = self.child.take() else { return false };
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        false
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The password every fixture user has.
+pub const PASSWORD: &str = "geheim-Passwort-1";
+
+/// Starts Dovecot with the given users (all with [`PASSWORD`]).
+pub fn dovecot(config: DovecotConfig, users: &[&str]) -> Dovecot {
+    let mut config = config;
+    for u in users {
+        config = config.user(u, PASSWORD);
+    }
+    Dovecot::start(config).unwrap()
+}
+
+/// An account file for `user` on `dv` over implicit TLS with the run's CA, plus `extra`
+/// TOML (whole sections allowed).
+pub fn account_toml(dv: &Dovecot, user: &str, extra: &str) -> String {
+    format!(
+        r#"description = "Test account {user}"
+
+[identity]
+name = "Test User"
+email = "{user}"
+
+[imap]
+host = "127.0.0.1"
+port = {port}
+security = "tls"
+username = "{user}"
+password = "{PASSWORD}"
+tls_ca_file = "{ca}"
+timeout_secs = 10
+
+{extra}
+"#,
+        port = dv.imaps_port,
+        ca = dv.ca_file().display(),
+    )
+}

@@ -1,0 +1,42 @@
+//! Small process helpers that need no unsafe code: signals through kill(1), the
+//! effective uid through id(1).
+
+use std::process::Command;
+
+/// The effective uid of this process.
+pub fn euid() -> u32 {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// The name of the effective user.
+pub fn user_name() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The primary group id of the effective user.
+pub fn egid() -> u32 {
+    Command::new("id")
+        .arg("-g")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(u32::MAX)
+}
+
+/// Sends `signal` (e.g. "TERM") to `pid`.
+pub fn signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().is_ok_and(|s| s.success())
+}
