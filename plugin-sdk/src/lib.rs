@@ -1,1 +1,2 @@
-pub fn placeholder() {}
+//! The Postfach plugin SDK (filled in by the plugin work: traits, registration macros,
+//! a native test host).

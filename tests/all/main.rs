@@ -1,6 +1,9 @@
 //! Postfach's integration tests: one binary, one module per area, all against real
 //! servers started by `postfach-test-harness` on loopback.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod check;
 mod crash;
 mod lifecycle;

@@ -31,6 +31,9 @@ pub struct Selected {
     pub uidnext: u32,
 }
 
+/// An untagged response line with its literals.
+pub type Untagged = (String, Vec<Vec<u8>>);
+
 /// A logged-in (or about to be) IMAP connection.
 pub struct ImapClient {
     reader: BufReader<TcpStream>,
@@ -93,13 +96,13 @@ impl ImapClient {
 
     /// Sends a command and reads until its tagged reply. Returns the untagged lines
     /// (with literals) or the server's NO/BAD text as an error.
-    pub fn command(&mut self, command: &str) -> Result<Vec<(String, Vec<Vec<u8>>)>, HarnessError> {
+    pub fn command(&mut self, command: &str) -> Result<Vec<Untagged>, HarnessError> {
         let tag = self.next_tag();
         self.writer.write_all(format!("{tag} {command}\r\n").as_bytes()).map_err(err)?;
         self.finish(&tag, command)
     }
 
-    fn finish(&mut self, tag: &str, command: &str) -> Result<Vec<(String, Vec<Vec<u8>>)>, HarnessError> {
+    fn finish(&mut self, tag: &str, command: &str) -> Result<Vec<Untagged>, HarnessError> {
         let mut untagged = Vec::new();
         loop {
             let (line, lits) = self.read_response()?;

@@ -108,9 +108,45 @@ impl DovecotConfig {
     }
 }
 
-/// A running Dovecot. Stopped and deleted on drop.
+/// Fixed ports for a long-lived instance (the demo); tests use free ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ports {
+    /// Plain IMAP / STARTTLS on 127.0.0.1.
+    pub imap: u16,
+    /// Implicit TLS on 127.0.0.1.
+    pub imaps: u16,
+    /// Plain IMAP on 127.0.0.2.
+    pub imap_insecure: u16,
+    /// LMTP.
+    pub lmtp: u16,
+    /// Auth (SASL for Postfix).
+    pub auth: u16,
+}
+
+impl Ports {
+    /// Five consecutive ports from `base`: imap, imaps, insecure, lmtp, auth.
+    pub fn from_base(base: u16) -> Ports {
+        Ports { imap: base, imaps: base + 1, imap_insecure: base + 2, lmtp: base + 3, auth: base + 4 }
+    }
+}
+
+enum Dir {
+    Temp(tempfile::TempDir),
+    Fixed(PathBuf),
+}
+
+impl Dir {
+    fn path(&self) -> &Path {
+        match self {
+            Dir::Temp(t) => t.path(),
+            Dir::Fixed(p) => p,
+        }
+    }
+}
+
+/// A running Dovecot. Stopped (and its temp dir deleted) on drop, unless detached.
 pub struct Dovecot {
-    dir: tempfile::TempDir,
+    dir: Dir,
     child: Option<Child>,
     config: DovecotConfig,
     conf_path: PathBuf,
@@ -146,17 +182,31 @@ impl Dovecot {
     /// Like [`Dovecot::start`], in a directory under `parent` (kept after drop only if the
     /// caller keeps the directory).
     pub fn start_in(config: DovecotConfig, parent: Option<&Path>) -> Result<Dovecot, HarnessError> {
+        let dir = match parent {
+            Some(p) => tempfile::Builder::new().prefix("dovecot-").tempdir_in(p),
+            None => tempfile::Builder::new().prefix("postfach-dovecot-").tempdir(),
+        }
+        .map_err(io("creating a temp dir"))?;
+        Self::start_with(config, Dir::Temp(dir), None)
+    }
+
+    /// Starts an instance in a fixed directory on fixed ports (for the demo), replacing
+    /// whatever an earlier run left there.
+    pub fn start_at(config: DovecotConfig, dir: &Path, ports: Ports) -> Result<Dovecot, HarnessError> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        // Dovecot resolves paths in its config against its own working directory.
+        let dir = dir.canonicalize().map_err(io(format!("resolving {}", dir.display())))?;
+        Self::start_with(config, Dir::Fixed(dir), Some(ports))
+    }
+
+    fn start_with(config: DovecotConfig, dir: Dir, ports: Option<Ports>) -> Result<Dovecot, HarnessError> {
         if Command::new("dovecot").arg("--version").output().is_err() {
             return Err(HarnessError::Missing {
                 program: "dovecot".into(),
                 hint: "apt-get install dovecot-imapd dovecot-lmtpd; `make test` does this".into(),
             });
         }
-        let dir = match parent {
-            Some(p) => tempfile::Builder::new().prefix("dovecot-").tempdir_in(p),
-            None => tempfile::Builder::new().prefix("postfach-dovecot-").tempdir(),
-        }
-        .map_err(io("creating a temp dir"))?;
         set_mode(dir.path(), 0o755)?;
         let ca = TestCa::create(dir.path())?;
         let mut dv = Dovecot {
@@ -175,11 +225,15 @@ impl Dovecot {
         // fresh ports.
         let mut last_error = None;
         for _ in 0..3 {
-            dv.imap_port = free_port();
-            dv.imap_insecure_port = free_port();
-            dv.imaps_port = free_port();
-            dv.lmtp_port = free_port();
-            dv.auth_port = free_port();
+            let p = ports.unwrap_or_else(|| Ports {
+                imap: free_port(),
+                imaps: free_port(),
+                imap_insecure: free_port(),
+                lmtp: free_port(),
+                auth: free_port(),
+            });
+            (dv.imap_port, dv.imaps_port, dv.imap_insecure_port, dv.lmtp_port, dv.auth_port) =
+                (p.imap, p.imaps, p.imap_insecure, p.lmtp, p.auth);
             match dv.launch() {
                 Ok(()) => return Ok(dv),
                 Err(e) => {
@@ -420,6 +474,19 @@ namespace inbox {{
         self.doveadm(&["mailbox", "update", "-u", user, "--uid-validity", &value.to_string(), mailbox]).map(drop)
     }
 
+    /// Leaves the server running after this value is dropped (the demo); stop it with
+    /// [`stop_detached`]. Returns the master's pid.
+    pub fn detach(mut self) -> Option<u32> {
+        let pid = self.child.take().map(|c| c.id());
+        if let Some(pid) = pid {
+            let _ = std::fs::write(self.dir.path().join("master.pid"), pid.to_string());
+        }
+        if let Dir::Temp(t) = std::mem::replace(&mut self.dir, Dir::Fixed(PathBuf::new())) {
+            let _ = t.keep();
+        }
+        pid
+    }
+
     /// Stops the server (also done on drop).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -452,4 +519,19 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), HarnessError> {
 fn chown_mail(path: &Path) -> Result<(), HarnessError> {
     // uid/gid 8 is Debian's `mail`, which the userdb above runs mail processes as.
     std::os::unix::fs::chown(path, Some(8), Some(8)).map_err(io(format!("chown mail {}", path.display())))
+}
+
+/// Stops an instance that was [`Dovecot::detach`]ed into `dir`. Returns whether one ran.
+pub fn stop_detached(dir: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(dir.join("master.pid")).ok().and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    let sent = process::signal(pid, "TERM");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sent && Instant::now() < deadline && Path::new(&format!("/proc/{pid}")).exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file(dir.join("master.pid"));
+    sent
 }

@@ -8,6 +8,7 @@
 
 mod ca;
 mod client;
+pub mod demo;
 mod dovecot;
 mod error;
 pub mod mail;
@@ -17,7 +18,7 @@ mod proxy;
 
 pub use ca::TestCa;
 pub use client::{ImapClient, ListLine};
-pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, User};
+pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports, User, stop_detached};
 pub use error::HarnessError;
 pub use net::{free_port, wait_for_port};
 pub use proxy::RecordingProxy;

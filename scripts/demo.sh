@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make demo`: start local mail servers with sample mailboxes, run postfachd on config/
+# until every account is synced, show accounts and folders, and explain what to try next.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN="${TARGET_DIR:-target}/debug"
+POSTFACHD="$BIN/postfachd --config config"
+
+echo "== Starting demo mail servers (Dovecot on 127.0.0.1, a CA made for this run)"
+"$BIN/postfach-mailservers" demo demo/servers
+rm -rf config/data
+
+echo
+echo "== postfachd check"
+$POSTFACHD check
+
+echo
+echo "== Running postfachd until every account is synced"
+$POSTFACHD run >demo/postfachd.log 2>&1 &
+daemon=$!
+trap 'kill $daemon 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do
+    states=$($POSTFACHD accounts --json | grep -o '"state": "[a-z-]*"' | sort -u)
+    if [ "$states" = '"state": "idle"' ]; then break; fi
+    sleep 0.1
+done
+echo
+echo "== postfachd accounts   (while the daemon runs)"
+$POSTFACHD accounts
+kill -TERM $daemon; wait $daemon || true; trap - EXIT
+for account in architekt kanzlei; do
+    echo
+    echo "== postfachd folders $account"
+    $POSTFACHD folders "$account"
+done
+echo
+echo "== postfachd messages architekt --folder 'ProjektPro/210-01 Musterprojekt Wohnanlage'"
+$POSTFACHD messages architekt --folder "ProjektPro/210-01 Musterprojekt Wohnanlage"
+
+cat <<MSG
+
+The demo mail servers keep running (imaps on 127.0.0.1:19931 and :19941); the daemon's
+log is in demo/postfachd.log. Things to try:
+
+  # the daemon; edit or add config/accounts/*.toml while it runs
+  $POSTFACHD run
+  # what a CRM would read
+  $POSTFACHD messages kanzlei --json
+  # load the folder list from the server
+  $POSTFACHD folders kanzlei --refresh
+  # stop the demo mail servers
+  make demo-stop
+MSG

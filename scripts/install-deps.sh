@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make demo` need on a fresh Debian machine: Dovecot
+# (IMAP, LMTP), Postfix, and the wasm32-wasip2 Rust target. Idempotent: does nothing
+# when everything is there.
+set -euo pipefail
+
+need=()
+command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd dovecot-lmtpd)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
+command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
+command -v postfix >/dev/null 2>&1 || need+=(postfix)
+
+if [ ${#need[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Postfix asks how to configure itself; the tests run their own instance.
+    echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    rustup target add wasm32-wasip2
+fi

@@ -1,0 +1,216 @@
+//! The demo's mail servers: an architect's mailbox in the usual `/` layout with
+//! SPECIAL-USE folders and ProjektPro project folders, and a law office on a Courier-style
+//! server (`INBOX.` prefix, `.` separator, no SPECIAL-USE). Fixed ports, so the example
+//! account files in `config/accounts/` can point at them.
+
+use std::path::Path;
+
+use crate::dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports};
+use crate::error::{HarnessError, io};
+use crate::mail::Mail;
+
+/// First port of the architect's server (imap, imaps, insecure, lmtp, auth).
+pub const ARCHITEKT_PORTS: u16 = 19930;
+/// First port of the law office's server.
+pub const KANZLEI_PORTS: u16 = 19940;
+
+/// A demo account: id, login, password.
+pub struct DemoAccount {
+    /// Account id (file stem in config/accounts).
+    pub id: &'static str,
+    /// IMAP login.
+    pub user: &'static str,
+    /// Password (written to `secrets/<id>.pw`).
+    pub password: &'static str,
+}
+
+/// The demo accounts.
+pub const ACCOUNTS: [DemoAccount; 2] = [
+    DemoAccount { id: "architekt", user: "mm@muster-architekten.de", password: "Demo-Architekt-2026" },
+    DemoAccount { id: "kanzlei", user: "kanzlei@ra-schmidt.de", password: "Demo-Kanzlei-2026" },
+];
+
+/// Starts both demo servers under `dir`, seeds them, writes the secrets, and detaches
+/// them. Returns a summary for the console.
+pub fn start(dir: &Path) -> Result<String, HarnessError> {
+    stop(dir);
+    std::fs::create_dir_all(dir.join("secrets")).map_err(io("creating secrets/"))?;
+    for a in &ACCOUNTS {
+        std::fs::write(dir.join("secrets").join(format!("{}.pw", a.id)), format!("{}\n", a.password))
+            .map_err(io("writing a secret"))?;
+    }
+    let architekt = architekt(&dir.join("architekt"))?;
+    let kanzlei = kanzlei(&dir.join("kanzlei"))?;
+    let summary = format!(
+        "architekt: imaps 127.0.0.1:{} (SPECIAL-USE, ProjektPro folders)\nkanzlei:   imaps 127.0.0.1:{} (INBOX. prefix, `.` separator)",
+        architekt.imaps_port, kanzlei.imaps_port
+    );
+    architekt.detach();
+    kanzlei.detach();
+    Ok(summary)
+}
+
+/// Stops the demo servers under `dir`.
+pub fn stop(dir: &Path) -> bool {
+    let a = crate::dovecot::stop_detached(&dir.join("architekt"));
+    let k = crate::dovecot::stop_detached(&dir.join("kanzlei"));
+    a || k
+}
+
+fn mail(n: usize, from: &str, subject: &str, body: &str) -> Vec<u8> {
+    Mail::new(n, subject).from(from).body(body).to_bytes()
+}
+
+fn architekt(dir: &Path) -> Result<Dovecot, HarnessError> {
+    let a = &ACCOUNTS[0];
+    let config = DovecotConfig::default()
+        .user(a.user, a.password)
+        .mailbox(MailboxSpec::special("Gesendet", "\\Sent"))
+        .mailbox(MailboxSpec::special("Entwürfe", "\\Drafts"))
+        .mailbox(MailboxSpec::special("Papierkorb", "\\Trash"))
+        .mailbox(MailboxSpec::special("Spam", "\\Junk"))
+        .mailbox(MailboxSpec::new("ProjektPro"))
+        .mailbox(MailboxSpec::new("ProjektPro/210-01 Musterprojekt Wohnanlage"))
+        .mailbox(MailboxSpec::new("ProjektPro/211-07 Schule Süd"));
+    let dv = Dovecot::start_at(config, dir, Ports::from_base(ARCHITEKT_PORTS))?;
+    let mut c = dv.client(a.user)?;
+    let bau = "Bauunternehmung Kraft <info@kraft-bau.de>";
+    let statik = "Ingenieurbüro Statik <buero@statik-plan.de>";
+    let stadt = "Stadt Musterstadt – Bauamt <bauamt@musterstadt.de>";
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(1, bau, "Angebot Fenster Wohnanlage", "Sehr geehrter Herr Mustermann,\r\nanbei unser Angebot.\r\n"),
+    )?;
+    c.append(
+        "INBOX",
+        &["\\Seen"],
+        None,
+        &mail(2, statik, "[P-210-01] Statischer Nachweis Tiefgarage", "Der Nachweis liegt bei.\r\n"),
+    )?;
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(3, stadt, "Bauantrag Schule Süd – Nachforderung", "Es fehlen die Brandschutzpläne.\r\n"),
+    )?;
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &Mail::new(4, "Re: Bauantrag Schule Süd – Nachforderung")
+            .from(stadt)
+            .reply_to("msg-3@fixture.postfach.test")
+            .body("Eingang bestätigt.\r\n")
+            .to_bytes(),
+    )?;
+    c.append(
+        "INBOX",
+        &["\\Seen"],
+        None,
+        &mail(5, "Newsletter Baustoffe <news@baustoffe.example>", "Neuheiten im November", "Unsere Angebote.\r\n"),
+    )?;
+    c.append(
+        "Gesendet",
+        &["\\Seen"],
+        None,
+        &mail(
+            6,
+            "Max Mustermann <mm@muster-architekten.de>",
+            "Terminvorschlag Baubesprechung",
+            "Passt Ihnen Dienstag?\r\n",
+        ),
+    )?;
+    c.append(
+        "Entw&APw-rfe",
+        &["\\Draft"],
+        None,
+        &mail(7, "Max Mustermann <mm@muster-architekten.de>", "Entwurf: Kostenschätzung", "…\r\n"),
+    )?;
+    c.append("Papierkorb", &["\\Seen"], None, &mail(8, bau, "Alte Rechnung", "storniert\r\n"))?;
+    c.append(
+        "Spam",
+        &[],
+        None,
+        &mail(9, "Gewinnspiel <win@spam.example>", "Sie haben gewonnen!!!", "Klicken Sie hier.\r\n"),
+    )?;
+    let wohnanlage = "ProjektPro/210-01 Musterprojekt Wohnanlage";
+    c.append(wohnanlage, &["\\Seen"], None, &mail(10, bau, "Bauzeitenplan Wohnanlage", "Version 3 im Anhang.\r\n"))?;
+    c.append(wohnanlage, &["\\Seen"], None, &mail(11, statik, "Bewehrungspläne Haus B", "Freigabe erbeten.\r\n"))?;
+    c.append(
+        wohnanlage,
+        &[],
+        None,
+        &mail(
+            12,
+            "Elektro Licht GmbH <service@elektro-licht.de>",
+            "Nachtrag Beleuchtung Außenanlage",
+            "Nachtragsangebot anbei.\r\n",
+        ),
+    )?;
+    let schule = "ProjektPro/211-07 Schule S&APw-d";
+    c.append(
+        schule,
+        &["\\Seen"],
+        None,
+        &mail(13, stadt, "Baugenehmigung Schule Süd", "Die Genehmigung wird erteilt.\r\n"),
+    )?;
+    c.append(
+        schule,
+        &[],
+        None,
+        &mail(14, "Schulverwaltung <verwaltung@schule-sued.de>", "Nutzerbedarf Fachräume", "Liste anbei.\r\n"),
+    )?;
+    c.logout()?;
+    Ok(dv)
+}
+
+fn kanzlei(dir: &Path) -> Result<Dovecot, HarnessError> {
+    let a = &ACCOUNTS[1];
+    let config = DovecotConfig::default()
+        .layout(Layout::InboxDot)
+        .user(a.user, a.password)
+        .mailbox(MailboxSpec::new("Gesendet"))
+        .mailbox(MailboxSpec::new("Entwürfe"))
+        .mailbox(MailboxSpec::new("Akten"))
+        .mailbox(MailboxSpec::new("Akten.2026-001 Müller & Söhne"));
+    let dv = Dovecot::start_at(config, dir, Ports::from_base(KANZLEI_PORTS))?;
+    let mut c = dv.client(a.user)?;
+    let gericht = "Amtsgericht Musterstadt <poststelle@ag-musterstadt.de>";
+    c.append("INBOX", &[], None, &mail(21, gericht, "Terminladung 2 C 123/26", "Termin am 14.12.2026.\r\n"))?;
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(22, "Müller & Söhne KG <info@mueller-soehne.de>", "Unterlagen Mietstreit", "Anbei die Unterlagen.\r\n"),
+    )?;
+    c.append(
+        "INBOX",
+        &["\\Seen"],
+        None,
+        &mail(23, "Beck Verlag <service@verlag.example>", "Ihre Bestellung", "Versandbestätigung.\r\n"),
+    )?;
+    c.append(
+        "INBOX.Gesendet",
+        &["\\Seen"],
+        None,
+        &mail(24, "RA Schmidt <kanzlei@ra-schmidt.de>", "Klageerwiderung 2 C 123/26", "Anbei.\r\n"),
+    )?;
+    c.append(
+        "INBOX.Entw&APw-rfe",
+        &["\\Draft"],
+        None,
+        &mail(25, "RA Schmidt <kanzlei@ra-schmidt.de>", "Entwurf: Vergleichsvorschlag", "…\r\n"),
+    )?;
+    let akte = "INBOX.Akten.2026-001 M&APw-ller &- S&APY-hne";
+    c.append(
+        akte,
+        &["\\Seen"],
+        None,
+        &mail(26, "Müller & Söhne KG <info@mueller-soehne.de>", "Vollmacht", "Unterschrieben zurück.\r\n"),
+    )?;
+    c.append(akte, &[], None, &mail(27, gericht, "Aktenzeichen 2 C 123/26", "Bitte stets angeben.\r\n"))?;
+    c.logout()?;
+    Ok(dv)
+}
