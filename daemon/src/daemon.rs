@@ -12,7 +12,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{info, warn};
 
 use crate::config::{Config, DirWatcher, WatchError, account_id_of};
-use crate::store::{Store, StoreError};
+use crate::plugins::{HostConfig, PluginHost};
+use crate::store::{SharedStore, Store, StoreError};
 use crate::supervisor::Supervisor;
 
 /// Why the daemon could not start or run.
@@ -46,6 +47,22 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The plugin engine could not be created.
+    #[error("{0}")]
+    Plugins(String),
+}
+
+/// Creates the plugin host for a config, recording plugin states in the store. Blocking
+/// (compiles plugins not in the cache).
+pub fn plugin_host(config: &Config, store: Option<SharedStore>) -> Result<Arc<PluginHost>, String> {
+    let observer: Option<crate::plugins::Observer> = store.map(|store| {
+        Box::new(move |info: &crate::plugins::PluginInfo| {
+            if let Err(e) = store.with(|c| crate::store::plugins::record(c, info)) {
+                warn!(error = %e, "cannot record plugin state");
+            }
+        }) as crate::plugins::Observer
+    });
+    PluginHost::new(HostConfig::from_config(config), observer)
 }
 
 /// The daemon's exclusive hold on its data directory.
@@ -96,13 +113,31 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     // States left behind by a crashed daemon are stale.
     let _ = store.call(|c| crate::store::accounts::mark_all_stopped(c)).await;
 
+    for dir in config.plugin_dirs() {
+        // A missing plugin directory cannot be watched; an empty one can.
+        let _ = std::fs::create_dir_all(&dir);
+    }
+    let plugins = {
+        let (config, store) = (config.clone(), Arc::clone(&store));
+        tokio::task::spawn_blocking(move || plugin_host(&config, Some(store)))
+            .await
+            .map_err(|e| DaemonError::Plugins(e.to_string()))?
+            .map_err(DaemonError::Plugins)?
+    };
+    for p in plugins.list() {
+        let _ = store.with(|c| crate::store::plugins::record(c, &p));
+    }
+
     let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
 
     // Watch before the first scan so no change between the two is missed.
-    let (_watcher, mut changes) = DirWatcher::new(&[accounts_dir.as_path()])?;
-    let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store));
+    let plugin_dirs: Vec<PathBuf> = plugins.dirs().iter().filter(|d| d.is_dir()).cloned().collect();
+    let mut watched: Vec<&Path> = vec![accounts_dir.as_path()];
+    watched.extend(plugin_dirs.iter().map(PathBuf::as_path));
+    let (_watcher, mut changes) = DirWatcher::new(&watched)?;
+    let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store), Some(Arc::clone(&plugins)));
     let first = supervisor.reconcile(false).await;
     info!(
         config = %config.dir.display(),
@@ -116,9 +151,19 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         tokio::select! {
             Some(paths) = changes.recv() => {
                 // An empty list means the watcher lost track (overflow): rescan anyway.
-                let relevant = paths.is_empty()
+                let accounts = paths.is_empty()
                     || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir);
-                if relevant {
+                let wasm = paths.is_empty()
+                    || paths.iter().any(|p| p.extension().is_some_and(|e| e == "wasm") && p.parent().is_some_and(|d| plugin_dirs.iter().any(|pd| pd == d)));
+                if wasm {
+                    let host = Arc::clone(&plugins);
+                    if let Ok(report) = tokio::task::spawn_blocking(move || host.reload()).await {
+                        for (file, error) in &report.failed {
+                            warn!(file = %file.display(), %error, "plugin not loaded");
+                        }
+                    }
+                }
+                if accounts {
                     let report = supervisor.reconcile(false).await;
                     tracing::debug!(?report, "accounts reconciled");
                 }

@@ -11,6 +11,8 @@ pub mod daemon;
 pub mod imap;
 pub mod logging;
 pub mod model;
+pub mod plugins;
+pub mod provider;
 pub mod sasl;
 pub mod store;
 pub mod supervisor;

@@ -1,2 +1,206 @@
-//! The Postfach plugin SDK (filled in by the plugin work: traits, registration macros,
-//! a native test host).
+//! Write Postfach plugins in Rust.
+//!
+//! A plugin is a WebAssembly component (`wasm32-wasip2`) that Postfach loads from its
+//! plugin directories and calls in a sandbox. There are two kinds:
+//!
+//! - a **provider adapter** knows one mail provider: which servers an address uses, what
+//!   its folders are for, and how it behaves ([`ProviderAdapter`]);
+//! - a **router** assigns messages to projects ([`Router`]).
+//!
+//! Implement the trait, register the type with [`register_provider_adapter!`] or
+//! [`register_router!`], and enable the matching cargo feature (`provider-adapter` or
+//! `router`) of this crate:
+//!
+//! ```
+//! use postfach_plugin_sdk::{register_router, Decision, MessageMeta, Router};
+//!
+//! struct Urgent;
+//!
+//! impl Router for Urgent {
+//!     const ID: &'static str = "urgent";
+//!
+//!     fn new() -> Self {
+//!         Urgent
+//!     }
+//!
+//!     fn route(&self, message: &MessageMeta) -> Decision {
+//!         match &message.subject {
+//!             Some(s) if s.starts_with("URGENT") => Decision::project("inbox-urgent", "subject starts with URGENT"),
+//!             _ => Decision::Skip,
+//!         }
+//!     }
+//! }
+//!
+//! register_router!(Urgent);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2` and drop the `.wasm` into a
+//! plugin directory. [`host`] gives access to the daemon's log and the account's options;
+//! [`testing::FakeHost`] lets the same code run in native `cargo test`.
+
+// The generated bindings refer to this crate by name, also from inside it.
+extern crate self as postfach_plugin_sdk;
+
+pub mod folders;
+pub mod host;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+mod types;
+
+pub use types::{
+    Assignment, Decision, Folder, Header, Level, LoginForm, MessageMeta, Quirks, Role, RoleChoice, RoleSource,
+    Security, Server, ServerDefaults,
+};
+
+/// A provider adapter: servers, folder roles and quirks of one mail provider.
+///
+/// Every method but [`ProviderAdapter::new`] has a default: an adapter that only
+/// implements `detect` and `defaults` still gets the standard role detection.
+pub trait ProviderAdapter: Sized {
+    /// The adapter's id, used as `provider = "<id>"` in account files.
+    const ID: &'static str;
+
+    /// Creates the adapter; called once per plugin call.
+    fn new() -> Self;
+
+    /// How sure the adapter is that it serves this account: 0 (not at all) to 100.
+    /// `server_id` is the server's answer to the IMAP `ID` command (empty before login).
+    fn detect(&self, email: &str, imap_host: Option<&str>, server_id: &[(String, String)]) -> u8 {
+        let _ = (email, imap_host, server_id);
+        0
+    }
+
+    /// Server settings for an address, if the adapter knows them.
+    fn defaults(&self, email: &str) -> Option<ServerDefaults> {
+        let _ = email;
+        None
+    }
+
+    /// Roles for the listed folders; default: [`folders::standard_roles`].
+    fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
+        folders::standard_roles(folders)
+    }
+
+    /// How the provider behaves; default: nothing special.
+    fn quirks(&self) -> Quirks {
+        Quirks::default()
+    }
+}
+
+/// A router: assigns messages to projects. Routers run in a chain; the first decision
+/// that is not [`Decision::Skip`] wins.
+pub trait Router: Sized {
+    /// The router's id, used in `[routing] plugins` and as the prefix of its options.
+    const ID: &'static str;
+
+    /// Creates the router; called once per batch, so read options here.
+    fn new() -> Self;
+
+    /// Decides for one message.
+    fn route(&self, message: &MessageMeta) -> Decision;
+
+    /// Decides for a batch, one decision per message in order; default: [`Router::route`]
+    /// for each.
+    fn route_batch(&self, batch: &[MessageMeta]) -> Vec<Decision> {
+        batch.iter().map(|m| self.route(m)).collect()
+    }
+}
+
+/// The local part of an address (`max` of `max@example.de`).
+pub fn local_part(email: &str) -> &str {
+    email.rsplit_once('@').map_or(email, |(l, _)| l)
+}
+
+/// The domain of an address, lower-cased (`example.de`).
+pub fn domain(email: &str) -> String {
+    email.rsplit_once('@').map_or(String::new(), |(_, d)| d.trim().to_ascii_lowercase())
+}
+
+/// Whether the address's domain is one of `domains` (case-insensitive).
+pub fn domain_in(email: &str, domains: &[&str]) -> bool {
+    let d = domain(email);
+    domains.iter().any(|x| x.eq_ignore_ascii_case(&d))
+}
+
+/// Whether `host` is one of `hosts` (case-insensitive, a trailing dot ignored).
+pub fn host_in(host: Option<&str>, hosts: &[&str]) -> bool {
+    host.is_some_and(|h| hosts.iter().any(|x| x.eq_ignore_ascii_case(h.trim_end_matches('.'))))
+}
+
+/// The value of `key` (case-insensitive) in an IMAP `ID` response.
+pub fn server_id_value<'a>(server_id: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    server_id.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+}
+
+/// Exports a [`ProviderAdapter`] as the component's `provider-adapter` world. Needs the
+/// `provider-adapter` feature.
+#[macro_export]
+macro_rules! register_provider_adapter {
+    ($adapter:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct PostfachAdapterExport;
+            impl $crate::__private::adapter::Guest for PostfachAdapterExport {
+                fn id() -> ::std::string::String {
+                    <$adapter as $crate::ProviderAdapter>::ID.to_owned()
+                }
+                fn detect(
+                    email: ::std::string::String,
+                    imap_host: ::std::option::Option<::std::string::String>,
+                    server_id: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                ) -> u8 {
+                    $crate::__private::adapter_detect::<$adapter>(email, imap_host, server_id)
+                }
+                fn defaults(
+                    email: ::std::string::String,
+                ) -> ::std::option::Option<$crate::__private::wit::types::ServerDefaults> {
+                    $crate::__private::adapter_defaults::<$adapter>(email)
+                }
+                fn roles(
+                    folders: ::std::vec::Vec<$crate::__private::wit::types::Folder>,
+                ) -> ::std::vec::Vec<$crate::__private::wit::types::RoleChoice> {
+                    $crate::__private::adapter_roles::<$adapter>(folders)
+                }
+                fn quirks() -> $crate::__private::wit::types::Quirks {
+                    $crate::__private::adapter_quirks::<$adapter>()
+                }
+            }
+    $crate::__private::adapter::export_adapter!(PostfachAdapterExport with_types_in $crate::__private::adapter);
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || {
+            fn is_adapter<T: $crate::ProviderAdapter>() {}
+            is_adapter::<$adapter>();
+        };
+    };
+}
+
+/// Exports a [`Router`] as the component's `router` world. Needs the `router` feature.
+#[macro_export]
+macro_rules! register_router {
+    ($router:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct PostfachRouterExport;
+            impl $crate::__private::router::Guest for PostfachRouterExport {
+                fn id() -> ::std::string::String {
+                    <$router as $crate::Router>::ID.to_owned()
+                }
+                fn route(
+                    batch: ::std::vec::Vec<$crate::__private::wit::types::MessageMeta>,
+                ) -> ::std::vec::Vec<$crate::__private::wit::types::Decision> {
+                    $crate::__private::route::<$router>(batch)
+                }
+            }
+    $crate::__private::router::export_router!(PostfachRouterExport with_types_in $crate::__private::router);
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || {
+            fn is_router<T: $crate::Router>() {}
+            is_router::<$router>();
+        };
+    };
+}
+
+#[doc(hidden)]
+pub mod __private;

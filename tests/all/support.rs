@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use postfach_test_harness::{Dovecot, DovecotConfig};
@@ -19,10 +20,27 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        bundled_plugins();
         let dir = tempfile::Builder::new().prefix("postfach-test-").tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("accounts")).unwrap();
-        std::fs::write(dir.path().join("postfach.toml"), "data_dir = \"data\"\naccounts_dir = \"accounts\"\n").unwrap();
+        // Every test's postfachd shares one cache of compiled plugins.
+        let cache = target_dir().join("tmp/plugin-cache");
+        std::fs::write(
+            dir.path().join("postfach.toml"),
+            format!(
+                "data_dir = \"data\"\naccounts_dir = \"accounts\"\n[plugins]\ncache_dir = \"{}\"\n",
+                cache.display()
+            ),
+        )
+        .unwrap();
         Env { dir }
+    }
+
+    /// The config's own plugin directory (`plugins/`), created.
+    pub fn plugin_dir(&self) -> PathBuf {
+        let dir = self.dir.path().join("plugins");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     pub fn path(&self) -> &Path {
@@ -229,4 +247,98 @@ timeout_secs = 10
         port = dv.imaps_port,
         ca = dv.ca_file().display(),
     )
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Cargo's target directory for this build.
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap().to_path_buf()
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Builds the bundled plugins (`make plugins`) next to the postfachd under test, once per
+/// test run; returns that directory.
+pub fn bundled_plugins() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(postfachd_bin()).parent().unwrap().join("plugins");
+        run_ok(
+            Command::new(repo_root().join("scripts/build-plugins.sh"))
+                .arg(&dir)
+                .env("TARGET_DIR", target_dir())
+                .env("CARGO", cargo()),
+        );
+        dir
+    })
+}
+
+/// A misbehaving test plugin from tests/plugins (built once per test run).
+pub fn test_plugin(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let out = BUILT.get_or_init(|| {
+        let target = target_dir().join("test-plugins");
+        for pkg in ["looper", "hog", "panicker", "bad-import", "future-version", "slow-router"] {
+            run_ok(
+                Command::new(cargo())
+                    .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", &format!("test-{pkg}")])
+                    .arg("--manifest-path")
+                    .arg(repo_root().join("tests/plugins/Cargo.toml"))
+                    .env("CARGO_TARGET_DIR", &target),
+            );
+        }
+        // The second version of the slow router, kept under its own name.
+        let release = target.join("wasm32-wasip2/release");
+        std::fs::copy(release.join("test_slow_router.wasm"), release.join("test_slow_router_v1.wasm")).unwrap();
+        run_ok(
+            Command::new(cargo())
+                .args([
+                    "build",
+                    "--quiet",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "-p",
+                    "test-slow-router",
+                    "--features",
+                    "v2",
+                ])
+                .arg("--manifest-path")
+                .arg(repo_root().join("tests/plugins/Cargo.toml"))
+                .env("CARGO_TARGET_DIR", &target),
+        );
+        std::fs::copy(release.join("test_slow_router.wasm"), release.join("test_slow_router_v2.wasm")).unwrap();
+        release
+    });
+    out.join(format!("test_{}.wasm", name.replace('-', "_")))
+}
+
+/// An example of the plugin SDK, built for wasm32-wasip2.
+pub fn sdk_example(name: &str, feature: &str) -> PathBuf {
+    let target = target_dir().join("sdk-examples");
+    run_ok(
+        Command::new(cargo())
+            .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", "postfach-plugin-sdk"])
+            .args(["--example", name, "--features", feature])
+            .arg("--manifest-path")
+            .arg(repo_root().join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target),
+    );
+    target.join(format!("wasm32-wasip2/release/examples/{name}.wasm"))
 }

@@ -21,6 +21,7 @@ pub struct AccountJson {
     default: bool,
     state: String,
     provider: String,
+    provider_setting: String,
     last_sync: Option<String>,
     last_error: Option<String>,
     config_error: Option<String>,
@@ -75,7 +76,15 @@ pub fn run(config: &Config, json: bool) -> Result<(), CliError> {
             send: file.is_some_and(|f| f.send),
             default: file.is_some_and(|f| f.default),
             state,
-            provider: file.map(|f| f.provider.clone()).or_else(|| row.map(|r| r.provider.clone())).unwrap_or_default(),
+            provider: row
+                .and_then(|r| r.adapter.clone())
+                .or_else(|| file.map(|f| f.provider.clone()))
+                .or_else(|| row.map(|r| r.provider.clone()))
+                .unwrap_or_default(),
+            provider_setting: file
+                .map(|f| f.provider.clone())
+                .or_else(|| row.map(|r| r.provider.clone()))
+                .unwrap_or_default(),
             last_sync: row.and_then(|r| r.last_sync).and_then(rfc3339),
             last_error: row.and_then(|r| r.last_error.clone()),
             config_error,

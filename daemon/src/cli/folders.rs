@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::output::{self, Table};
 use super::{CliError, load_account, open_store};
 use crate::config::Config;
-use crate::imap::{self, RoleHints};
+use crate::imap;
 use crate::model::{Role, RoleSource};
 use crate::store::{self, FolderRow};
 
@@ -31,10 +31,17 @@ pub async fn run(config: &Config, id: &str, refresh: bool, json: bool) -> Result
     let account = load_account(config, id)?;
     let store = open_store(config)?;
     let rows: Vec<FolderRow> = if refresh {
-        let mut session = imap::connect(&account).await?;
-        let rows = imap::refresh_folders(&mut session, &store, &account, &RoleHints::default()).await;
+        let plugins = super::plugin_host(config).await?;
+        let imap::Connected { mut session, adapter, chosen } = imap::connect(&account, Some(&plugins)).await?;
+        let result = imap::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
         session.logout().await;
-        rows?
+        let (rows, adapter_error) = result?;
+        let adapter_id = chosen.map(|c| c.id);
+        store.with(|c| store::accounts::set_adapter(c, id, adapter_id.as_deref()))?;
+        if let Some(e) = adapter_error {
+            eprintln!("warning: {e}");
+        }
+        rows
     } else {
         store.with(|c| store::folders::list(c, id))?
     };

@@ -5,10 +5,12 @@
 //! 2 a usage error.
 
 mod accounts;
+mod autoconfig;
 mod check;
 mod folders;
 mod messages;
 mod output;
+mod plugins;
 mod sync;
 
 use std::path::PathBuf;
@@ -85,6 +87,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the loaded plugins: id, kind, API version, state (ok, quarantined + why).
+    Plugins {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a ready account file for an address, from the provider adapters.
+    Autoconfig {
+        /// The address.
+        email: String,
+    },
 }
 
 /// A failed command. Its text is printed as is on stderr.
@@ -131,7 +144,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Messages { account, folder, project, limit, json } => {
             messages::run(&Config::load(&dir)?, &account, folder, project, limit, json)
         }
+        Command::Plugins { json } => plugins::run(&Config::load(&dir)?, json).await,
+        Command::Autoconfig { email } => autoconfig::run(&Config::load(&dir)?, &email).await,
     }
+}
+
+/// Loads the plugins for a one-shot command (compiling off the async runtime).
+async fn plugin_host(config: &Config) -> Result<Arc<crate::plugins::PluginHost>, CliError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || crate::daemon::plugin_host(&config, None))
+        .await
+        .map_err(|e| CliError::Message(e.to_string()))?
+        .map_err(CliError::Message)
 }
 
 /// Opens the store of a config.

@@ -10,8 +10,9 @@ use serde::Serialize;
 use super::output;
 use super::{CliError, load_account, open_store};
 use crate::config::{Account, Config};
-use crate::imap::{self, RoleHints, SyncOptions};
+use crate::imap::{self, SyncOptions};
 use crate::model::{AccountState, now_unix};
+use crate::plugins::PluginHost;
 use crate::store::{self, AccountStatus, SharedStore};
 
 /// Accounts synced at the same time.
@@ -31,6 +32,8 @@ pub struct SyncJson {
     seconds: f64,
     error: Option<String>,
     skipped: Option<String>,
+    provider: Option<String>,
+    warning: Option<String>,
 }
 
 /// Runs one pass; exit status 1 if any account failed.
@@ -46,8 +49,12 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
             set.accounts.into_values().collect()
         }
     };
-    let results: Vec<SyncJson> =
-        stream::iter(accounts).map(|a| one(a, Arc::clone(&store))).buffer_unordered(PARALLEL).collect().await;
+    let plugins = super::plugin_host(config).await?;
+    let results: Vec<SyncJson> = stream::iter(accounts)
+        .map(|a| one(a, Arc::clone(&store), Arc::clone(&plugins)))
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
     let mut results = results;
     results.sort_by(|a, b| a.account.cmp(&b.account));
     let failed = results.iter().any(|r| !r.ok);
@@ -58,24 +65,29 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
             match (&r.error, &r.skipped) {
                 (Some(e), _) => eprintln!("{}: failed: {e}", r.account),
                 (None, Some(why)) => output::line(&format!("{}: skipped ({why})", r.account)),
-                (None, None) => output::line(&format!(
-                    "{}: {} new, {} linked, {} relinked, {} gone, {} folders, {:.1} MB in {:.2}s",
-                    r.account,
-                    r.new_messages,
-                    r.linked,
-                    r.relinked,
-                    r.removed,
-                    r.folders,
-                    r.bytes as f64 / 1e6,
-                    r.seconds
-                )),
+                (None, None) => {
+                    if let Some(w) = &r.warning {
+                        eprintln!("{}: warning: {w}", r.account);
+                    }
+                    output::line(&format!(
+                        "{}: {} new, {} linked, {} relinked, {} gone, {} folders, {:.1} MB in {:.2}s",
+                        r.account,
+                        r.new_messages,
+                        r.linked,
+                        r.relinked,
+                        r.removed,
+                        r.folders,
+                        r.bytes as f64 / 1e6,
+                        r.seconds
+                    ))
+                }
             }
         }
     }
     if failed { Err(CliError::Reported) } else { Ok(()) }
 }
 
-async fn one(account: Account, store: SharedStore) -> SyncJson {
+async fn one(account: Account, store: SharedStore, plugins: Arc<PluginHost>) -> SyncJson {
     let started = Instant::now();
     let mut out = SyncJson {
         account: account.id.clone(),
@@ -89,6 +101,8 @@ async fn one(account: Account, store: SharedStore) -> SyncJson {
         seconds: 0.0,
         error: None,
         skipped: None,
+        provider: None,
+        warning: None,
     };
     if !account.file.enabled {
         out.skipped = Some("enabled = false".into());
@@ -107,11 +121,13 @@ async fn one(account: Account, store: SharedStore) -> SyncJson {
     let (id, f) = (account.id.clone(), account.file.clone());
     let _ = store.call(move |c| store::accounts::upsert_meta(c, &id, &f.description, &f.provider, f.enabled)).await;
     let opts = SyncOptions { window_days: account.file.sync.window_days, full_check: true };
-    let result = imap::sync_account(&account, &store, &RoleHints::default(), &opts).await;
+    let result = imap::sync_account(&account, &store, Some(&plugins), &opts).await;
     out.seconds = started.elapsed().as_secs_f64();
     let id = account.id.clone();
     match result {
-        Ok(report) => {
+        Ok((report, chosen)) => {
+            out.provider = chosen.map(|c| c.id);
+            out.warning = report.adapter_error.clone();
             for f in &report.folders {
                 out.new_messages += f.stats.new_messages;
                 out.linked += f.stats.linked;
@@ -120,8 +136,10 @@ async fn one(account: Account, store: SharedStore) -> SyncJson {
                 out.bytes += f.bytes;
             }
             out.folders = report.folders.len();
+            let adapter = out.provider.clone();
             let _ = store
                 .call(move |c| {
+                    store::accounts::set_adapter(c, &id, adapter.as_deref())?;
                     store::accounts::record_sync(c, &id, now_unix())?;
                     store::accounts::set_status(
                         c,

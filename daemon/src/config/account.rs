@@ -95,8 +95,19 @@ impl Account {
     /// Builds the IMAP endpoint, resolving the password (blocking: may read a file or
     /// run a command).
     pub fn imap_endpoint(&self) -> Result<ImapEndpoint, EndpointError> {
+        let host = self.file.imap.host.clone().ok_or(EndpointError::NoHost("imap"))?;
+        self.endpoint(host, self.imap_port(), self.file.imap.security)
+    }
+
+    /// Builds the IMAP endpoint for a server the file does not name (a provider
+    /// adapter's default); a port set in the file still wins.
+    pub fn imap_endpoint_with(&self, host: &str, port: u16, security: Security) -> Result<ImapEndpoint, EndpointError> {
+        let port = if self.file.imap.port != 0 { self.file.imap.port } else { port };
+        self.endpoint(host.to_owned(), port, security)
+    }
+
+    fn endpoint(&self, host: String, port: u16, security: Security) -> Result<ImapEndpoint, EndpointError> {
         let imap = &self.file.imap;
-        let host = imap.host.clone().ok_or(EndpointError::NoHost("imap"))?;
         let password = imap
             .password
             .as_ref()
@@ -105,8 +116,8 @@ impl Account {
             .map_err(|e| EndpointError::Secret("imap", e))?;
         Ok(ImapEndpoint {
             host,
-            port: self.imap_port(),
-            security: imap.security,
+            port,
+            security,
             username: self.imap_username().to_owned(),
             password,
             auth: imap.auth.unwrap_or(AuthMechanism::Plain),
@@ -159,4 +170,9 @@ impl Account {
     pub fn base(&self) -> &Path {
         &self.base
     }
+}
+
+/// The local part of an address (`max` of `max@example.de`).
+pub fn local_part(email: &str) -> &str {
+    email.rsplit_once('@').map_or(email, |(l, _)| l)
 }

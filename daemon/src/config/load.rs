@@ -68,6 +68,11 @@ impl Config {
         self.resolve(&self.daemon.accounts_dir)
     }
 
+    /// The plugin directories from `plugin_dirs`, resolved.
+    pub fn plugin_dirs(&self) -> Vec<PathBuf> {
+        self.daemon.plugin_dirs.iter().map(|d| self.resolve(d)).collect()
+    }
+
     /// The SQLite database file.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir().join("postfach.sqlite3")

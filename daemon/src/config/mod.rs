@@ -14,13 +14,13 @@ mod secret;
 mod validate;
 mod watch;
 
-pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint};
+pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint, local_part};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{AccountSet, Config, DAEMON_FILE, account_id_of, load_account, load_accounts};
 pub use location::LineCol;
 pub use schema::{
     AccessSettings, AccountFile, AccountKind, AfterWindow, AuthMechanism, DaemonConfig, FolderSettings, Identity,
-    ImapSettings, LogFormat, PluginLimits, RetentionDays, RoutingSettings, Security, SmtpSettings, SyncSettings,
+    ImapSettings, LogFormat, PluginSettings, RetentionDays, RoutingSettings, Security, SmtpSettings, SyncSettings,
 };
 pub use secret::{Secret, SecretError, SecretSource};
 pub use watch::{DEBOUNCE, DirWatcher, WatchError};

@@ -27,7 +27,7 @@ pub struct DaemonConfig {
     /// Optional list of known projects; routers may only assign these.
     pub projects_file: Option<PathBuf>,
     /// Sandbox limits for plugin calls.
-    pub plugins: PluginLimits,
+    pub plugins: PluginSettings,
 }
 
 impl Default for DaemonConfig {
@@ -38,7 +38,7 @@ impl Default for DaemonConfig {
             plugin_dirs: vec![PathBuf::from("plugins")],
             log_format: LogFormat::Pretty,
             projects_file: None,
-            plugins: PluginLimits::default(),
+            plugins: PluginSettings::default(),
         }
     }
 }
@@ -56,16 +56,18 @@ pub enum LogFormat {
 /// `[plugins]` in `postfach.toml`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct PluginLimits {
+pub struct PluginSettings {
     /// Wall-clock budget of one plugin call, in milliseconds.
     pub call_timeout_ms: u64,
     /// Linear-memory cap of one plugin instance, in MiB.
     pub memory_limit_mib: u64,
+    /// Where compiled plugins are cached; default `<data_dir>/plugin-cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
-impl Default for PluginLimits {
+impl Default for PluginSettings {
     fn default() -> Self {
-        PluginLimits { call_timeout_ms: 100, memory_limit_mib: 32 }
+        PluginSettings { call_timeout_ms: 100, memory_limit_mib: 32, cache_dir: None }
     }
 }
 

@@ -73,11 +73,12 @@ pub fn is_inbox(name: &str) -> bool {
     name.eq_ignore_ascii_case("INBOX")
 }
 
-/// Role choices from a provider adapter, by wire name.
+/// Role decisions from the provider adapter, by wire name; `None` when no adapter
+/// answered, in which case SPECIAL-USE attributes and the name INBOX decide.
 #[derive(Debug, Clone, Default)]
 pub struct RoleHints {
-    /// `(raw name, role)` pairs.
-    pub choices: Vec<(String, Role)>,
+    /// `(raw name, role (None = "other"), source)` as the adapter decided.
+    pub choices: Option<Vec<(String, Option<Role>, RoleSource)>>,
 }
 
 /// Turns LIST entries into stored folder rows: decoded names, prefix-stripped paths,
@@ -88,8 +89,15 @@ pub fn build_listing(
     hints: &RoleHints,
     overrides: &FolderSettings,
 ) -> Vec<ListedFolder> {
+    let mut folders = decode_listing(entries, separator_override);
+    assign_roles(&mut folders, hints, overrides);
+    folders
+}
+
+/// Decodes LIST entries (names, paths, selectability), without roles.
+pub fn decode_listing(entries: &[ListEntry], separator_override: Option<char>) -> Vec<ListedFolder> {
     let prefix = namespace_prefix(entries, separator_override);
-    let mut folders: Vec<ListedFolder> = entries
+    entries
         .iter()
         .map(|e| {
             let name = utf7::decode_lossless(&e.raw);
@@ -110,9 +118,7 @@ pub fn build_listing(
                 selectable,
             }
         })
-        .collect();
-    assign_roles(&mut folders, hints, overrides);
-    folders
+        .collect()
 }
 
 /// The personal namespace prefix, when every folder but INBOX lives under `INBOX<sep>`
@@ -139,79 +145,77 @@ fn split_path(name: &str, prefix: Option<&str>, sep: Option<&str>) -> Vec<String
     }
 }
 
-fn assign_roles(folders: &mut [ListedFolder], hints: &RoleHints, overrides: &FolderSettings) {
-    // Candidates per role with a rank: higher source wins, then shallower path, then name.
-    let mut best: HashMap<Role, (u8, usize, String, usize)> = HashMap::new();
-    let mut offer = |role: Role, rank: u8, idx: usize, f: &ListedFolder| {
-        let key = (rank, usize::MAX - f.path.len(), f.name.clone(), idx);
-        let better = match best.get(&role) {
-            None => true,
-            Some(cur) => (key.0, key.1, std::cmp::Reverse(&key.2)) > (cur.0, cur.1, std::cmp::Reverse(&cur.2)),
-        };
-        if better {
-            best.insert(role, key);
+/// Decides roles: the adapter's choices (or, without them, SPECIAL-USE attributes and the
+/// name INBOX), then `[folders]`, which always wins. One folder per role.
+pub fn assign_roles(folders: &mut [ListedFolder], hints: &RoleHints, overrides: &FolderSettings) {
+    for f in folders.iter_mut() {
+        f.role = None;
+        f.role_source = None;
+    }
+    match &hints.choices {
+        Some(choices) => {
+            for (raw, role, source) in choices {
+                if let Some(f) = folders.iter_mut().find(|f| &f.raw == raw && f.selectable)
+                    && let Some(role) = role
+                {
+                    f.role = Some(*role);
+                    f.role_source = Some(*source);
+                }
+            }
         }
-    };
-    let configured: Vec<(Role, &String)> = [
+        None => native_roles(folders),
+    }
+    let configured: [(Role, &Option<String>); 6] = [
         (Role::Inbox, &overrides.inbox),
         (Role::Sent, &overrides.sent),
         (Role::Drafts, &overrides.drafts),
         (Role::Trash, &overrides.trash),
         (Role::Junk, &overrides.junk),
         (Role::Archive, &overrides.archive),
-    ]
-    .into_iter()
-    .filter_map(|(r, n)| n.as_ref().map(|n| (r, n)))
-    .collect();
+    ];
+    for (role, name) in configured {
+        let Some(name) = name else { continue };
+        let Some(target) = folders.iter().position(|f| f.selectable && same_name(name, f)) else { continue };
+        for f in folders.iter_mut() {
+            if f.role == Some(role) {
+                f.role = None;
+                f.role_source = None;
+            }
+        }
+        folders[target].role = Some(role);
+        folders[target].role_source = Some(RoleSource::Config);
+    }
+}
 
-    for (idx, f) in folders.iter().enumerate() {
-        if !f.selectable {
-            continue;
-        }
+/// Without an adapter: SPECIAL-USE attributes, then the name INBOX; ties to the
+/// shallower path, then the alphabetically first name.
+fn native_roles(folders: &mut [ListedFolder]) {
+    let mut best: HashMap<Role, (u8, usize, String, usize)> = HashMap::new();
+    for (idx, f) in folders.iter().enumerate().filter(|(_, f)| f.selectable) {
+        let mut offer = |role: Role, rank: u8| {
+            let key = (rank, f.path.len(), f.name.clone(), idx);
+            let better = best.get(&role).is_none_or(|cur| {
+                (std::cmp::Reverse(key.0), key.1, &key.2) < (std::cmp::Reverse(cur.0), cur.1, &cur.2)
+            });
+            if better {
+                best.insert(role, key);
+            }
+        };
         if is_inbox(&f.name) {
-            offer(Role::Inbox, 1, idx, f);
-        }
-        if let Some((_, role)) = hints.choices.iter().find(|(raw, _)| raw == &f.raw) {
-            offer(*role, 2, idx, f);
+            offer(Role::Inbox, 1);
         }
         for a in &f.attributes {
             if let Some(role) = Role::from_attribute(a) {
-                offer(role, 3, idx, f);
-            }
-        }
-        for (role, name) in &configured {
-            if same_name(name, f) {
-                offer(*role, 4, idx, f);
+                offer(role, 2);
             }
         }
     }
     for role in Role::ALL {
         let Some(&(rank, _, _, idx)) = best.get(&role) else { continue };
-        // A folder keeps the strongest claim on it; a configured role is never displaced.
-        let f = &mut folders[idx];
-        let source = match rank {
-            4 => RoleSource::Config,
-            3 => RoleSource::Attribute,
-            2 => RoleSource::Adapter,
-            _ => RoleSource::Name,
-        };
-        let replace = match f.role_source {
-            None => true,
-            Some(existing) => source_rank(source) > source_rank(existing),
-        };
-        if replace {
-            f.role = Some(role);
-            f.role_source = Some(source);
+        if folders[idx].role.is_none() {
+            folders[idx].role = Some(role);
+            folders[idx].role_source = Some(if rank == 2 { RoleSource::Attribute } else { RoleSource::Name });
         }
-    }
-}
-
-fn source_rank(s: RoleSource) -> u8 {
-    match s {
-        RoleSource::Name => 1,
-        RoleSource::Adapter => 2,
-        RoleSource::Attribute => 3,
-        RoleSource::Config => 4,
     }
 }
 

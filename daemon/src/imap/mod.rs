@@ -16,6 +16,6 @@ pub mod utf7;
 pub use error::ImapError;
 pub use folders::{ListEntry, RoleHints};
 pub use headers::parse as parse_headers;
-pub use pass::{AccountReport, connect, endpoint, refresh_folders, sync_account, sync_with_session};
+pub use pass::{AccountReport, Connected, connect, refresh_folders, sync_account, sync_with_session};
 pub use session::{Session, Transport, open};
 pub use sync::{FolderReport, SyncOptions, sequence_set, since_date, sync_folder};

@@ -1,5 +1,6 @@
-//! One sync pass over an account: open a session, refresh the folder list, sync every
-//! folder in the sync set, log out.
+//! One sync pass over an account: open a session (through the provider adapter's
+//! defaults), refresh the folder list (roles from the adapter), sync every folder in the
+//! sync set, log out.
 
 use std::sync::Arc;
 
@@ -9,7 +10,9 @@ use super::error::ImapError;
 use super::folders::{self, RoleHints};
 use super::session::{self, Session};
 use super::sync::{self, FolderReport, SyncOptions};
-use crate::config::{Account, ImapEndpoint};
+use crate::config::Account;
+use crate::plugins::PluginHost;
+use crate::provider::{self, AdapterRef, Chosen};
 use crate::store::{self, FolderRow, SharedStore};
 
 /// What a pass did.
@@ -19,6 +22,8 @@ pub struct AccountReport {
     pub folders: Vec<FolderReport>,
     /// Folders the server refused (e.g. deleted between LIST and SELECT), with its words.
     pub folder_errors: Vec<(String, String)>,
+    /// The provider adapter's failure, when roles fell back to attributes.
+    pub adapter_error: Option<String>,
 }
 
 impl AccountReport {
@@ -28,34 +33,91 @@ impl AccountReport {
     }
 }
 
-/// Resolves the endpoint off the async runtime (a password command may run).
-pub async fn endpoint(account: &Account) -> Result<ImapEndpoint, ImapError> {
-    let account = account.clone();
-    tokio::task::spawn_blocking(move || account.imap_endpoint())
+/// An open session and the provider adapter serving the account.
+pub struct Connected {
+    /// The session.
+    pub session: Session,
+    /// The adapter, if one applies.
+    pub adapter: Option<AdapterRef>,
+    /// How it was chosen.
+    pub chosen: Option<Chosen>,
+}
+
+/// Resolves the endpoint (password, adapter defaults) off the async runtime, connects,
+/// logs in and, with `provider = "auto"`, asks the server's `ID` to confirm the adapter.
+pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Result<Connected, ImapError> {
+    let (acct, host) = (account.clone(), plugins.cloned());
+    let (ep, mut chosen) = tokio::task::spawn_blocking(move || provider::imap_endpoint(host.as_deref(), &acct))
         .await
-        .map_err(|e| ImapError::Server(format!("internal: {e}")))?
-        .map_err(ImapError::from)
+        .map_err(|e| ImapError::Server(format!("internal: {e}")))??;
+    let mut session = session::open(&ep).await?;
+    if let Some(host) = plugins
+        && account.file.provider == "auto"
+        && session.has("ID")
+        && let Some(server_id) = server_id(&mut session).await
+    {
+        let (host, acct) = (Arc::clone(host), account.clone());
+        if let Ok(Ok(Some(better))) =
+            tokio::task::spawn_blocking(move || provider::choose(&host, &acct, &server_id)).await
+        {
+            chosen = Some(better);
+        }
+    }
+    let adapter = match (plugins, &chosen) {
+        (Some(host), Some(c)) => Some(AdapterRef { host: Arc::clone(host), id: c.id.clone() }),
+        _ => None,
+    };
+    Ok(Connected { session, adapter, chosen })
 }
 
-/// Opens an authenticated session for the account.
-pub async fn connect(account: &Account) -> Result<Session, ImapError> {
-    let ep = endpoint(account).await?;
-    session::open(&ep).await
+/// The server's answer to `ID`, sorted; `None` when it has none or the command fails.
+async fn server_id(session: &mut Session) -> Option<Vec<(String, String)>> {
+    let t = session.timeout;
+    let answer = tokio::time::timeout(
+        t,
+        session.inner.id([("name", Some("Postfach")), ("version", Some(env!("CARGO_PKG_VERSION")))]),
+    )
+    .await
+    .ok()?
+    .ok()??;
+    let mut pairs: Vec<(String, String)> = answer.into_iter().collect();
+    pairs.sort();
+    Some(pairs)
 }
 
-/// LISTs the folders, decides roles, and records them in the store.
+/// LISTs the folders, decides roles (adapter, else attributes; `[folders]` wins), and
+/// records them in the store. Returns the rows and the adapter's failure, if any.
 pub async fn refresh_folders(
     session: &mut Session,
     store: &SharedStore,
     account: &Account,
-    hints: &RoleHints,
-) -> Result<Vec<FolderRow>, ImapError> {
+    adapter: Option<&AdapterRef>,
+) -> Result<(Vec<FolderRow>, Option<String>), ImapError> {
     let entries = folders::list(session).await?;
     let separator = account.file.imap.hierarchy_separator.as_ref().and_then(|s| s.chars().next());
-    let listing = folders::build_listing(&entries, separator, hints, &account.file.folders);
+    let mut listing = folders::decode_listing(&entries, separator);
+    let (hints, adapter_error) = match adapter {
+        Some(a) => {
+            let (host, id, snapshot) = (Arc::clone(&a.host), a.id.clone(), listing.clone());
+            match tokio::task::spawn_blocking(move || provider::roles(&host, &id, &snapshot)).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    warn!(error = %e, "provider adapter task failed");
+                    (RoleHints::default(), None)
+                }
+            }
+        }
+        None => (RoleHints::default(), None),
+    };
+    let adapter_error = adapter_error.map(|e| format!("{e}; folder roles from SPECIAL-USE attributes instead"));
+    if let Some(e) = &adapter_error {
+        warn!(error = %e, "provider adapter failed");
+    }
+    folders::assign_roles(&mut listing, &hints, &account.file.folders);
     warn_unknown_overrides(account, &listing);
     let id = account.id.clone();
-    Ok(store.call(move |c| store::folders::replace_listing(c, &id, &listing)).await?)
+    let rows = store.call(move |c| store::folders::replace_listing(c, &id, &listing)).await?;
+    Ok((rows, adapter_error))
 }
 
 fn warn_unknown_overrides(account: &Account, listing: &[store::ListedFolder]) {
@@ -76,18 +138,17 @@ fn warn_unknown_overrides(account: &Account, listing: &[store::ListedFolder]) {
     }
 }
 
-/// Runs one full pass. Folder-level refusals are collected; connection-level errors end
-/// the pass.
+/// Runs one full pass: connect, sync, log out.
 pub async fn sync_account(
     account: &Account,
     store: &SharedStore,
-    hints: &RoleHints,
+    plugins: Option<&Arc<PluginHost>>,
     opts: &SyncOptions,
-) -> Result<AccountReport, ImapError> {
-    let mut session = connect(account).await?;
-    let result = sync_with_session(&mut session, account, store, hints, opts).await;
+) -> Result<(AccountReport, Option<Chosen>), ImapError> {
+    let Connected { mut session, adapter, chosen } = connect(account, plugins).await?;
+    let result = sync_with_session(&mut session, account, store, adapter.as_ref(), opts).await;
     session.logout().await;
-    result
+    result.map(|r| (r, chosen))
 }
 
 /// Runs one pass on an open session.
@@ -95,13 +156,13 @@ pub async fn sync_with_session(
     session: &mut Session,
     account: &Account,
     store: &SharedStore,
-    hints: &RoleHints,
+    adapter: Option<&AdapterRef>,
     opts: &SyncOptions,
 ) -> Result<AccountReport, ImapError> {
-    let rows = refresh_folders(session, store, account, hints).await?;
+    let (rows, adapter_error) = refresh_folders(session, store, account, adapter).await?;
     let listing: Vec<store::ListedFolder> = rows.iter().filter(|r| r.present).map(|r| r.folder.clone()).collect();
     let wanted = folders::sync_set(&listing, account.file.folders.sync.as_deref());
-    let mut report = AccountReport::default();
+    let mut report = AccountReport { adapter_error, ..AccountReport::default() };
     let store = Arc::clone(store);
     for folder in wanted {
         let Some(row) = rows.iter().find(|r| r.folder.raw == folder.raw) else { continue };

@@ -12,8 +12,10 @@ pub struct AccountRow {
     pub id: String,
     /// Description from the file.
     pub description: String,
-    /// Provider adapter id (or `auto`).
+    /// Provider setting from the file (an adapter id or `auto`).
     pub provider: String,
+    /// The adapter actually serving the account, once known.
+    pub adapter: Option<String>,
     /// `enabled` from the file.
     pub enabled: bool,
     /// Current state.
@@ -79,6 +81,16 @@ pub fn set_disabled_digest(conn: &Connection, id: &str, digest: Option<&str>) ->
     Ok(())
 }
 
+/// Records the provider adapter serving the account.
+pub fn set_adapter(conn: &Connection, id: &str, adapter: Option<&str>) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO accounts (id, adapter, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET adapter = ?2",
+        params![id, adapter, now_unix()],
+    )?;
+    Ok(())
+}
+
 /// Records (or clears) a problem with the account's latest file.
 pub fn set_config_error(conn: &Connection, id: &str, error: Option<&str>) -> rusqlite::Result<()> {
     conn.execute(
@@ -102,7 +114,8 @@ pub fn mark_all_stopped(conn: &Connection) -> rusqlite::Result<()> {
 /// Every account row, by id.
 pub fn list(conn: &Connection) -> rusqlite::Result<Vec<AccountRow>> {
     let mut stmt = conn.prepare(
-        "SELECT id, description, provider, enabled, state, last_error, last_sync, failures, disabled_digest, config_error
+        "SELECT id, description, provider, enabled, state, last_error, last_sync, failures, disabled_digest, config_error,
+                adapter
          FROM accounts ORDER BY id",
     )?;
     let rows = stmt.query_map([], row)?;
@@ -112,7 +125,8 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<AccountRow>> {
 /// One account row.
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AccountRow>> {
     conn.query_row(
-        "SELECT id, description, provider, enabled, state, last_error, last_sync, failures, disabled_digest, config_error
+        "SELECT id, description, provider, enabled, state, last_error, last_sync, failures, disabled_digest, config_error,
+                adapter
          FROM accounts WHERE id = ?1",
         [id],
         row,
@@ -133,5 +147,6 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
         failures: r.get(7)?,
         disabled_digest: r.get(8)?,
         config_error: r.get(9)?,
+        adapter: r.get(10)?,
     })
 }

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod folders;
 pub mod messages;
+pub mod plugins;
 mod schema;
 
 use std::path::{Path, PathBuf};

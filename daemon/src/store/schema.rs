@@ -10,6 +10,7 @@ CREATE TABLE accounts (
     id              TEXT PRIMARY KEY,
     description     TEXT NOT NULL DEFAULT '',
     provider        TEXT NOT NULL DEFAULT 'auto',
+    adapter         TEXT,
     enabled         INTEGER NOT NULL DEFAULT 1,
     state           TEXT NOT NULL DEFAULT 'stopped',
     last_error      TEXT,
@@ -86,6 +87,18 @@ CREATE TABLE assignments (
     at      INTEGER NOT NULL
 );
 CREATE INDEX assignments_project ON assignments(project);
+
+CREATE TABLE plugins (
+    file        TEXT PRIMARY KEY,
+    id          TEXT NOT NULL,
+    kind        TEXT,
+    api_version TEXT,
+    digest      TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    reason      TEXT,
+    failures    INTEGER NOT NULL DEFAULT 0,
+    updated_at  INTEGER NOT NULL
+);
 
 CREATE TABLE events (
     seq     INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -9,6 +9,7 @@
 mod task;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 
 use crate::config::{Account, Config};
 use crate::model::AccountState;
+use crate::plugins::PluginHost;
 use crate::store::{self, AccountStatus, SharedStore};
 
 pub use task::backoff;
@@ -47,13 +49,14 @@ pub struct ReconcileReport {
 pub struct Supervisor {
     config: Config,
     store: SharedStore,
+    plugins: Option<Arc<PluginHost>>,
     running: BTreeMap<String, Running>,
 }
 
 impl Supervisor {
     /// A supervisor with nothing running yet.
-    pub fn new(config: Config, store: SharedStore) -> Self {
-        Supervisor { config, store, running: BTreeMap::new() }
+    pub fn new(config: Config, store: SharedStore, plugins: Option<Arc<PluginHost>>) -> Self {
+        Supervisor { config, store, plugins, running: BTreeMap::new() }
     }
 
     /// Brings the running accounts in line with the files. With `restart_all`, every
@@ -140,7 +143,12 @@ impl Supervisor {
 
     fn start(&mut self, account: Account) {
         let cancel = CancellationToken::new();
-        let task = tokio::spawn(task::run(account.clone(), SharedStore::clone(&self.store), cancel.clone()));
+        let task = tokio::spawn(task::run(
+            account.clone(),
+            SharedStore::clone(&self.store),
+            self.plugins.clone(),
+            cancel.clone(),
+        ));
         self.running.insert(account.id.clone(), Running { account, cancel, task });
     }
 

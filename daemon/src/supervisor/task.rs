@@ -6,20 +6,24 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
+use std::sync::Arc;
+
 use crate::config::Account;
-use crate::imap::{self, RoleHints, SyncOptions};
+use crate::imap::{self, SyncOptions};
 use crate::model::{AccountState, now_unix};
+use crate::plugins::PluginHost;
 use crate::store::{self, AccountStatus, SharedStore};
 
 /// Runs the account until `cancel` fires.
-pub async fn run(account: Account, store: SharedStore, cancel: CancellationToken) {
+pub async fn run(account: Account, store: SharedStore, plugins: Option<Arc<PluginHost>>, cancel: CancellationToken) {
     let span = tracing::info_span!("account", id = %account.id);
-    AccountTask { account, store, cancel, failures: 0 }.run().instrument(span).await;
+    AccountTask { account, store, plugins, cancel, failures: 0 }.run().instrument(span).await;
 }
 
 struct AccountTask {
     account: Account,
     store: SharedStore,
+    plugins: Option<Arc<PluginHost>>,
     cancel: CancellationToken,
     failures: u32,
 }
@@ -99,10 +103,12 @@ impl AccountTask {
     }
 
     async fn pass(&self, opts: &SyncOptions) -> Result<imap::AccountReport, imap::ImapError> {
-        let mut session = imap::connect(&self.account).await?;
+        let imap::Connected { mut session, adapter, chosen } =
+            imap::connect(&self.account, self.plugins.as_ref()).await?;
+        let (id, adapter_id) = (self.account.id.clone(), chosen.as_ref().map(|c| c.id.clone()));
+        let _ = self.store.call(move |c| store::accounts::set_adapter(c, &id, adapter_id.as_deref())).await;
         self.set(AccountState::Syncing, None).await;
-        let result =
-            imap::sync_with_session(&mut session, &self.account, &self.store, &RoleHints::default(), opts).await;
+        let result = imap::sync_with_session(&mut session, &self.account, &self.store, adapter.as_ref(), opts).await;
         session.logout().await;
         result
     }

@@ -1,0 +1,232 @@
+//! Host bindings for plugin API 0.1 (`plugin-sdk/wit/v0.1`), converting between the
+//! generated types and the host's own ([`super::types`]). A later API version gets a
+//! sibling module; plugins built against 0.1 keep loading through this one.
+
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Engine, Store};
+
+use super::sandbox::{LogLevel, State};
+use super::types::{Decision, FolderInfo, LoginForm, MessageMeta, Quirks, RoleChoice, Server, ServerDefaults};
+use crate::config::Security;
+use crate::model::{Role, RoleSource};
+
+/// The package version these bindings implement.
+pub const VERSION: &str = "0.1.0";
+
+mod router {
+    wasmtime::component::bindgen!({
+        world: "router",
+        path: "../plugin-sdk/wit/v0.1",
+    });
+}
+
+mod adapter {
+    wasmtime::component::bindgen!({
+        world: "provider-adapter",
+        path: "../plugin-sdk/wit/v0.1",
+        with: {
+            "postfach:plugin/types": super::router::postfach::plugin::types,
+            "postfach:plugin/host": super::router::postfach::plugin::host,
+        },
+    });
+}
+
+use router::postfach::plugin::{host as wit_host, types as wit};
+
+impl wit_host::Host for State {
+    fn log(&mut self, level: wit_host::Level, message: String) {
+        let level = match level {
+            wit_host::Level::Trace => LogLevel::Trace,
+            wit_host::Level::Debug => LogLevel::Debug,
+            wit_host::Level::Info => LogLevel::Info,
+            wit_host::Level::Warn => LogLevel::Warn,
+            wit_host::Level::Error => LogLevel::Error,
+        };
+        State::log(self, level, &message);
+    }
+
+    fn option(&mut self, key: String) -> Option<String> {
+        State::option(self, &key)
+    }
+
+    fn project_exists(&mut self, project: String) -> bool {
+        State::project_exists(self, &project)
+    }
+
+    fn project_of(&mut self, message_id: String) -> Option<String> {
+        State::project_of(self, &message_id)
+    }
+}
+
+impl wit::Host for State {}
+
+/// A component checked against one of the 0.1 worlds and ready to instantiate.
+#[derive(Clone)]
+pub enum Pre {
+    /// A router.
+    Router(router::RouterPre<State>),
+    /// A provider adapter.
+    Adapter(adapter::ProviderAdapterPre<State>),
+}
+
+/// Links WASI (empty) and the host interface for `component` and type-checks it against
+/// the router or the adapter world.
+pub fn prepare(engine: &Engine, component: &Component, is_router: bool) -> wasmtime::Result<Pre> {
+    let mut linker: Linker<State> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    if is_router {
+        router::Router::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+        Ok(Pre::Router(router::RouterPre::new(linker.instantiate_pre(component)?)?))
+    } else {
+        adapter::ProviderAdapter::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s)?;
+        Ok(Pre::Adapter(adapter::ProviderAdapterPre::new(linker.instantiate_pre(component)?)?))
+    }
+}
+
+impl Pre {
+    /// Calls `id`.
+    pub fn id(&self, store: &mut Store<State>) -> wasmtime::Result<String> {
+        match self {
+            Pre::Router(pre) => pre.instantiate(&mut *store)?.call_id(store),
+            Pre::Adapter(pre) => pre.instantiate(&mut *store)?.call_id(store),
+        }
+    }
+
+    /// Calls `route` (routers only).
+    pub fn route(&self, store: &mut Store<State>, batch: &[MessageMeta]) -> wasmtime::Result<Option<Vec<Decision>>> {
+        let Pre::Router(pre) = self else { return Ok(None) };
+        let batch: Vec<wit::MessageMeta> = batch.iter().map(message_to_wit).collect();
+        let decisions = pre.instantiate(&mut *store)?.call_route(store, &batch)?;
+        Ok(Some(
+            decisions
+                .into_iter()
+                .map(|d| match d {
+                    wit::Decision::Project(a) => Decision::Project { project: a.project, reason: a.reason },
+                    wit::Decision::Skip => Decision::Skip,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Calls `detect` (adapters only).
+    pub fn detect(
+        &self,
+        store: &mut Store<State>,
+        email: &str,
+        imap_host: Option<&str>,
+        server_id: &[(String, String)],
+    ) -> wasmtime::Result<Option<u8>> {
+        let Pre::Adapter(pre) = self else { return Ok(None) };
+        Ok(Some(pre.instantiate(&mut *store)?.call_detect(store, email, imap_host, server_id)?))
+    }
+
+    /// Calls `defaults` (adapters only).
+    pub fn defaults(&self, store: &mut Store<State>, email: &str) -> wasmtime::Result<Option<Option<ServerDefaults>>> {
+        let Pre::Adapter(pre) = self else { return Ok(None) };
+        let d = pre.instantiate(&mut *store)?.call_defaults(store, email)?;
+        Ok(Some(d.map(|d| ServerDefaults {
+            imap: server_from_wit(d.imap),
+            smtp: server_from_wit(d.smtp),
+            login: match d.login {
+                wit::LoginForm::FullAddress => LoginForm::FullAddress,
+                wit::LoginForm::LocalPart => LoginForm::LocalPart,
+            },
+            hint: d.hint,
+        })))
+    }
+
+    /// Calls `roles` (adapters only).
+    pub fn roles(&self, store: &mut Store<State>, folders: &[FolderInfo]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
+        let Pre::Adapter(pre) = self else { return Ok(None) };
+        let folders: Vec<wit::Folder> = folders
+            .iter()
+            .map(|f| wit::Folder {
+                name: f.name.clone(),
+                raw: f.raw.clone(),
+                delimiter: f.delimiter.clone(),
+                attributes: f.attributes.clone(),
+                path: f.path.clone(),
+            })
+            .collect();
+        let choices = pre.instantiate(&mut *store)?.call_roles(store, &folders)?;
+        Ok(Some(
+            choices
+                .into_iter()
+                .map(|c| RoleChoice {
+                    folder: c.folder,
+                    role: role_from_wit(c.role),
+                    source: match c.source {
+                        wit::RoleSource::Attribute => RoleSource::Attribute,
+                        wit::RoleSource::Adapter => RoleSource::Adapter,
+                        wit::RoleSource::Name => RoleSource::Name,
+                    },
+                    reason: c.reason,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Calls `quirks` (adapters only).
+    pub fn quirks(&self, store: &mut Store<State>) -> wasmtime::Result<Option<Quirks>> {
+        let Pre::Adapter(pre) = self else { return Ok(None) };
+        let q = pre.instantiate(&mut *store)?.call_quirks(store)?;
+        Ok(Some(Quirks {
+            auto_saves_sent: q.auto_saves_sent,
+            max_connections: q.max_connections,
+            idle_refresh_secs: q.idle_refresh_secs,
+            noop_keepalive: q.noop_keepalive,
+            avoid_partial_fetch: q.avoid_partial_fetch,
+        }))
+    }
+}
+
+fn server_from_wit(s: wit::Server) -> Server {
+    Server {
+        host: s.host,
+        port: s.port,
+        security: match s.security {
+            wit::Security::Tls => Security::Tls,
+            wit::Security::Starttls => Security::Starttls,
+            wit::Security::Plain => Security::Plain,
+        },
+    }
+}
+
+fn role_from_wit(r: wit::Role) -> Option<Role> {
+    Some(match r {
+        wit::Role::Inbox => Role::Inbox,
+        wit::Role::Sent => Role::Sent,
+        wit::Role::Drafts => Role::Drafts,
+        wit::Role::Trash => Role::Trash,
+        wit::Role::Junk => Role::Junk,
+        wit::Role::Archive => Role::Archive,
+        wit::Role::All => Role::All,
+        wit::Role::Flagged => Role::Flagged,
+        wit::Role::Important => Role::Important,
+        wit::Role::Outbox => Role::Outbox,
+        wit::Role::Other => return None,
+    })
+}
+
+fn message_to_wit(m: &MessageMeta) -> wit::MessageMeta {
+    wit::MessageMeta {
+        account: m.account.clone(),
+        folder: m.folder.clone(),
+        folder_path: m.folder_path.clone(),
+        message_id: m.message_id.clone(),
+        subject: m.subject.clone(),
+        from: m.from.clone(),
+        to: m.to.clone(),
+        cc: m.cc.clone(),
+        in_reply_to: m.in_reply_to.clone(),
+        references: m.references.clone(),
+        date: m.date,
+        size: m.size,
+        flags: m.flags.clone(),
+        headers: m
+            .headers
+            .iter()
+            .map(|(name, value)| wit::Header { name: name.clone(), value: value.clone() })
+            .collect(),
+    }
+}

@@ -1,0 +1,135 @@
+//! Which provider adapter serves an account, and what it contributes: server settings
+//! for fields the account file leaves out, folder roles, and quirks.
+//!
+//! `provider = "<id>"` names the adapter; `provider = "auto"` asks every adapter's
+//! `detect` with the address and IMAP host before connecting, and once more with the
+//! server's `ID` answer after login. An adapter that fails or is quarantined never stops
+//! a sync: the host falls back to SPECIAL-USE attributes for roles and to the account
+//! file for servers.
+
+use std::sync::Arc;
+
+use crate::config::{Account, EndpointError, ImapEndpoint};
+use crate::imap::{ImapError, RoleHints};
+use crate::plugins::{FolderInfo, LoginForm, PluginError, PluginHost, PluginKind, Quirks, ServerDefaults};
+use crate::store::ListedFolder;
+
+/// The adapter chosen for an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    /// Adapter id.
+    pub id: String,
+    /// `configured` (named in the file) or `detected` (with its score).
+    pub how: String,
+}
+
+/// Why the configured adapter cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("provider = \"{wanted}\" names no loaded provider adapter (loaded: {loaded})")]
+pub struct UnknownProvider {
+    /// The configured id.
+    pub wanted: String,
+    /// What is loaded.
+    pub loaded: String,
+}
+
+/// Chooses the adapter for an account. Blocking (plugin calls).
+pub fn choose(
+    host: &PluginHost,
+    account: &Account,
+    server_id: &[(String, String)],
+) -> Result<Option<Chosen>, UnknownProvider> {
+    let wanted = account.file.provider.as_str();
+    let adapters = host.ids(PluginKind::ProviderAdapter);
+    if wanted != "auto" {
+        return if adapters.iter().any(|a| a == wanted) {
+            Ok(Some(Chosen { id: wanted.to_owned(), how: "configured".into() }))
+        } else {
+            Err(UnknownProvider {
+                wanted: wanted.to_owned(),
+                loaded: if adapters.is_empty() { "none".into() } else { adapters.join(", ") },
+            })
+        };
+    }
+    let email = &account.file.identity.email;
+    let host_name = account.file.imap.host.as_deref();
+    Ok(host
+        .detect(email, host_name, server_id)
+        .into_iter()
+        .next()
+        .map(|(id, score)| Chosen { id, how: format!("detected (score {score})") }))
+}
+
+/// The IMAP endpoint, with the adapter's defaults for what the file leaves out: the
+/// server (host, port, security) when `imap.host` is absent, and the login form (full
+/// address or local part) when `imap.username` is absent. Blocking (may resolve a password
+/// command and call a plugin).
+pub fn imap_endpoint(
+    host: Option<&PluginHost>,
+    account: &Account,
+) -> Result<(ImapEndpoint, Option<Chosen>), ImapError> {
+    let chosen = match host {
+        Some(h) => choose(h, account, &[]).map_err(|e| ImapError::Server(e.to_string()))?,
+        None => None,
+    };
+    let email = &account.file.identity.email;
+    let defaults: Option<ServerDefaults> = match (host, &chosen) {
+        (Some(h), Some(c)) => h.defaults(&c.id, email).ok().flatten(),
+        _ => None,
+    };
+    let mut ep = match (&account.file.imap.host, &defaults) {
+        (Some(_), _) => account.imap_endpoint()?,
+        (None, Some(d)) => account.imap_endpoint_with(&d.imap.host, d.imap.port, d.imap.security)?,
+        (None, None) => return Err(ImapError::Endpoint(EndpointError::NoHost("imap"))),
+    };
+    if account.file.imap.username.is_none()
+        && let Some(d) = &defaults
+        && d.login == LoginForm::LocalPart
+    {
+        ep.username = crate::config::local_part(email).to_owned();
+    }
+    Ok((ep, chosen))
+}
+
+/// Folder roles from the adapter, as hints for the listing. `None` (use attributes) when
+/// there is no adapter or it failed; the failure is returned for the account's status.
+pub fn roles(host: &PluginHost, adapter: &str, listing: &[ListedFolder]) -> (RoleHints, Option<PluginError>) {
+    let infos: Vec<FolderInfo> = listing
+        .iter()
+        .map(|f| FolderInfo {
+            name: f.name.clone(),
+            raw: f.raw.clone(),
+            delimiter: f.delimiter.clone(),
+            attributes: f.attributes.clone(),
+            path: f.path.clone(),
+        })
+        .collect();
+    match host.roles(adapter, &infos) {
+        Ok(choices) => {
+            (RoleHints { choices: Some(choices.into_iter().map(|c| (c.folder, c.role, c.source)).collect()) }, None)
+        }
+        Err(e) => (RoleHints::default(), Some(e)),
+    }
+}
+
+/// The adapter's quirks; defaults when there is none or it fails.
+pub fn quirks(host: &PluginHost, adapter: Option<&str>) -> Quirks {
+    adapter.and_then(|id| host.quirks(id).ok()).unwrap_or_default()
+}
+
+/// The adapter's suggestion for an address, for `postfachd autoconfig`: the best
+/// detected adapter that knows defaults.
+pub fn autoconfig(host: &PluginHost, email: &str) -> Option<(String, ServerDefaults)> {
+    host.detect(email, None, &[])
+        .into_iter()
+        .find_map(|(id, _)| host.defaults(&id, email).ok().flatten().map(|d| (id, d)))
+}
+
+/// A handle for roles lookups during a sync pass.
+#[derive(Debug, Clone)]
+pub struct AdapterRef {
+    /// The host.
+    pub host: Arc<PluginHost>,
+    /// The adapter id.
+    pub id: String,
+}

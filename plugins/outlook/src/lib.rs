@@ -1,0 +1,116 @@
+//! The `outlook` provider adapter: Outlook.com / Hotmail and Exchange / Microsoft 365,
+//! with English and German folder names.
+//!
+//! The server stores SMTP-sent mail in Sent itself. Outlook.com lists INBOX as `Inbox` and
+//! marks no archive attribute; consumer accounts need OAuth2 since 2024-09-16. Exchange
+//! keeps IDLE for about 10 minutes.
+
+use postfach_plugin_sdk::{
+    domain_in, folders, host_in, register_provider_adapter, Folder, LoginForm, ProviderAdapter, Quirks, Role,
+    RoleChoice, Server, ServerDefaults,
+};
+
+/// The adapter.
+pub struct Outlook;
+
+const DOMAINS: &[&str] =
+    &["outlook.com", "outlook.de", "hotmail.com", "hotmail.de", "live.com", "live.de", "msn.com"];
+const HOSTS: &[&str] = &["outlook.office365.com", "imap-mail.outlook.com", "outlook.office.com"];
+
+const TABLE: &[(&str, Role)] = &[
+    ("Sent Items", Role::Sent),
+    ("Sent", Role::Sent),
+    ("Gesendete Elemente", Role::Sent),
+    ("Drafts", Role::Drafts),
+    ("Entwürfe", Role::Drafts),
+    ("Deleted Items", Role::Trash),
+    ("Deleted", Role::Trash),
+    ("Gelöschte Elemente", Role::Trash),
+    ("Junk E-mail", Role::Junk),
+    ("Junk Email", Role::Junk),
+    ("Junk", Role::Junk),
+    ("Junk-E-Mail", Role::Junk),
+    ("Archive", Role::Archive),
+    ("Archiv", Role::Archive),
+    ("Outbox", Role::Outbox),
+    ("Postausgang", Role::Outbox),
+    ("Notes", Role::Other),
+    ("Notizen", Role::Other),
+];
+
+impl ProviderAdapter for Outlook {
+    const ID: &'static str = "outlook";
+
+    fn new() -> Self {
+        Outlook
+    }
+
+    fn detect(&self, email: &str, imap_host: Option<&str>, _server_id: &[(String, String)]) -> u8 {
+        if domain_in(email, DOMAINS) {
+            100
+        } else if host_in(imap_host, HOSTS) {
+            90
+        } else {
+            0
+        }
+    }
+
+    fn defaults(&self, email: &str) -> Option<ServerDefaults> {
+        domain_in(email, DOMAINS).then(|| ServerDefaults {
+            imap: Server::tls("outlook.office365.com", 993),
+            smtp: Server::starttls("smtp-mail.outlook.com", 587),
+            login: LoginForm::FullAddress,
+            hint: Some(
+                "Outlook.com accepts only OAuth2 since 2024-09-16: set auth = \"xoauth2\" with an access token as \
+                 password (Microsoft 365 uses smtp.office365.com)"
+                    .into(),
+            ),
+        })
+    }
+
+    fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
+        folders::from_table(folders, TABLE, "Outlook")
+    }
+
+    fn quirks(&self) -> Quirks {
+        Quirks { auto_saves_sent: true, idle_refresh_secs: 9 * 60, ..Quirks::default() }
+    }
+}
+
+register_provider_adapter!(Outlook);
+
+#[cfg(test)]
+mod tests {
+    use postfach_plugin_sdk::RoleSource;
+
+    use super::*;
+
+    #[test]
+    fn english_and_german_exchange_names() {
+        let english = [
+            Folder::new("Inbox", &[]),
+            Folder::new("Sent Items", &["\\Sent"]),
+            Folder::new("Deleted Items", &["\\Trash"]),
+            Folder::new("Junk E-mail", &["\\Junk"]),
+            Folder::new("Archive", &[]),
+            Folder::new("Outbox", &[]),
+        ];
+        let roles = Outlook.roles(&english);
+        let find = |roles: &[RoleChoice], raw: &str| roles.iter().find(|c| c.folder == raw).map(|c| (c.role, c.source));
+        assert_eq!(find(&roles, "Inbox"), Some((Role::Inbox, RoleSource::Name)));
+        assert_eq!(find(&roles, "Sent Items"), Some((Role::Sent, RoleSource::Attribute)));
+        assert_eq!(find(&roles, "Archive"), Some((Role::Archive, RoleSource::Adapter)));
+        assert_eq!(find(&roles, "Outbox"), Some((Role::Outbox, RoleSource::Adapter)));
+        let german = [
+            Folder::new("INBOX", &[]),
+            Folder::new("Gesendete Elemente", &[]),
+            Folder { raw: "Gel&APY-schte Elemente".into(), ..Folder::new("Gelöschte Elemente", &[]) },
+            Folder::new("Junk-E-Mail", &[]),
+        ];
+        let roles = Outlook.roles(&german);
+        assert_eq!(find(&roles, "Gesendete Elemente"), Some((Role::Sent, RoleSource::Adapter)));
+        assert_eq!(find(&roles, "Gel&APY-schte Elemente"), Some((Role::Trash, RoleSource::Adapter)));
+        assert_eq!(find(&roles, "Junk-E-Mail"), Some((Role::Junk, RoleSource::Adapter)));
+        assert!(Outlook.quirks().auto_saves_sent);
+    }
+}

@@ -1,0 +1,16 @@
+//! A plugin built for postfach:plugin@0.2.0.
+wit_bindgen::generate!({ path: "wit", world: "provider-adapter" });
+
+struct Future;
+
+impl Guest for Future {
+    fn id() -> String {
+        postfach::plugin::host::log("hello from the future");
+        "future-version".into()
+    }
+    fn roles(folders: Vec<String>) -> Vec<String> {
+        folders
+    }
+}
+
+export!(Future);
