@@ -3,10 +3,11 @@
 TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 export TARGET_DIR
 CARGO ?= cargo
+PLUGINS := --manifest-path plugins/Cargo.toml --workspace
 
-.PHONY: all deps build test lint demo demo-stop clean
+.PHONY: all deps build plugins test lint demo demo-stop clean
 
-all: build
+all: build plugins
 
 deps:
 	scripts/install-deps.sh
@@ -14,14 +15,22 @@ deps:
 build: deps
 	$(CARGO) build --workspace --all-targets
 
+# Bundled plugins, installed next to the postfachd binary (the default plugin directory).
+plugins: deps
+	scripts/build-plugins.sh $(TARGET_DIR)/debug/plugins
+
 lint:
 	$(CARGO) fmt --all --check
+	$(CARGO) fmt --manifest-path plugins/Cargo.toml --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	CARGO_TARGET_DIR=$(TARGET_DIR)/plugins $(CARGO) clippy $(PLUGINS) --all-targets -- -D warnings
 
-test: build lint
+test: build plugins lint
 	$(CARGO) test --workspace
+	$(CARGO) test -p postfach-plugin-sdk --features router --examples
+	CARGO_TARGET_DIR=$(TARGET_DIR)/plugins $(CARGO) test $(PLUGINS)
 
-demo: build
+demo: build plugins
 	scripts/demo.sh
 
 demo-stop:

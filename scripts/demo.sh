@@ -28,7 +28,10 @@ echo
 echo "== postfachd accounts   (while the daemon runs)"
 $POSTFACHD accounts
 kill -TERM $daemon; wait $daemon || true; trap - EXIT
-for account in architekt kanzlei; do
+echo
+echo "== postfachd plugins"
+$POSTFACHD plugins
+for account in architekt kanzlei makler; do
     echo
     echo "== postfachd folders $account"
     $POSTFACHD folders "$account"
@@ -39,7 +42,7 @@ $POSTFACHD messages architekt --folder "ProjektPro/210-01 Musterprojekt Wohnanla
 
 cat <<MSG
 
-The demo mail servers keep running (imaps on 127.0.0.1:19931 and :19941); the daemon's
+The demo mail servers keep running (imaps on 127.0.0.1:19931, :19941 and :19951); the daemon's
 log is in demo/postfachd.log. Things to try:
 
   # the daemon; edit or add config/accounts/*.toml while it runs

@@ -251,7 +251,7 @@ fn pick(
         taken_folders.insert(c.folder.clone());
         out.push(c);
     }
-    out.sort_by(|a, b| a.role.cmp(&b.role));
+    out.sort_by_key(|a| a.role);
     out
 }
 

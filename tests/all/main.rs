@@ -8,6 +8,7 @@ mod adapters;
 mod check;
 mod crash;
 mod lifecycle;
+mod plugins;
 mod reload;
 mod support;
 mod sync;

@@ -123,11 +123,17 @@ impl Env {
 
     /// Starts `postfachd run` on this config.
     pub fn daemon(&self) -> Daemon {
+        self.daemon_with_env(&[])
+    }
+
+    /// Starts `postfachd run` with extra environment variables.
+    pub fn daemon_with_env(&self, vars: &[(&str, &str)]) -> Daemon {
         let log = std::fs::File::create(self.path().join("daemon.log")).unwrap();
         let child = Command::new(postfachd_bin())
             .arg("--config")
             .arg(self.path())
             .arg("run")
+            .envs(vars.iter().copied())
             .env("POSTFACH_LOG", "postfach=debug")
             .stdout(Stdio::null())
             .stderr(log)

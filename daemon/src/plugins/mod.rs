@@ -135,11 +135,19 @@ pub enum PluginError {
     },
 }
 
+/// Failures are counted per exported function: a plugin whose `roles` always traps is
+/// broken even if its `defaults` works.
 #[derive(Debug, Default)]
 struct Health {
-    consecutive_failures: u32,
+    consecutive_failures: BTreeMap<&'static str, u32>,
     quarantined: Option<String>,
     last_error: Option<String>,
+}
+
+impl Health {
+    fn worst(&self) -> u32 {
+        self.consecutive_failures.values().copied().max().unwrap_or(0)
+    }
 }
 
 /// A loaded plugin. Calls hold an `Arc` to it, so a reload never cuts one short.
@@ -169,7 +177,7 @@ impl Loaded {
             digest: self.digest.clone(),
             state: if h.quarantined.is_some() { "quarantined" } else { "ok" },
             reason: h.quarantined.clone().or_else(|| h.last_error.clone()),
-            failures: h.consecutive_failures,
+            failures: h.worst(),
             from_cache: self.from_cache,
         }
     }
@@ -416,20 +424,25 @@ impl PluginHost {
         registry.loaded.values().filter(|p| p.kind == kind).map(|p| p.id.clone()).collect()
     }
 
-    /// Quarantines a plugin by hand (used when a caller finds its answer unusable).
-    fn record(&self, plugin: &Loaded, result: Result<(), &CallError>) {
+    /// Counts a call's outcome; the fifth consecutive failure of a function quarantines
+    /// the plugin.
+    fn record(&self, plugin: &Loaded, function: &'static str, result: Result<(), &CallError>) {
         let quarantined_now = {
             let mut h = plugin.health();
             match result {
                 Ok(()) => {
-                    h.consecutive_failures = 0;
+                    h.consecutive_failures.insert(function, 0);
                     false
                 }
                 Err(e) => {
-                    h.consecutive_failures += 1;
+                    let n = {
+                        let n = h.consecutive_failures.entry(function).or_insert(0);
+                        *n += 1;
+                        *n
+                    };
                     h.last_error = Some(e.to_string());
-                    if h.consecutive_failures >= QUARANTINE_AFTER && h.quarantined.is_none() {
-                        h.quarantined = Some(format!("{} consecutive failures, the last: {e}", h.consecutive_failures));
+                    if n >= QUARANTINE_AFTER && h.quarantined.is_none() {
+                        h.quarantined = Some(format!("{n} consecutive failures of `{function}`, the last: {e}"));
                         true
                     } else {
                         false
@@ -447,6 +460,7 @@ impl PluginHost {
     fn call<R>(
         &self,
         id: &str,
+        function: &'static str,
         kind: PluginKind,
         ctx: CallContext,
         f: impl FnOnce(&v0_1::Pre, &mut Store<State>) -> wasmtime::Result<Option<R>>,
@@ -467,7 +481,7 @@ impl PluginHost {
         let error = match f(&plugin.pre, &mut store) {
             Ok(Some(value)) => match check(&value) {
                 Ok(()) => {
-                    self.record(&plugin, Ok(()));
+                    self.record(&plugin, function, Ok(()));
                     return Ok(value);
                 }
                 Err(why) => CallError::Invalid(why),
@@ -481,8 +495,8 @@ impl PluginHost {
             }
             Err(e) => sandbox::classify(&e, &store, self.limits),
         };
-        warn!(plugin = %plugin.id, error = %error, "plugin call failed");
-        self.record(&plugin, Err(&error));
+        warn!(plugin = %plugin.id, function, error = %error, "plugin call failed");
+        self.record(&plugin, function, Err(&error));
         Err(PluginError::Call { id: id.to_owned(), error })
     }
 
@@ -496,6 +510,7 @@ impl PluginHost {
                 let score = self
                     .call(
                         &id,
+                        "detect",
                         PluginKind::ProviderAdapter,
                         CallContext::default(),
                         |pre, s| pre.detect(s, email, imap_host, server_id),
@@ -511,7 +526,14 @@ impl PluginHost {
 
     /// An adapter's server settings for an address.
     pub fn defaults(&self, id: &str, email: &str) -> Result<Option<ServerDefaults>, PluginError> {
-        self.call(id, PluginKind::ProviderAdapter, CallContext::default(), |pre, s| pre.defaults(s, email), |_| Ok(()))
+        self.call(
+            id,
+            "defaults",
+            PluginKind::ProviderAdapter,
+            CallContext::default(),
+            |pre, s| pre.defaults(s, email),
+            |_| Ok(()),
+        )
     }
 
     /// An adapter's roles for a folder list. Choices naming unknown folders or giving a
@@ -519,6 +541,7 @@ impl PluginHost {
     pub fn roles(&self, id: &str, folders: &[FolderInfo]) -> Result<Vec<RoleChoice>, PluginError> {
         self.call(
             id,
+            "roles",
             PluginKind::ProviderAdapter,
             CallContext::default(),
             |pre, s| pre.roles(s, folders),
@@ -545,13 +568,14 @@ impl PluginHost {
 
     /// An adapter's quirks.
     pub fn quirks(&self, id: &str) -> Result<Quirks, PluginError> {
-        self.call(id, PluginKind::ProviderAdapter, CallContext::default(), |pre, s| pre.quirks(s), |_| Ok(()))
+        self.call(id, "quirks", PluginKind::ProviderAdapter, CallContext::default(), |pre, s| pre.quirks(s), |_| Ok(()))
     }
 
     /// Routes a batch through one router: one decision per message.
     pub fn route(&self, id: &str, ctx: CallContext, batch: &[MessageMeta]) -> Result<Vec<Decision>, PluginError> {
         self.call(
             id,
+            "route",
             PluginKind::Router,
             ctx,
             |pre, s| pre.route(s, batch),

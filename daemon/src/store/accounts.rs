@@ -69,6 +69,17 @@ pub fn set_status(conn: &Connection, id: &str, status: &AccountStatus<'_>) -> ru
     Ok(())
 }
 
+/// Records a state change that says nothing new about errors (connecting, syncing): the
+/// last error stays visible until a pass ends.
+pub fn set_state(conn: &Connection, id: &str, state: AccountState) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO accounts (id, state, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(id) DO UPDATE SET state = ?2, updated_at = ?3",
+        params![id, state.as_str(), now_unix()],
+    )?;
+    Ok(())
+}
+
 /// Records a completed sync pass.
 pub fn record_sync(conn: &Connection, id: &str, at: i64) -> rusqlite::Result<()> {
     conn.execute("UPDATE accounts SET last_sync = ?2 WHERE id = ?1", params![id, at])?;

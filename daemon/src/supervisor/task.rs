@@ -53,7 +53,7 @@ impl AccountTask {
         let interval = Duration::from_secs(file.sync.interval_secs);
         let mut opts = SyncOptions { window_days: file.sync.window_days, full_check: true };
         loop {
-            self.set(AccountState::Connecting, None).await;
+            self.set_state(AccountState::Connecting).await;
             let result = tokio::select! {
                 r = self.pass(&opts) => r,
                 () = self.cancel.cancelled() => return,
@@ -62,9 +62,14 @@ impl AccountTask {
                 Ok(report) => {
                     self.failures = 0;
                     opts.full_check = false;
-                    let folder_errors = (!report.folder_errors.is_empty()).then(|| {
-                        report.folder_errors.iter().map(|(f, e)| format!("{f}: {e}")).collect::<Vec<_>>().join("; ")
-                    });
+                    // Problems that did not stop the pass stay visible next to the state.
+                    let notes: Vec<String> = report
+                        .adapter_error
+                        .iter()
+                        .cloned()
+                        .chain(report.folder_errors.iter().map(|(f, e)| format!("{f}: {e}")))
+                        .collect();
+                    let folder_errors = (!notes.is_empty()).then(|| notes.join("; "));
                     let id = self.account.id.clone();
                     let _ = self.store.call(move |c| store::accounts::record_sync(c, &id, now_unix())).await;
                     self.set(AccountState::Idle, folder_errors.as_deref()).await;
@@ -107,7 +112,7 @@ impl AccountTask {
             imap::connect(&self.account, self.plugins.as_ref()).await?;
         let (id, adapter_id) = (self.account.id.clone(), chosen.as_ref().map(|c| c.id.clone()));
         let _ = self.store.call(move |c| store::accounts::set_adapter(c, &id, adapter_id.as_deref())).await;
-        self.set(AccountState::Syncing, None).await;
+        self.set_state(AccountState::Syncing).await;
         let result = imap::sync_with_session(&mut session, &self.account, &self.store, adapter.as_ref(), opts).await;
         session.logout().await;
         result
@@ -137,6 +142,14 @@ impl AccountTask {
     async fn clear_disabled(&self) {
         let id = self.account.id.clone();
         let _ = self.store.call(move |c| store::accounts::set_disabled_digest(c, &id, None)).await;
+    }
+
+    async fn set_state(&self, state: AccountState) {
+        let id = self.account.id.clone();
+        tracing::debug!(%state, "state");
+        if let Err(e) = self.store.call(move |c| store::accounts::set_state(c, &id, state)).await {
+            warn!(error = %e, "cannot record account state");
+        }
     }
 
     async fn set(&self, state: AccountState, error: Option<&str>) {

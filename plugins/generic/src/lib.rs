@@ -6,7 +6,7 @@
 //! account weakly, so a specific adapter wins whenever one applies, and it supplies
 //! `imap.<domain>` / `smtp.<domain>` as a guess for unknown domains.
 
-use postfach_plugin_sdk::{register_provider_adapter, domain, LoginForm, ProviderAdapter, Server, ServerDefaults};
+use postfach_plugin_sdk::{LoginForm, ProviderAdapter, Server, ServerDefaults, domain, register_provider_adapter};
 
 /// The adapter.
 pub struct Generic;
@@ -31,9 +31,7 @@ impl ProviderAdapter for Generic {
             imap: Server::tls(&format!("imap.{domain}"), 993),
             smtp: Server::tls(&format!("smtp.{domain}"), 465),
             login: LoginForm::FullAddress,
-            hint: Some(format!(
-                "guessed from the domain; check imap.{domain} and smtp.{domain} with your provider"
-            )),
+            hint: Some(format!("guessed from the domain; check imap.{domain} and smtp.{domain} with your provider")),
         })
     }
 }

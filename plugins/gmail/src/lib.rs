@@ -6,8 +6,8 @@
 //! every message in All Mail (`\All`), which is therefore not a folder to sync as new mail.
 
 use postfach_plugin_sdk::{
-    domain_in, folders, host_in, register_provider_adapter, server_id_value, Folder, LoginForm, ProviderAdapter, Quirks,
-    Role, RoleChoice, Server, ServerDefaults,
+    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
+    register_provider_adapter, server_id_value,
 };
 
 /// The adapter.
@@ -89,7 +89,9 @@ mod tests {
             Folder::new("INBOX", &[]),
             Folder::new("[Google Mail]", &["\\Noselect"]),
             Folder::new("[Google Mail]/Gesendet", &["\\Sent"]),
-            Folder { raw: "[Google Mail]/Entw&APw-rfe".into(), ..Folder::new("[Google Mail]/Entwürfe", &["\\Drafts"]) },
+            Folder {
+                raw: "[Google Mail]/Entw&APw-rfe".into(), ..Folder::new("[Google Mail]/Entwürfe", &["\\Drafts"])
+            },
             Folder::new("[Google Mail]/Alle Nachrichten", &["\\All"]),
             Folder::new("[Google Mail]/Papierkorb", &[]),
         ];

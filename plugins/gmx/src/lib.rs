@@ -6,8 +6,8 @@
 //! the free plan allows 20 folders. The server drops IDLE after about 12 minutes.
 
 use postfach_plugin_sdk::{
-    domain_in, folders, host_in, register_provider_adapter, Folder, LoginForm, ProviderAdapter, Quirks, Role,
-    RoleChoice, Server, ServerDefaults,
+    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
+    register_provider_adapter,
 };
 
 /// The adapter.

@@ -5,8 +5,8 @@
 //! the full address. Both need an app-specific password.
 
 use postfach_plugin_sdk::{
-    domain_in, folders, host_in, register_provider_adapter, Folder, LoginForm, ProviderAdapter, Quirks, Role,
-    RoleChoice, Server, ServerDefaults,
+    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
+    register_provider_adapter,
 };
 
 /// The adapter.

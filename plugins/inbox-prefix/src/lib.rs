@@ -7,7 +7,7 @@
 //! folder list itself and names the system folders with their full, prefixed names.
 
 use postfach_plugin_sdk::{
-    folders, register_provider_adapter, server_id_value, Folder, ProviderAdapter, Role, RoleChoice,
+    Folder, ProviderAdapter, Role, RoleChoice, folders, register_provider_adapter, server_id_value,
 };
 
 /// The adapter.
@@ -40,12 +40,9 @@ impl ProviderAdapter for InboxPrefix {
     }
 
     fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
-        let prefixed = folders.iter().filter(|f| !f.is_inbox()).all(|f| f.name.to_ascii_uppercase().starts_with("INBOX."));
-        if prefixed {
-            folders::from_table(folders, TABLE, "Courier-style")
-        } else {
-            folders::standard_roles(folders)
-        }
+        let prefixed =
+            folders.iter().filter(|f| !f.is_inbox()).all(|f| f.name.to_ascii_uppercase().starts_with("INBOX."));
+        if prefixed { folders::from_table(folders, TABLE, "Courier-style") } else { folders::standard_roles(folders) }
     }
 }
 

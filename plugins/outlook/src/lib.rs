@@ -6,15 +6,14 @@
 //! keeps IDLE for about 10 minutes.
 
 use postfach_plugin_sdk::{
-    domain_in, folders, host_in, register_provider_adapter, Folder, LoginForm, ProviderAdapter, Quirks, Role,
-    RoleChoice, Server, ServerDefaults,
+    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
+    register_provider_adapter,
 };
 
 /// The adapter.
 pub struct Outlook;
 
-const DOMAINS: &[&str] =
-    &["outlook.com", "outlook.de", "hotmail.com", "hotmail.de", "live.com", "live.de", "msn.com"];
+const DOMAINS: &[&str] = &["outlook.com", "outlook.de", "hotmail.com", "hotmail.de", "live.com", "live.de", "msn.com"];
 const HOSTS: &[&str] = &["outlook.office365.com", "imap-mail.outlook.com", "outlook.office.com"];
 
 const TABLE: &[(&str, Role)] = &[

@@ -4,8 +4,8 @@
 //! E-Mail-Center, not the web login password; the adapter says so in its hint.
 
 use postfach_plugin_sdk::{
-    domain_in, folders, host_in, register_provider_adapter, Folder, LoginForm, ProviderAdapter, Role, RoleChoice,
-    Server, ServerDefaults,
+    Folder, LoginForm, ProviderAdapter, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
+    register_provider_adapter,
 };
 
 /// The adapter.

@@ -5,8 +5,8 @@
 //! web settings; up to 40 folders.
 
 use postfach_plugin_sdk::{
-    domain_in, folders, host_in, register_provider_adapter, Folder, LoginForm, ProviderAdapter, Quirks, Role,
-    RoleChoice, Server, ServerDefaults,
+    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
+    register_provider_adapter,
 };
 
 /// The adapter.
@@ -74,7 +74,9 @@ mod tests {
         assert_eq!(d.smtp, Server::starttls("smtp.web.de", 587));
         let folders = [Folder::new("INBOX", &[]), Folder::new("Unbekannt", &[]), Folder::new("OUTBOX", &[])];
         let roles = WebDe.roles(&folders);
-        assert!(roles.iter().any(|c| c.folder == "Unbekannt" && c.role == Role::Other && c.source == RoleSource::Adapter));
+        assert!(
+            roles.iter().any(|c| c.folder == "Unbekannt" && c.role == Role::Other && c.source == RoleSource::Adapter)
+        );
         assert!(!roles.iter().any(|c| c.role == Role::Sent));
         assert_eq!(WebDe.detect("max@gmx.de", None, &[]), 0);
     }

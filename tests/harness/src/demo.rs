@@ -13,6 +13,8 @@ use crate::mail::Mail;
 pub const ARCHITEKT_PORTS: u16 = 19930;
 /// First port of the law office's server.
 pub const KANZLEI_PORTS: u16 = 19940;
+/// First port of the real-estate agent's Gmail-shaped server.
+pub const MAKLER_PORTS: u16 = 19950;
 
 /// A demo account: id, login, password.
 pub struct DemoAccount {
@@ -25,9 +27,10 @@ pub struct DemoAccount {
 }
 
 /// The demo accounts.
-pub const ACCOUNTS: [DemoAccount; 2] = [
+pub const ACCOUNTS: [DemoAccount; 3] = [
     DemoAccount { id: "architekt", user: "mm@muster-architekten.de", password: "Demo-Architekt-2026" },
     DemoAccount { id: "kanzlei", user: "kanzlei@ra-schmidt.de", password: "Demo-Kanzlei-2026" },
+    DemoAccount { id: "makler", user: "immobilien.weber@googlemail.com", password: "Demo-Makler-2026" },
 ];
 
 /// Starts both demo servers under `dir`, seeds them, writes the secrets, and detaches
@@ -41,12 +44,16 @@ pub fn start(dir: &Path) -> Result<String, HarnessError> {
     }
     let architekt = architekt(&dir.join("architekt"))?;
     let kanzlei = kanzlei(&dir.join("kanzlei"))?;
+    let makler = makler(&dir.join("makler"))?;
     let summary = format!(
-        "architekt: imaps 127.0.0.1:{} (SPECIAL-USE, ProjektPro folders)\nkanzlei:   imaps 127.0.0.1:{} (INBOX. prefix, `.` separator)",
-        architekt.imaps_port, kanzlei.imaps_port
+        "architekt: imaps 127.0.0.1:{} (SPECIAL-USE, ProjektPro folders)\n\
+         kanzlei:   imaps 127.0.0.1:{} (INBOX. prefix, `.` separator, no attributes)\n\
+         makler:    imaps 127.0.0.1:{} (German Gmail layout, [Google Mail]/…)",
+        architekt.imaps_port, kanzlei.imaps_port, makler.imaps_port
     );
     architekt.detach();
     kanzlei.detach();
+    makler.detach();
     Ok(summary)
 }
 
@@ -54,7 +61,8 @@ pub fn start(dir: &Path) -> Result<String, HarnessError> {
 pub fn stop(dir: &Path) -> bool {
     let a = crate::dovecot::stop_detached(&dir.join("architekt"));
     let k = crate::dovecot::stop_detached(&dir.join("kanzlei"));
-    a || k
+    let m = crate::dovecot::stop_detached(&dir.join("makler"));
+    a || k || m
 }
 
 fn mail(n: usize, from: &str, subject: &str, body: &str) -> Vec<u8> {
@@ -211,6 +219,56 @@ fn kanzlei(dir: &Path) -> Result<Dovecot, HarnessError> {
         &mail(26, "Müller & Söhne KG <info@mueller-soehne.de>", "Vollmacht", "Unterschrieben zurück.\r\n"),
     )?;
     c.append(akte, &[], None, &mail(27, gericht, "Aktenzeichen 2 C 123/26", "Bitte stets angeben.\r\n"))?;
+    c.logout()?;
+    Ok(dv)
+}
+
+fn makler(dir: &Path) -> Result<Dovecot, HarnessError> {
+    let a = &ACCOUNTS[2];
+    let config = DovecotConfig::default()
+        .user(a.user, a.password)
+        .mailbox(MailboxSpec::special("[Google Mail]/Gesendet", "\\Sent"))
+        .mailbox(MailboxSpec::special("[Google Mail]/Entwürfe", "\\Drafts"))
+        .mailbox(MailboxSpec::special("[Google Mail]/Papierkorb", "\\Trash"))
+        .mailbox(MailboxSpec::special("[Google Mail]/Spam", "\\Junk"))
+        .mailbox(MailboxSpec::special("[Google Mail]/Alle Nachrichten", "\\All"))
+        .mailbox(MailboxSpec::special("[Google Mail]/Markiert", "\\Flagged"))
+        .mailbox(MailboxSpec::special("[Google Mail]/Wichtig", "\\Important"))
+        .mailbox(MailboxSpec::new("Objekte"))
+        .mailbox(MailboxSpec::new("Objekte/Gartenstraße 12"))
+        .server_id(&[("name", "GImap"), ("vendor", "Google, Inc.")]);
+    let dv = Dovecot::start_at(config, dir, Ports::from_base(MAKLER_PORTS))?;
+    let mut c = dv.client(a.user)?;
+    let interessent = "Familie Berger <berger@example.org>";
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(31, interessent, "Anfrage Exposé Gartenstraße 12", "Wir interessieren uns für die Wohnung.\r\n"),
+    )?;
+    c.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(
+            32,
+            "Notariat Hoffmann <notariat@hoffmann.example>",
+            "Kaufvertragsentwurf Gartenstraße 12",
+            "Entwurf anbei.\r\n",
+        ),
+    )?;
+    c.append(
+        "[Google Mail]/Gesendet",
+        &["\\Seen"],
+        None,
+        &mail(33, "Immobilien Weber <immobilien.weber@googlemail.com>", "Besichtigungstermin", "Samstag 11 Uhr?\r\n"),
+    )?;
+    c.append(
+        "Objekte/Gartenstra&AN8-e 12",
+        &["\\Seen"],
+        None,
+        &mail(34, "Hausverwaltung Nord <info@hv-nord.example>", "Energieausweis Gartenstraße 12", "Anbei.\r\n"),
+    )?;
     c.logout()?;
     Ok(dv)
 }
