@@ -14,8 +14,8 @@ impl Router for ProjectTag {
         ProjectTag { prefix: host::option("prefix").unwrap_or_else(|| "[Projekt ".into()) }
     }
 
-    fn route(&self, message: &MessageMeta) -> Decision {
-        let Some(subject) = &message.subject else { return Decision::Skip };
+    fn route(&self, message: &MessageMeta<'_>) -> Decision {
+        let Some(subject) = message.subject else { return Decision::Skip };
         let Some(start) = subject.find(&self.prefix) else { return Decision::Skip };
         let rest = &subject[start + self.prefix.len()..];
         let Some(end) = rest.find(']') else { return Decision::Skip };
@@ -41,7 +41,7 @@ mod tests {
         let host = FakeHost::new().projects(["123-45"]);
         let decide = |subject: &str| {
             host.run(|| {
-                let message = MessageMeta { subject: Some(subject.into()), ..MessageMeta::default() };
+                let message = MessageMeta { subject: Some(subject), ..MessageMeta::default() };
                 ProjectTag::new().route(&message)
             })
         };

@@ -61,35 +61,54 @@ pub use router::postfach::plugin as wit;
 pub use adapter::postfach::plugin as wit;
 
 #[cfg(all(target_arch = "wasm32", feature = "router"))]
-pub fn route<R: crate::Router>(batch: Vec<wit::types::MessageMeta>) -> Vec<wit::types::Decision> {
+pub fn route<R: crate::Router>(batch: wit::types::Batch) -> Vec<wit::types::Decision> {
     use wit::types as w;
     install_panic_hook();
     let router = R::new();
-    let batch: Vec<crate::MessageMeta> = batch
-        .into_iter()
-        .map(|m| crate::MessageMeta {
-            account: m.account,
-            folder: m.folder,
-            folder_path: m.folder_path,
-            message_id: m.message_id,
-            subject: m.subject,
-            from: m.from,
-            to: m.to,
-            cc: m.cc,
-            in_reply_to: m.in_reply_to,
-            references: m.references,
-            date: m.date,
-            size: m.size,
-            flags: m.flags,
-            headers: m.headers.into_iter().map(|h| crate::Header { name: h.name, value: h.value }).collect(),
-        })
-        .collect();
+    let messages = decode(&batch);
     router
-        .route_batch(&batch)
+        .route_batch(&messages)
         .into_iter()
         .map(|d| match d {
             crate::Decision::Project(a) => w::Decision::Project(w::Assignment { project: a.project, reason: a.reason }),
             crate::Decision::Skip => w::Decision::Skip,
+        })
+        .collect()
+}
+
+/// Views the span-encoded batch as messages, without copying any text. Spans the host
+/// produced are always in range and on character boundaries; anything else reads as empty.
+#[cfg(all(target_arch = "wasm32", feature = "router"))]
+fn decode(batch: &wit::types::Batch) -> Vec<crate::MessageMeta<'_>> {
+    use crate::Texts;
+    use wit::types as w;
+    let text = batch.text.as_str();
+    let one = |span: w::Span| -> &str {
+        let start = span.start as usize;
+        text.get(start..start + span.len as usize).unwrap_or_default()
+    };
+    let many = |run: w::Spans| -> Texts<'_> {
+        let start = run.start as usize;
+        Texts::spans(text, batch.spans.get(start..start + run.len as usize).unwrap_or_default())
+    };
+    batch
+        .messages
+        .iter()
+        .map(|m| crate::MessageMeta {
+            account: one(m.account),
+            folder: one(m.folder),
+            folder_path: many(m.folder_path),
+            message_id: m.message_id.map(one),
+            subject: m.subject.map(one),
+            from: many(m.from),
+            to: many(m.to),
+            cc: many(m.cc),
+            in_reply_to: m.in_reply_to.map(one),
+            references: many(m.references),
+            date: m.date,
+            size: m.size,
+            flags: many(m.flags),
+            headers: many(m.headers),
         })
         .collect()
 }

@@ -23,8 +23,8 @@
 //!         Urgent
 //!     }
 //!
-//!     fn route(&self, message: &MessageMeta) -> Decision {
-//!         match &message.subject {
+//!     fn route(&self, message: &MessageMeta<'_>) -> Decision {
+//!         match message.subject {
 //!             Some(s) if s.starts_with("URGENT") => Decision::project("inbox-urgent", "subject starts with URGENT"),
 //!             _ => Decision::Skip,
 //!         }
@@ -48,8 +48,8 @@ pub mod testing;
 mod types;
 
 pub use types::{
-    Assignment, Decision, Folder, Header, Level, LoginForm, MessageMeta, Quirks, Role, RoleChoice, RoleSource,
-    Security, Server, ServerDefaults,
+    Assignment, Decision, Folder, Level, LoginForm, MessageMeta, Quirks, Role, RoleChoice, RoleSource, Security,
+    Server, ServerDefaults, Texts,
 };
 
 /// A provider adapter: servers, folder roles and quirks of one mail provider.
@@ -97,11 +97,11 @@ pub trait Router: Sized {
     fn new() -> Self;
 
     /// Decides for one message.
-    fn route(&self, message: &MessageMeta) -> Decision;
+    fn route(&self, message: &MessageMeta<'_>) -> Decision;
 
     /// Decides for a batch, one decision per message in order; default: [`Router::route`]
     /// for each.
-    fn route_batch(&self, batch: &[MessageMeta]) -> Vec<Decision> {
+    fn route_batch(&self, batch: &[MessageMeta<'_>]) -> Vec<Decision> {
         batch.iter().map(|m| self.route(m)).collect()
     }
 }
@@ -187,7 +187,7 @@ macro_rules! register_router {
                     <$router as $crate::Router>::ID.to_owned()
                 }
                 fn route(
-                    batch: ::std::vec::Vec<$crate::__private::wit::types::MessageMeta>,
+                    batch: $crate::__private::wit::types::Batch,
                 ) -> ::std::vec::Vec<$crate::__private::wit::types::Decision> {
                     $crate::__private::route::<$router>(batch)
                 }

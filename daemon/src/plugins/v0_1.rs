@@ -95,7 +95,7 @@ impl Pre {
     /// Calls `route` (routers only).
     pub fn route(&self, store: &mut Store<State>, batch: &[MessageMeta]) -> wasmtime::Result<Option<Vec<Decision>>> {
         let Pre::Router(pre) = self else { return Ok(None) };
-        let batch: Vec<wit::MessageMeta> = batch.iter().map(message_to_wit).collect();
+        let batch = encode(batch);
         let decisions = pre.instantiate(&mut *store)?.call_route(store, &batch)?;
         Ok(Some(
             decisions
@@ -208,25 +208,65 @@ fn role_from_wit(r: wit::Role) -> Option<Role> {
     })
 }
 
-fn message_to_wit(m: &MessageMeta) -> wit::MessageMeta {
-    wit::MessageMeta {
-        account: m.account.clone(),
-        folder: m.folder.clone(),
-        folder_path: m.folder_path.clone(),
-        message_id: m.message_id.clone(),
-        subject: m.subject.clone(),
-        from: m.from.clone(),
-        to: m.to.clone(),
-        cc: m.cc.clone(),
-        in_reply_to: m.in_reply_to.clone(),
-        references: m.references.clone(),
-        date: m.date,
-        size: m.size,
-        flags: m.flags.clone(),
-        headers: m
-            .headers
-            .iter()
-            .map(|(name, value)| wit::Header { name: name.clone(), value: value.clone() })
-            .collect(),
+/// Encodes messages as one text with spans. Account and folder usually repeat from one
+/// message to the next and are stored once per run; everything else is appended, which is
+/// cheaper than looking values up.
+fn encode(messages: &[MessageMeta]) -> wit::Batch {
+    let mut e = Encoder::default();
+    let messages = messages
+        .iter()
+        .map(|m| wit::MessageMeta {
+            account: e.repeated(0, &m.account),
+            folder: e.repeated(1, &m.folder),
+            folder_path: e.many(m.folder_path.iter().map(String::as_str)),
+            message_id: m.message_id.as_deref().map(|s| e.span(s)),
+            subject: m.subject.as_deref().map(|s| e.span(s)),
+            from: e.many(m.from.iter().map(String::as_str)),
+            to: e.many(m.to.iter().map(String::as_str)),
+            cc: e.many(m.cc.iter().map(String::as_str)),
+            in_reply_to: m.in_reply_to.as_deref().map(|s| e.span(s)),
+            references: e.many(m.references.iter().map(String::as_str)),
+            date: m.date,
+            size: m.size,
+            flags: e.many(m.flags.iter().map(String::as_str)),
+            headers: e.many(m.headers.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()])),
+        })
+        .collect();
+    wit::Batch { text: e.text, spans: e.spans, messages }
+}
+
+#[derive(Default)]
+struct Encoder {
+    text: String,
+    spans: Vec<wit::Span>,
+    /// The last account and folder written, to store runs of them once.
+    last: [Option<(String, wit::Span)>; 2],
+}
+
+impl Encoder {
+    fn span(&mut self, s: &str) -> wit::Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        wit::Span { start, len: s.len() as u32 }
+    }
+
+    fn repeated(&mut self, slot: usize, s: &str) -> wit::Span {
+        if let Some((value, span)) = &self.last[slot]
+            && value == s
+        {
+            return *span;
+        }
+        let span = self.span(s);
+        self.last[slot] = Some((s.to_owned(), span));
+        span
+    }
+
+    fn many<'a>(&mut self, items: impl Iterator<Item = &'a str>) -> wit::Spans {
+        let start = self.spans.len() as u32;
+        for s in items {
+            let span = self.span(s);
+            self.spans.push(span);
+        }
+        wit::Spans { start, len: self.spans.len() as u32 - start }
     }
 }

@@ -361,9 +361,9 @@ impl Dovecot {
             )
         } else {
             let name = process::user_name();
-            let group = process::egid().to_string();
             let uid = process::euid();
-            (name.clone(), name, group.clone(), uid.to_string(), group, uid.min(8), "  chroot =\n")
+            let gid = process::egid().to_string();
+            (name.clone(), name, process::group_name(), uid.to_string(), gid, uid.min(8), "  chroot =\n")
         };
         let mut capability =
             self.config.capability.as_ref().map(|c| format!("imap_capability = {c}\n")).unwrap_or_default();

@@ -25,6 +25,17 @@ pub fn user_name() -> String {
         .unwrap_or_default()
 }
 
+/// The name of the effective user's primary group.
+pub fn group_name() -> String {
+    Command::new("id")
+        .arg("-gn")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
 /// The primary group id of the effective user.
 pub fn egid() -> u32 {
     Command::new("id")

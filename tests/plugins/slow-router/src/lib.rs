@@ -11,7 +11,7 @@ impl Router for Slow {
     fn new() -> Self {
         Slow
     }
-    fn route(&self, _message: &MessageMeta) -> Decision {
+    fn route(&self, _message: &MessageMeta<'_>) -> Decision {
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_millis(300) {
             std::hint::spin_loop();
