@@ -277,6 +277,20 @@ pub struct FolderSettings {
     pub sync: Option<Vec<String>>,
 }
 
+impl FolderSettings {
+    /// The role overrides as `(role name, folder)`, in a fixed order.
+    pub fn overrides(&self) -> [(&'static str, Option<&str>); 6] {
+        [
+            ("inbox", self.inbox.as_deref()),
+            ("sent", self.sent.as_deref()),
+            ("drafts", self.drafts.as_deref()),
+            ("trash", self.trash.as_deref()),
+            ("junk", self.junk.as_deref()),
+            ("archive", self.archive.as_deref()),
+        ]
+    }
+}
+
 /// What happens on the server to mail older than the sync window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]

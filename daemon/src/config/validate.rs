@@ -127,14 +127,7 @@ pub fn account(file: &AccountFile) -> Vec<Problem> {
 fn folders(file: &AccountFile) -> Vec<Problem> {
     let mut problems = Vec::new();
     let f = &file.folders;
-    let named: [(&'static str, &Option<String>); 6] = [
-        ("inbox", &f.inbox),
-        ("sent", &f.sent),
-        ("drafts", &f.drafts),
-        ("trash", &f.trash),
-        ("junk", &f.junk),
-        ("archive", &f.archive),
-    ];
+    let named = f.overrides();
     for (role, name) in named {
         if let Some(name) = name
             && name.trim().is_empty()

@@ -165,16 +165,8 @@ pub fn assign_roles(folders: &mut [ListedFolder], hints: &RoleHints, overrides: 
         }
         None => native_roles(folders),
     }
-    let configured: [(Role, &Option<String>); 6] = [
-        (Role::Inbox, &overrides.inbox),
-        (Role::Sent, &overrides.sent),
-        (Role::Drafts, &overrides.drafts),
-        (Role::Trash, &overrides.trash),
-        (Role::Junk, &overrides.junk),
-        (Role::Archive, &overrides.archive),
-    ];
-    for (role, name) in configured {
-        let Some(name) = name else { continue };
+    for (role, name) in overrides.overrides() {
+        let (Some(name), Ok(role)) = (name, role.parse::<Role>()) else { continue };
         let Some(target) = folders.iter().position(|f| f.selectable && same_name(name, f)) else { continue };
         for f in folders.iter_mut() {
             if f.role == Some(role) {

@@ -121,15 +121,7 @@ pub async fn refresh_folders(
 }
 
 fn warn_unknown_overrides(account: &Account, listing: &[store::ListedFolder]) {
-    let f = &account.file.folders;
-    for (role, name) in [
-        ("inbox", &f.inbox),
-        ("sent", &f.sent),
-        ("drafts", &f.drafts),
-        ("trash", &f.trash),
-        ("junk", &f.junk),
-        ("archive", &f.archive),
-    ] {
+    for (role, name) in account.file.folders.overrides() {
         if let Some(name) = name
             && !listing.iter().any(|l| folders::same_name(name, l))
         {

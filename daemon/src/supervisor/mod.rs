@@ -79,17 +79,7 @@ impl Supervisor {
             let (sid, t) = (id.clone(), text.clone());
             let _ = self.store.call(move |c| store::accounts::set_config_error(c, &sid, Some(&t))).await;
             if !self.running.contains_key(id) {
-                let sid = id.clone();
-                let _ = self
-                    .store
-                    .call(move |c| {
-                        store::accounts::set_status(
-                            c,
-                            &sid,
-                            &AccountStatus { state: AccountState::ConfigError, last_error: None, failures: 0 },
-                        )
-                    })
-                    .await;
+                self.record(id, AccountState::ConfigError).await;
             }
         }
 
@@ -103,17 +93,7 @@ impl Supervisor {
             if let Some(r) = self.running.remove(&id) {
                 info!(account = %id, "account file removed; stopping (stored mail is kept)");
                 stop(r).await;
-                let sid = id.clone();
-                let _ = self
-                    .store
-                    .call(move |c| {
-                        store::accounts::set_status(
-                            c,
-                            &sid,
-                            &AccountStatus { state: AccountState::Stopped, last_error: None, failures: 0 },
-                        )
-                    })
-                    .await;
+                self.record(&id, AccountState::Stopped).await;
                 report.stopped.push(id);
             }
         }
@@ -139,6 +119,17 @@ impl Supervisor {
             }
         }
         report
+    }
+
+    /// Records a state without an error for an account no task runs.
+    async fn record(&self, id: &str, state: AccountState) {
+        let id = id.to_owned();
+        let status = move |c: &mut rusqlite::Connection| {
+            store::accounts::set_status(c, &id, &AccountStatus { state, last_error: None, failures: 0 })
+        };
+        if let Err(e) = self.store.call(status).await {
+            warn!(error = %e, "cannot record account state");
+        }
     }
 
     fn start(&mut self, account: Account) {
