@@ -37,8 +37,15 @@ for account in architekt kanzlei makler; do
     $POSTFACHD folders "$account"
 done
 echo
-echo "== postfachd messages architekt --folder 'ProjektPro/210-01 Musterprojekt Wohnanlage'"
-$POSTFACHD messages architekt --folder "ProjektPro/210-01 Musterprojekt Wohnanlage"
+echo "== postfachd messages architekt   (PROJECT: assigned by the routers)"
+$POSTFACHD messages architekt
+echo
+echo "== postfachd projects"
+$POSTFACHD projects
+reply=$($POSTFACHD messages architekt --project 211-07 --json | grep -o '"local_id": [0-9]*' | head -n 1 | grep -o '[0-9]*$')
+echo
+echo "== postfachd route explain $reply"
+$POSTFACHD route explain "$reply"
 
 cat <<MSG
 
@@ -51,6 +58,8 @@ log is in demo/postfachd.log. Things to try:
   $POSTFACHD messages kanzlei --json
   # load the folder list from the server
   $POSTFACHD folders kanzlei --refresh
+  # what a changed routing option would do, without doing it
+  $POSTFACHD route dry-run architekt
   # stop the demo mail servers
   make demo-stop
 MSG

@@ -13,6 +13,7 @@ pub mod logging;
 pub mod model;
 pub mod plugins;
 pub mod provider;
+pub mod routing;
 pub mod sasl;
 pub mod store;
 pub mod supervisor;

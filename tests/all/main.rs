@@ -10,6 +10,7 @@ mod crash;
 mod lifecycle;
 mod plugins;
 mod reload;
+mod routing;
 mod support;
 mod sync;
 mod tls;

@@ -300,7 +300,7 @@ pub fn test_plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let out = BUILT.get_or_init(|| {
         let target = target_dir().join("test-plugins");
-        for pkg in ["looper", "hog", "panicker", "bad-import", "future-version", "slow-router"] {
+        for pkg in ["looper", "hog", "panicker", "bad-import", "future-version", "slow-router", "bad-router"] {
             run_ok(
                 Command::new(cargo())
                     .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", &format!("test-{pkg}")])

@@ -242,3 +242,28 @@ fn copies_and_moves_link_the_same_message() {
     assert_eq!(msgs.len(), 1);
     assert_eq!(msgs[0]["folders"], serde_json::json!(["INBOX", "Archiv"]));
 }
+
+#[test]
+fn mail_deleted_by_another_client_is_kept_and_marked_gone_once() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let mut c = dv.client(USER).unwrap();
+    c.append_many("INBOX", &numbered(3, 500)).unwrap();
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, ""));
+    env.ok(&["sync", "--once"]);
+    c.select("INBOX").unwrap();
+    c.uid_store("2", "+FLAGS (\\Deleted)").unwrap();
+    c.expunge().unwrap();
+    let json = env.json(&["sync", "--once"]);
+    assert_eq!(json[0]["removed"], 1, "{json:#}");
+    let msgs = env.messages("mm");
+    assert_eq!(msgs.len(), 3, "the store keeps it");
+    let gone = msgs.iter().find(|m| m["subject"] == "Nachricht 2").unwrap();
+    assert_eq!(gone["on_server"], false);
+    assert_eq!(gone["folders"], serde_json::json!([]));
+    let db = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
+    let removed: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'removed'", [], |r| r.get(0)).unwrap();
+    env.ok(&["sync", "--once"]);
+    let again: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'removed'", [], |r| r.get(0)).unwrap();
+    assert_eq!((removed, again), (1, 1));
+}

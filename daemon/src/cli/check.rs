@@ -11,6 +11,9 @@ pub fn run(dir: &Path) -> Result<(), CliError> {
     let config = Config::load(dir)?;
     let set = config.load_accounts();
     let mut errors = set.all_errors();
+    if let Err(e) = config.projects() {
+        errors.push(e);
+    }
     for account in set.accounts.values() {
         errors.extend(account.check_environment());
     }

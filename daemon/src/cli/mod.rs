@@ -11,6 +11,7 @@ mod folders;
 mod messages;
 mod output;
 mod plugins;
+mod routing;
 mod sync;
 
 use std::path::PathBuf;
@@ -98,6 +99,44 @@ pub enum Command {
         /// The address.
         email: String,
     },
+    /// Messages per project and account.
+    Projects {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Routing: explain a message's routing, or replay an account's mail through a chain.
+    Route {
+        /// What to do.
+        #[command(subcommand)]
+        action: RouteAction,
+    },
+}
+
+/// `postfachd route …`.
+#[derive(Debug, Subcommand)]
+pub enum RouteAction {
+    /// Which routers ran for a message, what each answered, and which won.
+    Explain {
+        /// The message's local id (from `postfachd messages`).
+        local_id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay an account's stored messages through its router chain; prints what would
+    /// change and writes nothing.
+    DryRun {
+        /// The account id.
+        account: String,
+        /// A router file to try: it replaces the installed router with the same id (or
+        /// joins the end of the chain).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A failed command. Its text is printed as is on stderr.
@@ -146,6 +185,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Plugins { json } => plugins::run(&Config::load(&dir)?, json).await,
         Command::Autoconfig { email } => autoconfig::run(&Config::load(&dir)?, &email).await,
+        Command::Projects { json } => routing::projects(&Config::load(&dir)?, json),
+        Command::Route { action: RouteAction::Explain { local_id, json } } => {
+            routing::explain(&Config::load(&dir)?, local_id, json)
+        }
+        Command::Route { action: RouteAction::DryRun { account, plugin, json } } => {
+            routing::dry_run(&Config::load(&dir)?, &account, plugin.as_deref(), json).await
+        }
     }
 }
 

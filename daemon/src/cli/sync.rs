@@ -34,6 +34,7 @@ pub struct SyncJson {
     skipped: Option<String>,
     provider: Option<String>,
     warning: Option<String>,
+    routed: u64,
 }
 
 /// Runs one pass; exit status 1 if any account failed.
@@ -50,8 +51,9 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
         }
     };
     let plugins = super::plugin_host(config).await?;
+    let projects = config.projects()?.map(|p| p.numbers());
     let results: Vec<SyncJson> = stream::iter(accounts)
-        .map(|a| one(a, Arc::clone(&store), Arc::clone(&plugins)))
+        .map(|a| one(a, Arc::clone(&store), Arc::clone(&plugins), projects.clone()))
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
@@ -70,12 +72,13 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
                         eprintln!("{}: warning: {w}", r.account);
                     }
                     output::line(&format!(
-                        "{}: {} new, {} linked, {} relinked, {} gone, {} folders, {:.1} MB in {:.2}s",
+                        "{}: {} new, {} linked, {} relinked, {} gone, {} routed, {} folders, {:.1} MB in {:.2}s",
                         r.account,
                         r.new_messages,
                         r.linked,
                         r.relinked,
                         r.removed,
+                        r.routed,
                         r.folders,
                         r.bytes as f64 / 1e6,
                         r.seconds
@@ -87,7 +90,12 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
     if failed { Err(CliError::Reported) } else { Ok(()) }
 }
 
-async fn one(account: Account, store: SharedStore, plugins: Arc<PluginHost>) -> SyncJson {
+async fn one(
+    account: Account,
+    store: SharedStore,
+    plugins: Arc<PluginHost>,
+    projects: Option<Arc<std::collections::HashSet<String>>>,
+) -> SyncJson {
     let started = Instant::now();
     let mut out = SyncJson {
         account: account.id.clone(),
@@ -103,6 +111,7 @@ async fn one(account: Account, store: SharedStore, plugins: Arc<PluginHost>) -> 
         skipped: None,
         provider: None,
         warning: None,
+        routed: 0,
     };
     if !account.file.enabled {
         out.skipped = Some("enabled = false".into());
@@ -128,6 +137,17 @@ async fn one(account: Account, store: SharedStore, plugins: Arc<PluginHost>) -> 
         Ok((report, chosen)) => {
             out.provider = chosen.map(|c| c.id);
             out.warning = report.adapter_error.clone();
+            let (s, host, acct, touched) =
+                (Arc::clone(&store), Arc::clone(&plugins), account.clone(), report.touched());
+            let routed = tokio::task::spawn_blocking(move || {
+                crate::routing::route_account(&s, &host, &acct, projects, &touched)
+            })
+            .await;
+            match routed {
+                Ok(Ok(stats)) => out.routed = stats.routed + stats.reassigned,
+                Ok(Err(e)) => out.warning = Some(format!("routing: {e}")),
+                Err(e) => out.warning = Some(format!("routing: {e}")),
+            }
             for f in &report.folders {
                 out.new_messages += f.stats.new_messages;
                 out.linked += f.stats.linked;

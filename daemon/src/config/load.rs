@@ -73,6 +73,11 @@ impl Config {
         self.daemon.plugin_dirs.iter().map(|d| self.resolve(d)).collect()
     }
 
+    /// The project list, if `projects_file` is set.
+    pub fn projects(&self) -> Result<Option<super::projects::Projects>, ConfigError> {
+        self.daemon.projects_file.as_ref().map(|f| super::projects::Projects::load(&self.resolve(f))).transpose()
+    }
+
     /// The SQLite database file.
     pub fn store_path(&self) -> PathBuf {
         self.data_dir().join("postfach.sqlite3")

@@ -9,6 +9,7 @@ mod account;
 mod error;
 mod load;
 mod location;
+mod projects;
 mod schema;
 mod secret;
 mod validate;
@@ -18,6 +19,7 @@ pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint, lo
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{AccountSet, Config, DAEMON_FILE, account_id_of, load_account, load_accounts};
 pub use location::LineCol;
+pub use projects::Projects;
 pub use schema::{
     AccessSettings, AccountFile, AccountKind, AfterWindow, AuthMechanism, DaemonConfig, FolderSettings, Identity,
     ImapSettings, LogFormat, PluginSettings, RetentionDays, RoutingSettings, Security, SmtpSettings, SyncSettings,

@@ -31,6 +31,11 @@ impl AccountReport {
     pub fn new_messages(&self) -> u64 {
         self.folders.iter().map(|f| f.stats.new_messages).sum()
     }
+
+    /// Messages whose locations changed in this pass (to be routed).
+    pub fn touched(&self) -> Vec<i64> {
+        self.folders.iter().flat_map(|f| f.stats.touched.iter().copied()).collect()
+    }
 }
 
 /// An open session and the provider adapter serving the account.
@@ -177,5 +182,10 @@ pub async fn sync_with_session(
             Err(e) => return Err(e),
         }
     }
+    let mut touched = report.touched();
+    touched.sort_unstable();
+    touched.dedup();
+    let id = account.id.clone();
+    store.call(move |c| store::messages::emit_removed(c, &id, &touched)).await?;
     Ok(report)
 }

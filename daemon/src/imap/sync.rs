@@ -77,10 +77,12 @@ pub async fn sync_folder(
         ImapError::Server(format!("the server reports no UIDVALIDITY for \"{}\"; cannot sync it", folder.folder.name))
     })?;
     report.uidvalidity_changed = folder.uidvalidity.is_some_and(|v| v != uidvalidity);
+    // Unchanged UIDNEXT means nothing arrived; unchanged EXISTS, that nothing left.
     if !opts.full_check
         && folder.uidvalidity == Some(uidvalidity)
         && mailbox.uid_next.is_some()
         && folder.uidnext == mailbox.uid_next
+        && folder.exists == Some(mailbox.exists)
     {
         report.unchanged = true;
         return Ok(report);
@@ -133,14 +135,45 @@ pub async fn sync_folder(
 
     fetch_and_store(session, store, account, folder_id, uidvalidity, &todo, &mut report).await?;
 
-    if stale {
-        let acct = account.to_owned();
-        report.removed =
-            store.call(move |c| store::messages::finish_pass(c, &acct, folder_id, uidvalidity)).await?.removed;
-    }
-    let (uidnext, modseq) = (mailbox.uid_next, mailbox.highest_modseq);
-    store.call(move |c| store::folders::set_checkpoint(c, folder_id, uidvalidity, uidnext, modseq)).await?;
+    let gone = if stale {
+        store.call(move |c| store::messages::finish_pass(c, folder_id, uidvalidity)).await?
+    } else {
+        let missing = vanished(session, store, folder_id, uidvalidity, &window_uids, since.is_some()).await?;
+        if missing.is_empty() {
+            store::PassOutcome::default()
+        } else {
+            store.call(move |c| store::messages::mark_removed(c, folder_id, uidvalidity, &missing)).await?
+        }
+    };
+    report.removed = gone.removed;
+    report.stats.touched.extend(gone.touched);
+    let (uidnext, modseq, exists) = (mailbox.uid_next, mailbox.highest_modseq, mailbox.exists);
+    store.call(move |c| store::folders::set_checkpoint(c, folder_id, uidvalidity, uidnext, modseq, exists)).await?;
     Ok(report)
+}
+
+/// Stored UIDs no longer on the server (moved away or expunged by another client).
+/// Without a window `on_server` already is every UID; with one, UIDs outside it are
+/// checked with a `UID SEARCH UID <set>` of just those.
+async fn vanished(
+    session: &mut Session,
+    store: &SharedStore,
+    folder_id: i64,
+    uidvalidity: u32,
+    on_server: &HashSet<u32>,
+    windowed: bool,
+) -> Result<Vec<u32>, ImapError> {
+    let stored = store.call(move |c| store::messages::on_server_uids(c, folder_id, uidvalidity)).await?;
+    let mut candidates: Vec<u32> = stored.into_iter().filter(|u| !on_server.contains(u)).collect();
+    candidates.sort_unstable();
+    if candidates.is_empty() || !windowed {
+        return Ok(candidates);
+    }
+    let mut still_there = HashSet::new();
+    for chunk in candidates.chunks(FETCH_CHUNK * 4) {
+        still_there.extend(search(session, &format!("UID {}", sequence_set(chunk))).await?);
+    }
+    Ok(candidates.into_iter().filter(|u| !still_there.contains(u)).collect())
 }
 
 /// Downloads `uids` in chunks and commits them in batches, overlapping the store write of

@@ -418,6 +418,11 @@ impl PluginHost {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).loaded.get(id).cloned()
     }
 
+    /// The BLAKE3 hash of a loaded plugin's file.
+    pub fn digest(&self, id: &str) -> Option<String> {
+        self.get(id).map(|p| p.digest.clone())
+    }
+
     /// Ids of the loaded plugins of a kind.
     pub fn ids(&self, kind: PluginKind) -> Vec<String> {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner());

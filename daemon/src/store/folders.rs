@@ -44,6 +44,8 @@ pub struct FolderRow {
     pub highestmodseq: Option<u64>,
     /// Unix time of the last complete pass.
     pub synced_at: Option<i64>,
+    /// EXISTS at the last complete pass.
+    pub exists: Option<u32>,
     /// Messages stored for this folder that are still on the server.
     pub messages: u64,
 }
@@ -101,17 +103,19 @@ pub fn set_checkpoint(
     uidvalidity: u32,
     uidnext: Option<u32>,
     highestmodseq: Option<u64>,
+    exists: u32,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE folders SET uidvalidity = ?2, uidnext = ?3, highestmodseq = ?4, synced_at = ?5 WHERE id = ?1",
-        params![id, uidvalidity, uidnext, highestmodseq.map(|m| m as i64), now_unix()],
+        "UPDATE folders SET uidvalidity = ?2, uidnext = ?3, highestmodseq = ?4, synced_at = ?5, exists_count = ?6
+         WHERE id = ?1",
+        params![id, uidvalidity, uidnext, highestmodseq.map(|m| m as i64), now_unix(), exists],
     )?;
     Ok(())
 }
 
 const SELECT: &str = "SELECT f.id, f.name, f.raw, f.delimiter, f.path, f.attributes, f.role, f.role_source,
         f.selectable, f.present, f.uidvalidity, f.uidnext, f.highestmodseq, f.synced_at,
-        (SELECT COUNT(*) FROM locations l WHERE l.folder = f.id AND l.on_server = 1)
+        (SELECT COUNT(*) FROM locations l WHERE l.folder = f.id AND l.on_server = 1), f.exists_count
     FROM folders f";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderRow> {
@@ -138,6 +142,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderRow> {
         uidnext: r.get(11)?,
         highestmodseq: modseq.map(|m| m as u64),
         synced_at: r.get(13)?,
+        exists: r.get(15)?,
         messages: messages as u64,
     })
 }

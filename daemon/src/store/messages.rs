@@ -91,7 +91,7 @@ pub struct StoredIdentity {
 }
 
 /// What one batch commit did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchStats {
     /// New messages stored.
     pub new_messages: u64,
@@ -99,6 +99,8 @@ pub struct BatchStats {
     pub linked: u64,
     /// Stale locations (old UIDVALIDITY) re-linked to their new UID.
     pub relinked: u64,
+    /// Local ids of messages that are new or gained a location (to be routed).
+    pub touched: Vec<i64>,
 }
 
 impl std::ops::AddAssign for BatchStats {
@@ -106,14 +108,17 @@ impl std::ops::AddAssign for BatchStats {
         self.new_messages += o.new_messages;
         self.linked += o.linked;
         self.relinked += o.relinked;
+        self.touched.extend(o.touched);
     }
 }
 
-/// What finishing a folder pass did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What finishing a folder pass or marking removals did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PassOutcome {
     /// Locations found gone from the server.
     pub removed: u64,
+    /// Local ids of the messages that lost a location.
+    pub touched: Vec<i64>,
 }
 
 /// UIDs already stored for a folder under its current UIDVALIDITY.
@@ -221,11 +226,17 @@ pub fn commit_batch(
                 Linked::Already => {}
             }
         }
+        if existing.is_none() || matches!(linked, Linked::Added) {
+            stats.touched.push(message);
+        }
     }
     for l in links {
         match link_location(&tx, folder, uidvalidity, l.uid, l.message, &l.flags, l.modseq)? {
             Linked::Relinked => stats.relinked += 1,
-            Linked::Added => stats.linked += 1,
+            Linked::Added => {
+                stats.linked += 1;
+                stats.touched.push(l.message);
+            }
             Linked::Already => {}
         }
     }
@@ -279,14 +290,42 @@ fn link_location(
     Ok(if added > 0 { Linked::Added } else { Linked::Already })
 }
 
-/// Ends a complete folder pass: locations still on an old UIDVALIDITY were not found
-/// again, so they are gone from the server (the messages stay in the store).
-pub fn finish_pass(
+/// UIDs of a folder (under its current UIDVALIDITY) that the store has on the server.
+pub fn on_server_uids(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<Vec<u32>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT uid FROM locations WHERE folder = ?1 AND uidvalidity = ?2 AND on_server = 1")?;
+    let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Marks the given UIDs of a folder as gone from the server (moved away or deleted by
+/// another client); the messages stay in the store.
+pub fn mark_removed(
     conn: &mut Connection,
-    account: &str,
     folder: i64,
     uidvalidity: u32,
+    uids: &[u32],
 ) -> rusqlite::Result<PassOutcome> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut gone = Vec::new();
+    for uid in uids {
+        let message: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE locations SET on_server = 0, removed_at = ?4
+                 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3 AND on_server = 1 RETURNING message",
+            )?
+            .query_row(params![folder, uidvalidity, uid, now], |r| r.get(0))
+            .optional()?;
+        gone.extend(message);
+    }
+    tx.commit()?;
+    Ok(PassOutcome { removed: gone.len() as u64, touched: gone })
+}
+
+/// Ends a complete folder pass: locations still on an old UIDVALIDITY were not found
+/// again, so they are gone from the server (the messages stay in the store).
+pub fn finish_pass(conn: &mut Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<PassOutcome> {
     let tx = conn.transaction()?;
     let now = now_unix();
     let gone: Vec<i64> = {
@@ -300,21 +339,34 @@ pub fn finish_pass(
         "UPDATE locations SET on_server = 0, removed_at = ?3 WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
         params![folder, uidvalidity, now],
     )?;
-    for message in gone {
-        let still_somewhere: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM locations WHERE message = ?1 AND on_server = 1)",
-            [message],
-            |r| r.get(0),
-        )?;
-        if !still_somewhere {
-            event(&tx, account, "removed", Some(message), None, now)?;
+    tx.commit()?;
+    Ok(PassOutcome { removed: removed as u64, touched: gone })
+}
+
+/// At the end of an account pass: emits `removed` for the touched messages that are on
+/// the server nowhere any more. (During the pass a message moved from one folder to
+/// another is briefly in neither.)
+pub fn emit_removed(conn: &mut Connection, account: &str, touched: &[i64]) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut n = 0;
+    for message in touched {
+        let nowhere: bool = tx
+            .prepare_cached(
+                "SELECT NOT EXISTS(SELECT 1 FROM locations WHERE message = ?1 AND on_server = 1)
+                    AND EXISTS(SELECT 1 FROM messages WHERE id = ?1)",
+            )?
+            .query_row([message], |r| r.get(0))?;
+        if nowhere {
+            event(&tx, account, "removed", Some(*message), None, now)?;
+            n += 1;
         }
     }
     tx.commit()?;
-    Ok(PassOutcome { removed: removed as u64 })
+    Ok(n)
 }
 
-fn event(
+pub(crate) fn event(
     tx: &Transaction<'_>,
     account: &str,
     kind: &str,

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod folders;
 pub mod messages;
 pub mod plugins;
+pub mod routing;
 mod schema;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,8 @@
 //! duplicates the message. Raw RFC 5322 bytes are stored once per content hash (`blobs`).
 
 /// Migrations in order; index + 1 is the `user_version` after applying it.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
     id              TEXT PRIMARY KEY,
     description     TEXT NOT NULL DEFAULT '',
@@ -108,4 +109,21 @@ CREATE TABLE events (
     message INTEGER,
     detail  TEXT
 );
-"#];
+"#,
+    // 2: routing traces (for `route explain` and re-routing when the chain changes), and
+    // the EXISTS count of a folder's last pass (expunges change it, not UIDNEXT).
+    r#"
+ALTER TABLE folders ADD COLUMN exists_count INTEGER;
+
+CREATE TABLE route_traces (
+    message INTEGER PRIMARY KEY REFERENCES messages(id),
+    chain   TEXT NOT NULL,
+    at      INTEGER NOT NULL,
+    folder  TEXT,
+    steps   TEXT NOT NULL
+);
+
+CREATE INDEX messages_account_date ON messages(account, date);
+CREATE INDEX events_account ON events(account, seq);
+"#,
+];

@@ -8,7 +8,7 @@
 
 mod task;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,18 +50,32 @@ pub struct Supervisor {
     config: Config,
     store: SharedStore,
     plugins: Option<Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
     running: BTreeMap<String, Running>,
 }
 
 impl Supervisor {
     /// A supervisor with nothing running yet.
     pub fn new(config: Config, store: SharedStore, plugins: Option<Arc<PluginHost>>) -> Self {
-        Supervisor { config, store, plugins, running: BTreeMap::new() }
+        let mut supervisor = Supervisor { config, store, plugins, projects: None, running: BTreeMap::new() };
+        supervisor.load_projects();
+        supervisor
+    }
+
+    /// (Re)reads the project list; a broken file keeps the previous list.
+    fn load_projects(&mut self) {
+        match self.config.projects() {
+            Ok(p) => self.projects = p.map(|p| p.numbers()),
+            Err(e) => warn!(error = %e, "project list not reloaded"),
+        }
     }
 
     /// Brings the running accounts in line with the files. With `restart_all`, every
     /// valid account restarts (SIGHUP: re-resolve secrets, reconnect).
     pub async fn reconcile(&mut self, restart_all: bool) -> ReconcileReport {
+        if restart_all {
+            self.load_projects();
+        }
         let set = self.config.load_accounts();
         let mut report = ReconcileReport::default();
         for e in &set.other_errors {
@@ -138,6 +152,7 @@ impl Supervisor {
             account.clone(),
             SharedStore::clone(&self.store),
             self.plugins.clone(),
+            self.projects.clone(),
             cancel.clone(),
         ));
         self.running.insert(account.id.clone(), Running { account, cancel, task });

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, warn};
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::config::Account;
@@ -15,15 +16,22 @@ use crate::plugins::PluginHost;
 use crate::store::{self, AccountStatus, SharedStore};
 
 /// Runs the account until `cancel` fires.
-pub async fn run(account: Account, store: SharedStore, plugins: Option<Arc<PluginHost>>, cancel: CancellationToken) {
+pub async fn run(
+    account: Account,
+    store: SharedStore,
+    plugins: Option<Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
+    cancel: CancellationToken,
+) {
     let span = tracing::info_span!("account", id = %account.id);
-    AccountTask { account, store, plugins, cancel, failures: 0 }.run().instrument(span).await;
+    AccountTask { account, store, plugins, projects, cancel, failures: 0 }.run().instrument(span).await;
 }
 
 struct AccountTask {
     account: Account,
     store: SharedStore,
     plugins: Option<Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
     cancel: CancellationToken,
     failures: u32,
 }
@@ -63,10 +71,12 @@ impl AccountTask {
                     self.failures = 0;
                     opts.full_check = false;
                     // Problems that did not stop the pass stay visible next to the state.
+                    let routing_error = self.route(&report.touched()).await;
                     let notes: Vec<String> = report
                         .adapter_error
                         .iter()
                         .cloned()
+                        .chain(routing_error)
                         .chain(report.folder_errors.iter().map(|(f, e)| format!("{f}: {e}")))
                         .collect();
                     let folder_errors = (!notes.is_empty()).then(|| notes.join("; "));
@@ -116,6 +126,27 @@ impl AccountTask {
         let result = imap::sync_with_session(&mut session, &self.account, &self.store, adapter.as_ref(), opts).await;
         session.logout().await;
         result
+    }
+
+    /// Routes what the pass touched; returns an error text for the account's status.
+    async fn route(&self, touched: &[i64]) -> Option<String> {
+        let host = Arc::clone(self.plugins.as_ref()?);
+        let (store, account, projects, touched) =
+            (SharedStore::clone(&self.store), self.account.clone(), self.projects.clone(), touched.to_vec());
+        let result = tokio::task::spawn_blocking(move || {
+            crate::routing::route_account(&store, &host, &account, projects, &touched)
+        })
+        .await;
+        match result {
+            Ok(Ok(stats)) => {
+                if stats.routed + stats.unrouted + stats.reassigned > 0 {
+                    info!(routed = stats.routed, unrouted = stats.unrouted, reassigned = stats.reassigned, "routed");
+                }
+                None
+            }
+            Ok(Err(e)) => Some(format!("routing: {e}")),
+            Err(e) => Some(format!("routing: {e}")),
+        }
     }
 
     /// Sleeps; returns true when cancelled.
