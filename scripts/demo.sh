@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 BIN="${TARGET_DIR:-target}/debug"
 POSTFACHD="$BIN/postfachd --config config"
 
-echo "== Starting demo mail servers (Dovecot on 127.0.0.1, a CA made for this run)"
+echo "== Starting demo mail servers (Dovecot and Postfix on 127.0.0.1, a CA made for this run)"
 "$BIN/postfach-mailservers" demo demo/servers
 rm -rf config/data
 
@@ -27,7 +27,34 @@ done
 echo
 echo "== postfachd accounts   (while the daemon runs)"
 $POSTFACHD accounts
+
+if [ -f demo/servers/postfix/main.cf ]; then
+    echo
+    echo "== postfachd test kanzlei   (IMAP login + LIST, SMTP connect + EHLO + AUTH; nothing is sent)"
+    $POSTFACHD test kanzlei || true
+    echo
+    echo "== postfachd send architekt --to kanzlei@ra-schmidt.de …   (queued; the running daemon delivers it)"
+    $POSTFACHD send architekt --to "Kanzlei Schmidt <kanzlei@ra-schmidt.de>" \
+        --subject "[P-211-07] Bauantrag Schule Süd: Brandschutzpläne" --body-file - <<'BODY'
+Sehr geehrte Frau Schmidt,
+
+anbei wie besprochen die Brandschutzpläne für die Nachforderung des Bauamts.
+BODY
+    echo
+    echo "== postfachd send-test makler --to mm@muster-architekten.de   (delivered right away)"
+    $POSTFACHD send-test makler --to mm@muster-architekten.de
+    for _ in $(seq 1 300); do
+        if ! $POSTFACHD outbox --json | grep -q '"state": "\(queued\|sending\|deferred\)"\|"copy": null'; then break; fi
+        sleep 0.1
+    done
+    echo
+    echo "== postfachd outbox   (Gmail keeps its own Sent copy, so none is appended for makler)"
+    $POSTFACHD outbox
+fi
 kill -TERM $daemon; wait $daemon || true; trap - EXIT
+echo
+echo "== postfachd sync --once   (fetches what was just delivered)"
+$POSTFACHD sync --once
 echo
 echo "== postfachd plugins"
 $POSTFACHD plugins
@@ -40,6 +67,9 @@ echo
 echo "== postfachd messages architekt   (PROJECT: assigned by the routers)"
 $POSTFACHD messages architekt
 echo
+echo "== postfachd messages kanzlei   (the architect's mail arrived through Postfix)"
+$POSTFACHD messages kanzlei
+echo
 echo "== postfachd projects"
 $POSTFACHD projects
 reply=$($POSTFACHD messages architekt --project 211-07 --json | grep -o '"local_id": [0-9]*' | head -n 1 | grep -o '[0-9]*$')
@@ -49,7 +79,7 @@ $POSTFACHD route explain "$reply"
 
 cat <<MSG
 
-The demo mail servers keep running (imaps on 127.0.0.1:19931, :19941 and :19951); the daemon's
+The demo mail servers keep running (imaps on 127.0.0.1:19931, :19941 and :19951, SMTP submission on :19960, :19962 and :19964); the daemon's
 log is in demo/postfachd.log. Things to try:
 
   # the daemon; edit or add config/accounts/*.toml while it runs
@@ -58,6 +88,9 @@ log is in demo/postfachd.log. Things to try:
   $POSTFACHD messages kanzlei --json
   # load the folder list from the server
   $POSTFACHD folders kanzlei --refresh
+  # send mail (start the daemon first, or add --now); see what happened to it
+  $POSTFACHD send kanzlei --to mm@muster-architekten.de --subject "Termin" --body "Passt Dienstag?"
+  $POSTFACHD outbox
   # what a changed routing option would do, without doing it
   $POSTFACHD route dry-run architekt
   # stop the demo mail servers

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Config, DirWatcher, WatchError, account_id_of};
@@ -133,12 +135,31 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
 
     // Watch before the first scan so no change between the two is missed.
-    let plugin_dirs: Vec<PathBuf> = plugins.dirs().iter().filter(|d| d.is_dir()).cloned().collect();
-    let mut watched: Vec<&Path> = vec![accounts_dir.as_path()];
+    // The watcher reports absolute paths; compare like with like.
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let plugin_dirs: Vec<PathBuf> = plugins.dirs().iter().filter(|d| d.is_dir()).map(|d| absolute(d)).collect();
+    // `postfachd send` touches a file here to wake the outbox.
+    let wake_dir =
+        crate::smtp::outbox::wake_file(&config).parent().map(Path::to_owned).unwrap_or_else(|| config.data_dir());
+    let _ = std::fs::create_dir_all(&wake_dir);
+    let wake_dir = absolute(&wake_dir);
+    let accounts_dir = absolute(&accounts_dir);
+    let mut watched: Vec<&Path> = vec![accounts_dir.as_path(), wake_dir.as_path()];
     watched.extend(plugin_dirs.iter().map(PathBuf::as_path));
     let (_watcher, mut changes) = DirWatcher::new(&watched)?;
     let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store), Some(Arc::clone(&plugins)));
     let first = supervisor.reconcile(false).await;
+    let outbox_wake = Arc::new(Notify::new());
+    let outbox_stop = CancellationToken::new();
+    let outbox = tokio::spawn(crate::smtp::outbox::run(
+        crate::smtp::outbox::Context {
+            config: config.clone(),
+            store: Arc::clone(&store),
+            plugins: Some(Arc::clone(&plugins)),
+        },
+        Arc::clone(&outbox_wake),
+        outbox_stop.clone(),
+    ));
     info!(
         config = %config.dir.display(),
         store = %store.path().display(),
@@ -150,7 +171,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     loop {
         tokio::select! {
             Some(paths) = changes.recv() => {
+                tracing::debug!(?paths, "files changed");
                 // An empty list means the watcher lost track (overflow): rescan anyway.
+                if paths.is_empty() || paths.iter().any(|p| p.starts_with(&wake_dir)) {
+                    outbox_wake.notify_one();
+                }
                 let accounts = paths.is_empty()
                     || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir);
                 let wasm = paths.is_empty()
@@ -182,6 +207,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
         }
+    }
+    // A submission in flight is finished rather than cut off mid-DATA.
+    outbox_stop.cancel();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), outbox).await.is_err() {
+        warn!("the outbox did not stop within 30 s; an interrupted message is sent again at the next start");
     }
     supervisor.shutdown().await;
     info!("postfachd stopped");

@@ -15,6 +15,7 @@ pub mod plugins;
 pub mod provider;
 pub mod routing;
 pub mod sasl;
+pub mod smtp;
 pub mod store;
 pub mod supervisor;
 pub mod tls;

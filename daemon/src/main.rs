@@ -11,6 +11,8 @@ fn main() -> ExitCode {
     // The daemon logs at info in its configured format; one-shot commands only warn.
     let (format, level) = match &cli.command {
         Command::Run => (Config::load(&cli.config).map(|c| c.daemon.log_format).unwrap_or(LogFormat::Pretty), "info"),
+        // Sending commands report the outcome themselves.
+        Command::Send(_) | Command::SendTest { .. } => (LogFormat::Pretty, "error"),
         _ => (LogFormat::Pretty, "warn"),
     };
     postfach::logging::init(format, level);

@@ -91,6 +91,21 @@ pub fn imap_endpoint(
     Ok((ep, chosen))
 }
 
+/// The SMTP endpoint, with the adapter's server when `[smtp] host` is absent. Blocking.
+pub fn smtp_endpoint(
+    host: Option<&PluginHost>,
+    account: &Account,
+) -> Result<crate::config::SmtpEndpoint, EndpointError> {
+    let defaults = match (host, account.file.smtp.host.is_none()) {
+        (Some(h), true) => choose(h, account, &[])
+            .ok()
+            .flatten()
+            .and_then(|c| h.defaults(&c.id, &account.file.identity.email).ok().flatten()),
+        _ => None,
+    };
+    account.smtp_endpoint(defaults.as_ref().map(|d| (d.smtp.host.as_str(), d.smtp.port, d.smtp.security)))
+}
+
 /// Folder roles from the adapter, as hints for the listing. `None` (use attributes) when
 /// there is no adapter or it failed; the failure is returned for the account's status.
 pub fn roles(host: &PluginHost, adapter: &str, listing: &[ListedFolder]) -> (RoleHints, Option<PluginError>) {

@@ -11,6 +11,7 @@ mod lifecycle;
 mod plugins;
 mod reload;
 mod routing;
+mod send;
 mod support;
 mod sync;
 mod tls;

@@ -126,6 +126,23 @@ impl Env {
         self.daemon_with_env(&[])
     }
 
+    /// Starts `postfachd run` with a relative `--config` (as an admin in `/etc` would type
+    /// `--config postfach`), to catch paths compared in two different forms.
+    pub fn daemon_relative(&self) -> Daemon {
+        let log = std::fs::File::create(self.path().join("daemon.log")).unwrap();
+        let child = Command::new(postfachd_bin())
+            .current_dir(self.path().parent().unwrap())
+            .arg("--config")
+            .arg(self.path().file_name().unwrap())
+            .arg("run")
+            .env("POSTFACH_LOG", "postfach=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Daemon { child: Some(child), log: self.path().join("daemon.log") }
+    }
+
     /// Starts `postfachd run` with extra environment variables.
     pub fn daemon_with_env(&self, vars: &[(&str, &str)]) -> Daemon {
         let log = std::fs::File::create(self.path().join("daemon.log")).unwrap();

@@ -32,7 +32,7 @@ pub async fn run(config: &Config, id: &str, refresh: bool, json: bool) -> Result
     let store = open_store(config)?;
     let rows: Vec<FolderRow> = if refresh {
         let plugins = super::plugin_host(config).await?;
-        let imap::Connected { mut session, adapter, chosen } = imap::connect(&account, Some(&plugins)).await?;
+        let imap::Connected { mut session, adapter, chosen, .. } = imap::connect(&account, Some(&plugins)).await?;
         let result = imap::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
         session.logout().await;
         let (rows, adapter_error) = result?;

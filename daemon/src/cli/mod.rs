@@ -9,9 +9,12 @@ mod autoconfig;
 mod check;
 mod folders;
 mod messages;
+mod outbox;
 mod output;
 mod plugins;
+mod probe;
 mod routing;
+mod send;
 mod sync;
 
 use std::path::PathBuf;
@@ -111,6 +114,93 @@ pub enum Command {
         #[command(subcommand)]
         action: RouteAction,
     },
+    /// Test an account: IMAP login + LIST, SMTP connect + EHLO + AUTH; no mail is sent.
+    Test {
+        /// The account id.
+        account: String,
+        /// Print a JSON array of steps.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a short test message from an account, right away.
+    SendTest {
+        /// The account id.
+        account: String,
+        /// The recipient.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a message in the outbox (the running daemon delivers it), or deliver it now.
+    Send(SendCommand),
+    /// Queued, sent and failed messages with the server's words; `retry ID` queues one again.
+    Outbox {
+        /// What to do; lists the outbox when absent.
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `postfachd send …`.
+#[derive(Debug, clap::Args)]
+pub struct SendCommand {
+    /// The sending account; the one with `default = true` when absent (for replies and
+    /// forwards: the original's account).
+    pub account: Option<String>,
+    /// Recipient; repeat, or list several separated by commas.
+    #[arg(long)]
+    pub to: Vec<String>,
+    /// Copy recipient.
+    #[arg(long)]
+    pub cc: Vec<String>,
+    /// Blind copy recipient (never in the header).
+    #[arg(long)]
+    pub bcc: Vec<String>,
+    /// Subject (replies and forwards default to `Re:`/`Fwd:` and the original's).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The text body from a file; `-` reads standard input.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// The text body.
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// An HTML body (sent as multipart/alternative with the text).
+    #[arg(long)]
+    pub html_file: Option<PathBuf>,
+    /// A file to attach; repeat for more.
+    #[arg(long)]
+    pub attach: Vec<PathBuf>,
+    /// Reply to this stored message (In-Reply-To, References; To defaults to its sender).
+    #[arg(long)]
+    pub reply_to_local_id: Option<i64>,
+    /// Forward this stored message as an attachment.
+    #[arg(long, conflicts_with = "reply_to_local_id")]
+    pub forward_local_id: Option<i64>,
+    /// Save to the server's Drafts folder instead of sending.
+    #[arg(long)]
+    pub draft: bool,
+    /// Deliver now, from this process, and report the server's answer.
+    #[arg(long)]
+    pub now: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `postfachd outbox …`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Queue a failed or deferred message again, now.
+    Retry {
+        /// The outbox id.
+        id: i64,
+    },
 }
 
 /// `postfachd route …`.
@@ -157,6 +247,9 @@ pub enum CliError {
     /// The daemon could not run.
     #[error(transparent)]
     Daemon(#[from] DaemonError),
+    /// A message could not be queued.
+    #[error(transparent)]
+    Send(#[from] crate::smtp::outbox::SendError),
     /// Any other user-facing problem.
     #[error("{0}")]
     Message(String),
@@ -191,6 +284,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Route { action: RouteAction::DryRun { account, plugin, json } } => {
             routing::dry_run(&Config::load(&dir)?, &account, plugin.as_deref(), json).await
+        }
+        Command::Test { account, json } => probe::run(&Config::load(&dir)?, &account, json).await,
+        Command::SendTest { account, to, json } => send::test(&Config::load(&dir)?, &account, &to, json).await,
+        Command::Send(args) => send::run(&Config::load(&dir)?, &args).await,
+        Command::Outbox { action: None, json } => outbox::list(&Config::load(&dir)?, json),
+        Command::Outbox { action: Some(OutboxAction::Retry { id }), json: _ } => {
+            outbox::retry(&Config::load(&dir)?, id)
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Printing results: aligned tables for people, JSON arrays for scripts.
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stderr)]
 
 use serde::Serialize;
 
@@ -53,21 +53,29 @@ impl Table {
 
     /// Prints the table to standard output.
     pub fn print(&self) {
-        print!("{}", self.render());
+        write_out(&self.render());
     }
+}
+
+/// Writes to standard output. A reader that went away (`postfachd outbox | head`, `grep
+/// -q`) is not an error worth a panic: the rest of the output is dropped.
+fn write_out(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Prints a value as pretty JSON to standard output.
 pub fn json<T: Serialize>(value: &T) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => write_out(&format!("{s}\n")),
         Err(e) => eprintln!("postfachd: cannot encode JSON: {e}"),
     }
 }
 
 /// Prints a line to standard output.
 pub fn line(text: &str) {
-    println!("{text}");
+    write_out(&format!("{text}\n"));
 }
 
 /// Shortens a cell for the table view.

@@ -51,6 +51,36 @@ pub struct ImapEndpoint {
     pub hierarchy_separator: Option<char>,
 }
 
+/// Everything needed to submit mail.
+#[derive(Debug, Clone)]
+pub struct SmtpEndpoint {
+    /// Server host.
+    pub host: String,
+    /// Server port (defaults applied).
+    pub port: u16,
+    /// Transport security.
+    pub security: Security,
+    /// Login name; `None` when `auth = "none"`.
+    pub username: Option<String>,
+    /// Password or token.
+    pub password: Option<Secret>,
+    /// Mechanism; `None` picks PLAIN or LOGIN, whichever the server offers.
+    pub auth: Option<AuthMechanism>,
+    /// Connect and per-command timeout.
+    pub timeout: Duration,
+    /// Extra trust anchor.
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+/// The default SMTP port of a security mode.
+pub fn smtp_port(security: Security) -> u16 {
+    match security {
+        Security::Tls => 465,
+        Security::Starttls => 587,
+        Security::Plain => 25,
+    }
+}
+
 /// Why an endpoint could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum EndpointError {
@@ -124,6 +154,50 @@ impl Account {
             timeout: self.imap_timeout(),
             tls_ca_file: self.imap_ca_file(),
             hierarchy_separator: imap.hierarchy_separator.as_ref().and_then(|s| s.chars().next()),
+        })
+    }
+
+    /// Builds the SMTP endpoint; credentials, timeout and CA file default to `[imap]`'s,
+    /// the server to `default_server` (a provider adapter's) when the file names none.
+    /// Blocking (may resolve a password).
+    pub fn smtp_endpoint(&self, default_server: Option<(&str, u16, Security)>) -> Result<SmtpEndpoint, EndpointError> {
+        let smtp = &self.file.smtp;
+        let (host, port, security) = match (&smtp.host, default_server) {
+            (Some(h), _) => {
+                (h.clone(), if smtp.port == 0 { smtp_port(smtp.security) } else { smtp.port }, smtp.security)
+            }
+            (None, Some((h, p, s))) => (h.to_owned(), if smtp.port == 0 { p } else { smtp.port }, s),
+            (None, None) => return Err(EndpointError::NoHost("smtp")),
+        };
+        if smtp.auth == Some(AuthMechanism::None) {
+            return Ok(SmtpEndpoint {
+                host,
+                port,
+                security,
+                username: None,
+                password: None,
+                auth: Some(AuthMechanism::None),
+                timeout: Duration::from_secs(smtp.timeout_secs.unwrap_or(self.imap_timeout().as_secs())),
+                tls_ca_file: smtp.tls_ca_file.as_ref().map(|p| self.base.join(p)).or_else(|| self.imap_ca_file()),
+            });
+        }
+        let source = smtp.password.as_ref().or(self.file.imap.password.as_ref());
+        let password =
+            source.map(|s| s.resolve(&self.base)).transpose().map_err(|e| EndpointError::Secret("smtp", e))?;
+        let username = smtp
+            .username
+            .clone()
+            .or_else(|| self.file.imap.username.clone())
+            .unwrap_or_else(|| self.file.identity.email.clone());
+        Ok(SmtpEndpoint {
+            host,
+            port,
+            security,
+            username: Some(username),
+            password,
+            auth: smtp.auth,
+            timeout: Duration::from_secs(smtp.timeout_secs.unwrap_or(self.imap_timeout().as_secs())),
+            tls_ca_file: smtp.tls_ca_file.as_ref().map(|p| self.base.join(p)).or_else(|| self.imap_ca_file()),
         })
     }
 

@@ -15,7 +15,7 @@ mod secret;
 mod validate;
 mod watch;
 
-pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint, local_part};
+pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint, SmtpEndpoint, local_part, smtp_port};
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{AccountSet, Config, DAEMON_FILE, account_id_of, load_account, load_accounts};
 pub use location::LineCol;

@@ -217,7 +217,7 @@ pub struct ImapSettings {
 }
 
 /// `[smtp]`.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSettings {
     /// Server host; optional when the provider adapter supplies it.
@@ -247,6 +247,46 @@ pub struct SmtpSettings {
     /// Extra PEM trust anchor(s); defaults to `[imap]`'s.
     #[serde(default)]
     pub tls_ca_file: Option<PathBuf>,
+    /// First retry after a temporary failure (4xx, connection); doubles per attempt.
+    #[serde(default = "smtp_retry_initial")]
+    pub retry_initial_secs: u64,
+    /// Longest wait between attempts.
+    #[serde(default = "smtp_retry_max")]
+    pub retry_max_secs: u64,
+    /// Give up on a message (state `failed`) after this long.
+    #[serde(default = "smtp_give_up")]
+    pub give_up_after_hours: u64,
+}
+
+fn smtp_retry_initial() -> u64 {
+    30
+}
+
+fn smtp_retry_max() -> u64 {
+    3600
+}
+
+fn smtp_give_up() -> u64 {
+    48
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: None,
+            port: 0,
+            security: Security::default(),
+            allow_plaintext: false,
+            username: None,
+            password: None,
+            auth: None,
+            timeout_secs: None,
+            tls_ca_file: None,
+            retry_initial_secs: smtp_retry_initial(),
+            retry_max_secs: smtp_retry_max(),
+            give_up_after_hours: smtp_give_up(),
+        }
+    }
 }
 
 /// `[folders]`: role overrides (full mailbox names as listed, decoded) and the sync set.

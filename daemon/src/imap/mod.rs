@@ -5,6 +5,7 @@
 //! fetch, how identities are re-linked, how names are decoded and roles assigned) lives
 //! here.
 
+mod append;
 mod error;
 pub mod folders;
 mod headers;
@@ -13,6 +14,7 @@ mod session;
 mod sync;
 pub mod utf7;
 
+pub use append::{Placed, append_once};
 pub use error::ImapError;
 pub use folders::{ListEntry, RoleHints};
 pub use headers::parse as parse_headers;

@@ -46,6 +46,10 @@ pub struct Connected {
     pub adapter: Option<AdapterRef>,
     /// How it was chosen.
     pub chosen: Option<Chosen>,
+    /// `host:port` as connected to.
+    pub address: String,
+    /// The login name used.
+    pub user: String,
 }
 
 /// Resolves the endpoint (password, adapter defaults) off the async runtime, connects,
@@ -72,7 +76,8 @@ pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Re
         (Some(host), Some(c)) => Some(AdapterRef { host: Arc::clone(host), id: c.id.clone() }),
         _ => None,
     };
-    Ok(Connected { session, adapter, chosen })
+    let address = format!("{}:{}", ep.host, ep.port);
+    Ok(Connected { session, adapter, chosen, address, user: ep.username.clone() })
 }
 
 /// The server's answer to `ID`, sorted; `None` when it has none or the command fails.
@@ -142,7 +147,7 @@ pub async fn sync_account(
     plugins: Option<&Arc<PluginHost>>,
     opts: &SyncOptions,
 ) -> Result<(AccountReport, Option<Chosen>), ImapError> {
-    let Connected { mut session, adapter, chosen } = connect(account, plugins).await?;
+    let Connected { mut session, adapter, chosen, .. } = connect(account, plugins).await?;
     let result = sync_with_session(&mut session, account, store, adapter.as_ref(), opts).await;
     session.logout().await;
     result.map(|r| (r, chosen))

@@ -487,6 +487,11 @@ pub fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Result<Vec<M
     Ok(rows)
 }
 
+/// The account a stored message belongs to.
+pub fn account_of(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT account FROM messages WHERE id = ?1", [local_id], |r| r.get(0)).optional()
+}
+
 /// The raw bytes of a stored message.
 pub fn raw(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
     conn.query_row("SELECT b.data FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1", [local_id], |r| {

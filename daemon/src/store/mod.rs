@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod folders;
 pub mod messages;
+pub mod outbox;
 pub mod plugins;
 pub mod routing;
 mod schema;

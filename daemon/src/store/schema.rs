@@ -126,4 +126,28 @@ CREATE TABLE route_traces (
 CREATE INDEX messages_account_date ON messages(account, date);
 CREATE INDEX events_account ON events(account, seq);
 "#,
+    // 3: the outbox. The message is built once, at enqueue time, so every attempt sends the
+    // same bytes with the same Message-ID.
+    r#"
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    account         TEXT NOT NULL,
+    kind            TEXT NOT NULL DEFAULT 'send',
+    state           TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    subject         TEXT,
+    envelope_from   TEXT NOT NULL,
+    recipients      TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    server_reply    TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    sent_at         INTEGER,
+    copy            TEXT
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+"#,
 ];

@@ -118,7 +118,7 @@ impl AccountTask {
     }
 
     async fn pass(&self, opts: &SyncOptions) -> Result<imap::AccountReport, imap::ImapError> {
-        let imap::Connected { mut session, adapter, chosen } =
+        let imap::Connected { mut session, adapter, chosen, .. } =
             imap::connect(&self.account, self.plugins.as_ref()).await?;
         let (id, adapter_id) = (self.account.id.clone(), chosen.as_ref().map(|c| c.id.clone()));
         let _ = self.store.call(move |c| store::accounts::set_adapter(c, &id, adapter_id.as_deref())).await;

@@ -8,6 +8,7 @@ use std::path::Path;
 use crate::dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports};
 use crate::error::{HarnessError, io};
 use crate::mail::Mail;
+use crate::postfix::Postfix;
 
 /// First port of the architect's server (imap, imaps, insecure, lmtp, auth).
 pub const ARCHITEKT_PORTS: u16 = 19930;
@@ -15,6 +16,9 @@ pub const ARCHITEKT_PORTS: u16 = 19930;
 pub const KANZLEI_PORTS: u16 = 19940;
 /// First port of the real-estate agent's Gmail-shaped server.
 pub const MAKLER_PORTS: u16 = 19950;
+/// First port of the Postfix in front of all three: submission (STARTTLS) and implicit
+/// TLS per server, in the order architekt, kanzlei, makler (19960/19961, 19962/19963, …).
+pub const POSTFIX_PORTS: u16 = 19960;
 
 /// A demo account: id, login, password.
 pub struct DemoAccount {
@@ -45,10 +49,18 @@ pub fn start(dir: &Path) -> Result<String, HarnessError> {
     let architekt = architekt(&dir.join("architekt"))?;
     let kanzlei = kanzlei(&dir.join("kanzlei"))?;
     let makler = makler(&dir.join("makler"))?;
+    let smtp = match Postfix::start_at(&[&architekt, &kanzlei, &makler], &dir.join("postfix"), POSTFIX_PORTS) {
+        Ok(pf) => {
+            let ports: Vec<String> = pf.listeners.iter().map(|l| l.submission.to_string()).collect();
+            pf.detach();
+            format!("smtp:      submission 127.0.0.1:{} (Postfix, delivering into the three servers)", ports.join("/"))
+        }
+        Err(e) => format!("smtp:      not started ({e}); sending is left out of the demo"),
+    };
     let summary = format!(
         "architekt: imaps 127.0.0.1:{} (SPECIAL-USE, ProjektPro folders)\n\
          kanzlei:   imaps 127.0.0.1:{} (INBOX. prefix, `.` separator, no attributes)\n\
-         makler:    imaps 127.0.0.1:{} (German Gmail layout, [Google Mail]/…)",
+         makler:    imaps 127.0.0.1:{} (German Gmail layout, [Google Mail]/…)\n{smtp}",
         architekt.imaps_port, kanzlei.imaps_port, makler.imaps_port
     );
     architekt.detach();
@@ -62,7 +74,8 @@ pub fn stop(dir: &Path) -> bool {
     let a = crate::dovecot::stop_detached(&dir.join("architekt"));
     let k = crate::dovecot::stop_detached(&dir.join("kanzlei"));
     let m = crate::dovecot::stop_detached(&dir.join("makler"));
-    a || k || m
+    let p = crate::postfix::stop_detached(&dir.join("postfix"));
+    a || k || m || p
 }
 
 fn mail(n: usize, from: &str, subject: &str, body: &str) -> Vec<u8> {

@@ -13,6 +13,7 @@ mod dovecot;
 mod error;
 pub mod mail;
 mod net;
+mod postfix;
 mod process;
 mod proxy;
 
@@ -21,6 +22,7 @@ pub use client::{ImapClient, ListLine};
 pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports, User, stop_detached};
 pub use error::HarnessError;
 pub use net::{free_port, wait_for_port};
+pub use postfix::{Listener, Postfix};
 pub use proxy::RecordingProxy;
 
 /// Whether this process runs as root (then servers drop to their usual system users).
