@@ -139,8 +139,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
     let plugin_dirs: Vec<PathBuf> = plugins.dirs().iter().filter(|d| d.is_dir()).map(|d| absolute(d)).collect();
     // `postfachd send` touches a file here to wake the outbox.
-    let wake_dir =
-        crate::smtp::outbox::wake_file(&config).parent().map(Path::to_owned).unwrap_or_else(|| config.data_dir());
+    let wake_dir = crate::wake::dir(&config);
     let _ = std::fs::create_dir_all(&wake_dir);
     let wake_dir = absolute(&wake_dir);
     let accounts_dir = absolute(&accounts_dir);
@@ -173,8 +172,16 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             Some(paths) = changes.recv() => {
                 tracing::debug!(?paths, "files changed");
                 // An empty list means the watcher lost track (overflow): rescan anyway.
-                if paths.is_empty() || paths.iter().any(|p| p.starts_with(&wake_dir)) {
+                if paths.is_empty() {
                     outbox_wake.notify_one();
+                }
+                for target in paths.iter().filter(|p| p.starts_with(&wake_dir)).filter_map(|p| crate::wake::target_of(p)) {
+                    match target {
+                        crate::wake::Target::Outbox => outbox_wake.notify_one(),
+                        crate::wake::Target::Account(id) => {
+                            supervisor.wake(&id);
+                        }
+                    }
                 }
                 let accounts = paths.is_empty()
                     || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir);

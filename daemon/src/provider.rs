@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::config::{Account, EndpointError, ImapEndpoint};
 use crate::imap::{ImapError, RoleHints};
+use crate::model::Role;
 use crate::plugins::{FolderInfo, LoginForm, PluginError, PluginHost, PluginKind, Quirks, ServerDefaults};
 use crate::store::ListedFolder;
 
@@ -130,6 +131,25 @@ pub fn roles(host: &PluginHost, adapter: &str, listing: &[ListedFolder]) -> (Rol
 /// The adapter's quirks; defaults when there is none or it fails.
 pub fn quirks(host: &PluginHost, adapter: Option<&str>) -> Quirks {
     adapter.and_then(|id| host.quirks(id).ok()).unwrap_or_default()
+}
+
+/// Names for system folders a provider would create, as path segments below the
+/// personal namespace: the adapter's answer (API 0.2; roles it leaves out are not created),
+/// else — no adapter, an API 0.1 adapter, or a failing one — the names German users expect.
+pub fn folder_names(host: &PluginHost, adapter: Option<&str>) -> std::collections::HashMap<Role, Vec<String>> {
+    if let Some(names) = adapter.and_then(|id| host.folder_names(id).ok().flatten()) {
+        return names.into_iter().collect();
+    }
+    [
+        (Role::Sent, "Gesendet"),
+        (Role::Drafts, "Entwürfe"),
+        (Role::Trash, "Papierkorb"),
+        (Role::Junk, "Spam"),
+        (Role::Archive, "Archiv"),
+    ]
+    .into_iter()
+    .map(|(r, n)| (r, vec![n.to_owned()]))
+    .collect()
 }
 
 /// The adapter's suggestion for an address, for `postfachd autoconfig`: the best

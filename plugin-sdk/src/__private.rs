@@ -34,7 +34,7 @@ compile_error!("postfach-plugin-sdk: enable the feature `router` or `provider-ad
 pub mod router {
     wit_bindgen::generate!({
         world: "router",
-        path: "wit/v0.1",
+        path: "wit/v0.2",
         pub_export_macro: true,
         export_macro_name: "export_router",
         default_bindings_module: "postfach_plugin_sdk::__private::router",
@@ -46,7 +46,7 @@ pub mod router {
 pub mod adapter {
     wit_bindgen::generate!({
         world: "provider-adapter",
-        path: "wit/v0.1",
+        path: "wit/v0.2",
         pub_export_macro: true,
         export_macro_name: "export_adapter",
         default_bindings_module: "postfach_plugin_sdk::__private::adapter",
@@ -169,19 +169,7 @@ mod adapter_glue {
             .into_iter()
             .map(|c| w::RoleChoice {
                 folder: c.folder,
-                role: match c.role {
-                    Role::Inbox => w::Role::Inbox,
-                    Role::Sent => w::Role::Sent,
-                    Role::Drafts => w::Role::Drafts,
-                    Role::Trash => w::Role::Trash,
-                    Role::Junk => w::Role::Junk,
-                    Role::Archive => w::Role::Archive,
-                    Role::All => w::Role::All,
-                    Role::Flagged => w::Role::Flagged,
-                    Role::Important => w::Role::Important,
-                    Role::Outbox => w::Role::Outbox,
-                    Role::Other => w::Role::Other,
-                },
+                role: role_to_wit(c.role),
                 source: match c.source {
                     RoleSource::Attribute => w::RoleSource::Attribute,
                     RoleSource::Adapter => w::RoleSource::Adapter,
@@ -190,6 +178,27 @@ mod adapter_glue {
                 reason: c.reason,
             })
             .collect()
+    }
+
+    fn role_to_wit(role: Role) -> w::Role {
+        match role {
+            Role::Inbox => w::Role::Inbox,
+            Role::Sent => w::Role::Sent,
+            Role::Drafts => w::Role::Drafts,
+            Role::Trash => w::Role::Trash,
+            Role::Junk => w::Role::Junk,
+            Role::Archive => w::Role::Archive,
+            Role::All => w::Role::All,
+            Role::Flagged => w::Role::Flagged,
+            Role::Important => w::Role::Important,
+            Role::Outbox => w::Role::Outbox,
+            Role::Other => w::Role::Other,
+        }
+    }
+
+    pub fn adapter_folder_names<A: ProviderAdapter>() -> Vec<w::FolderName> {
+        super::install_panic_hook();
+        A::new().folder_names().into_iter().map(|n| w::FolderName { role: role_to_wit(n.role), path: n.path }).collect()
     }
 
     pub fn adapter_quirks<A: ProviderAdapter>() -> w::Quirks {
@@ -206,4 +215,4 @@ mod adapter_glue {
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "provider-adapter"))]
-pub use adapter_glue::{adapter_defaults, adapter_detect, adapter_quirks, adapter_roles};
+pub use adapter_glue::{adapter_defaults, adapter_detect, adapter_folder_names, adapter_quirks, adapter_roles};

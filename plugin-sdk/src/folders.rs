@@ -12,7 +12,22 @@
 
 use std::collections::BTreeSet;
 
-use crate::types::{Folder, Role, RoleChoice, RoleSource};
+use crate::types::{Folder, FolderName, Role, RoleChoice, RoleSource};
+
+/// The German system folder names (Gesendet, Entwürfe, Papierkorb, Spam, Archiv): the
+/// default of [`crate::ProviderAdapter::folder_names`].
+pub fn german_folder_names() -> Vec<FolderName> {
+    [
+        (Role::Sent, "Gesendet"),
+        (Role::Drafts, "Entwürfe"),
+        (Role::Trash, "Papierkorb"),
+        (Role::Junk, "Spam"),
+        (Role::Archive, "Archiv"),
+    ]
+    .into_iter()
+    .map(|(role, name)| FolderName::top(role, name))
+    .collect()
+}
 
 /// The role a SPECIAL-USE (RFC 6154) or XLIST attribute stands for.
 pub fn attribute_role(attribute: &str) -> Option<Role> {

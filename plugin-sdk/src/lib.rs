@@ -48,8 +48,8 @@ pub mod testing;
 mod types;
 
 pub use types::{
-    Assignment, Decision, Folder, Level, LoginForm, MessageMeta, Quirks, Role, RoleChoice, RoleSource, Security,
-    Server, ServerDefaults, Texts,
+    Assignment, Decision, Folder, FolderName, Level, LoginForm, MessageMeta, Quirks, Role, RoleChoice, RoleSource,
+    Security, Server, ServerDefaults, Texts,
 };
 
 /// A provider adapter: servers, folder roles and quirks of one mail provider.
@@ -84,6 +84,13 @@ pub trait ProviderAdapter: Sized {
     /// How the provider behaves; default: nothing special.
     fn quirks(&self) -> Quirks {
         Quirks::default()
+    }
+
+    /// What the provider calls the system folders, for creating missing ones; roles left
+    /// out are never created. Default: the German names most providers here use
+    /// ([`folders::german_folder_names`]).
+    fn folder_names(&self) -> Vec<FolderName> {
+        folders::german_folder_names()
     }
 }
 
@@ -163,6 +170,9 @@ macro_rules! register_provider_adapter {
                 }
                 fn quirks() -> $crate::__private::wit::types::Quirks {
                     $crate::__private::adapter_quirks::<$adapter>()
+                }
+                fn folder_names() -> ::std::vec::Vec<$crate::__private::wit::types::FolderName> {
+                    $crate::__private::adapter_folder_names::<$adapter>()
                 }
             }
     $crate::__private::adapter::export_adapter!(PostfachAdapterExport with_types_in $crate::__private::adapter);

@@ -156,6 +156,23 @@ pub struct RoleChoice {
     pub reason: String,
 }
 
+/// What the provider calls a system folder: hierarchy segments below the personal
+/// namespace (`["Sent Messages"]`); the host adds the server's separator and prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderName {
+    /// The role.
+    pub role: Role,
+    /// The path segments.
+    pub path: Vec<String>,
+}
+
+impl FolderName {
+    /// A top-level folder.
+    pub fn top(role: Role, name: &str) -> Self {
+        FolderName { role, path: vec![name.to_owned()] }
+    }
+}
+
 /// Behaviour the host must adapt to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Quirks {

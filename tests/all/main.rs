@@ -5,11 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod adapters;
+mod changes;
 mod check;
 mod crash;
+mod import;
 mod lifecycle;
 mod plugins;
+mod push;
 mod reload;
+mod retention;
 mod routing;
 mod send;
 mod support;

@@ -317,7 +317,9 @@ pub fn test_plugin(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let out = BUILT.get_or_init(|| {
         let target = target_dir().join("test-plugins");
-        for pkg in ["looper", "hog", "panicker", "bad-import", "future-version", "slow-router", "bad-router"] {
+        for pkg in
+            ["looper", "hog", "panicker", "bad-import", "future-version", "slow-router", "bad-router", "legacy-adapter"]
+        {
             run_ok(
                 Command::new(cargo())
                     .args(["build", "--quiet", "--release", "--target", "wasm32-wasip2", "-p", &format!("test-{pkg}")])
@@ -364,4 +366,28 @@ pub fn sdk_example(name: &str, feature: &str) -> PathBuf {
             .env("CARGO_TARGET_DIR", &target),
     );
     target.join(format!("wasm32-wasip2/release/examples/{name}.wasm"))
+}
+
+/// Dovecot 2.3's capabilities after login, for fixtures that hide some of them.
+pub const DOVECOT_CAPS: &str = "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY THREAD=REFERENCES \
+    THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS \
+    LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH LIST-STATUS BINARY \
+    MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY SPECIAL-USE";
+
+/// [`DOVECOT_CAPS`] without the named capabilities (the server still understands them,
+/// but a client that reads CAPABILITY must not use them).
+pub fn caps_without(drop: &[&str]) -> String {
+    DOVECOT_CAPS.split_whitespace().filter(|c| !drop.contains(c)).collect::<Vec<_>>().join(" ")
+}
+
+/// An account file that talks plain IMAP to `port` (a recording relay in front of `dv`).
+pub fn account_toml_via(dv: &Dovecot, user: &str, port: u16, extra: &str) -> String {
+    account_toml(dv, user, extra)
+        .replace(&format!("port = {}", dv.imaps_port), &format!("port = {port}"))
+        .replace("security = \"tls\"", "security = \"plain\"\nallow_plaintext = true")
+}
+
+/// A message's entry in `postfachd messages --json`, by subject.
+pub fn message_by_subject(env: &Env, account: &str, subject: &str) -> Option<Value> {
+    env.messages(account).into_iter().find(|m| m["subject"] == subject)
 }

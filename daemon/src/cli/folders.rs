@@ -27,13 +27,36 @@ pub struct FolderJson {
 }
 
 /// Lists (and with `refresh`, first loads) an account's folders.
-pub async fn run(config: &Config, id: &str, refresh: bool, json: bool) -> Result<(), CliError> {
+pub async fn run(config: &Config, id: &str, refresh: bool, create_missing: bool, json: bool) -> Result<(), CliError> {
     let account = load_account(config, id)?;
     let store = open_store(config)?;
-    let rows: Vec<FolderRow> = if refresh {
+    let rows: Vec<FolderRow> = if refresh || create_missing {
         let plugins = super::plugin_host(config).await?;
         let imap::Connected { mut session, adapter, chosen, .. } = imap::connect(&account, Some(&plugins)).await?;
-        let result = imap::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
+        let mut result = imap::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
+        if create_missing && let Ok((rows, _)) = &result {
+            match imap::create_missing_for(&mut session, &plugins, adapter.as_ref(), rows).await {
+                Ok(done) => {
+                    for c in &done.created {
+                        eprintln!("created {c}");
+                    }
+                    if !done.unnamed.is_empty() {
+                        let roles: Vec<&str> = done.unnamed.iter().map(|r| r.as_str()).collect();
+                        eprintln!(
+                            "not created: {} (the provider makes these itself; the account's adapter names no folder for them)",
+                            roles.join(", ")
+                        );
+                    }
+                    if done.created.is_empty() && done.unnamed.is_empty() {
+                        eprintln!("every system folder exists already");
+                    }
+                    if !done.created.is_empty() {
+                        result = imap::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
+                    }
+                }
+                Err(e) => result = Err(e),
+            }
+        }
         session.logout().await;
         let (rows, adapter_error) = result?;
         let adapter_id = chosen.map(|c| c.id);

@@ -6,8 +6,10 @@
 
 mod accounts;
 mod autoconfig;
+mod changes;
 mod check;
 mod folders;
+mod import;
 mod messages;
 mod outbox;
 mod output;
@@ -70,6 +72,10 @@ pub enum Command {
         /// Connect to the server and load the folder list now.
         #[arg(long)]
         refresh: bool,
+        /// Create the missing sent, drafts, trash, junk and archive folders on the server
+        /// (provider naming, the server's separator); implies --refresh.
+        #[arg(long)]
+        create_missing: bool,
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
@@ -135,6 +141,65 @@ pub enum Command {
     },
     /// Put a message in the outbox (the running daemon delivers it), or deliver it now.
     Send(SendCommand),
+    /// Mark a stored message read, unread, flagged, answered … on the server.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
+    Mark {
+        /// The message's local id (from `postfachd messages`).
+        local_id: i64,
+        /// Set \Seen.
+        #[arg(long, group = "what", conflicts_with = "unread")]
+        read: bool,
+        /// Clear \Seen.
+        #[arg(long, group = "what")]
+        unread: bool,
+        /// Set \Flagged.
+        #[arg(long, group = "what", conflicts_with = "unflag")]
+        flag: bool,
+        /// Clear \Flagged.
+        #[arg(long, group = "what")]
+        unflag: bool,
+        /// Set \Answered.
+        #[arg(long, group = "what", conflicts_with = "unanswered")]
+        answered: bool,
+        /// Clear \Answered.
+        #[arg(long, group = "what")]
+        unanswered: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a message on the server: into the trash, or for good when it is in the
+    /// trash already (the store keeps it, marked gone from the server).
+    Delete {
+        /// The message's local id.
+        local_id: i64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a message to the server's junk folder (trains the provider's filter), or with
+    /// `--not-spam` back to the inbox.
+    Spam {
+        /// The message's local id.
+        local_id: i64,
+        /// Not spam: move it from the junk folder back to the inbox.
+        #[arg(long)]
+        not_spam: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import an mbox file or a maildir (from a POP3-era mail client) into an account's
+    /// store; mail that later syncs over IMAP is never stored twice.
+    Import {
+        /// The account id.
+        account: String,
+        /// An mbox file, or a maildir (with cur/ and new/).
+        path: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Queued, sent and failed messages with the server's words; `retry ID` queues one again.
     Outbox {
         /// What to do; lists the outbox when absent.
@@ -270,9 +335,32 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Check => check::run(&dir),
         Command::Sync { account, once: _, json } => sync::run(&Config::load(&dir)?, account.as_deref(), json).await,
         Command::Accounts { json } => accounts::run(&Config::load(&dir)?, json),
-        Command::Folders { account, refresh, json } => {
-            folders::run(&Config::load(&dir)?, &account, refresh, json).await
+        Command::Folders { account, refresh, create_missing, json } => {
+            folders::run(&Config::load(&dir)?, &account, refresh, create_missing, json).await
         }
+        Command::Mark { local_id, read, unread, flag, unflag, answered, unanswered, json } => {
+            let mut add = Vec::new();
+            let mut remove = Vec::new();
+            for (set, clear, flag_name) in
+                [(read, unread, "\\Seen"), (flag, unflag, "\\Flagged"), (answered, unanswered, "\\Answered")]
+            {
+                if set {
+                    add.push(flag_name.to_owned());
+                }
+                if clear {
+                    remove.push(flag_name.to_owned());
+                }
+            }
+            changes::run(&Config::load(&dir)?, local_id, crate::store::changes::Op::Flags, add, remove, json).await
+        }
+        Command::Delete { local_id, json } => {
+            changes::run(&Config::load(&dir)?, local_id, crate::store::changes::Op::Delete, vec![], vec![], json).await
+        }
+        Command::Spam { local_id, not_spam, json } => {
+            let op = if not_spam { crate::store::changes::Op::NotSpam } else { crate::store::changes::Op::Spam };
+            changes::run(&Config::load(&dir)?, local_id, op, vec![], vec![], json).await
+        }
+        Command::Import { account, path, json } => import::run(&Config::load(&dir)?, &account, &path, json).await,
         Command::Messages { account, folder, project, limit, json } => {
             messages::run(&Config::load(&dir)?, &account, folder, project, limit, json)
         }

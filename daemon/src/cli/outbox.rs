@@ -7,7 +7,6 @@ use super::output::{self, Table, clip};
 use super::{CliError, open_store};
 use crate::config::Config;
 use crate::model::rfc3339;
-use crate::smtp::outbox;
 use crate::store::{self, outbox::Entry};
 
 /// One element of `postfachd outbox --json`.
@@ -96,7 +95,7 @@ pub fn list(config: &Config, json: bool) -> Result<(), CliError> {
 pub fn retry(config: &Config, id: i64) -> Result<(), CliError> {
     let store = open_store(config)?;
     if store.with(|c| store::outbox::retry(c, id))? {
-        outbox::wake(config);
+        crate::wake::nudge(config, &crate::wake::Target::Outbox);
         output::line(&format!("outbox #{id} queued again"));
         return Ok(());
     }

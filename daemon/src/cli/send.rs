@@ -223,7 +223,7 @@ async fn deliver(
     let (id, message_id) = outbox::enqueue(&store, account, draft, kind)?;
     let kind_name = if kind == Kind::Draft { "draft" } else { "send" };
     if !now {
-        outbox::wake(config);
+        crate::wake::nudge(config, &crate::wake::Target::Outbox);
         let running = crate::daemon::is_running(&config.data_dir());
         if json {
             output::json(&SendJson {

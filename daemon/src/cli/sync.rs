@@ -35,6 +35,9 @@ pub struct SyncJson {
     provider: Option<String>,
     warning: Option<String>,
     routed: u64,
+    flags_changed: u64,
+    /// What retention did on the server, one line per folder and rule.
+    retention: Vec<String>,
 }
 
 /// Runs one pass; exit status 1 if any account failed.
@@ -72,17 +75,21 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
                         eprintln!("{}: warning: {w}", r.account);
                     }
                     output::line(&format!(
-                        "{}: {} new, {} linked, {} relinked, {} gone, {} routed, {} folders, {:.1} MB in {:.2}s",
+                        "{}: {} new, {} linked, {} relinked, {} gone, {} flags changed, {} routed, {} folders, {:.1} MB in {:.2}s",
                         r.account,
                         r.new_messages,
                         r.linked,
                         r.relinked,
                         r.removed,
+                        r.flags_changed,
                         r.routed,
                         r.folders,
                         r.bytes as f64 / 1e6,
                         r.seconds
-                    ))
+                    ));
+                    for line in &r.retention {
+                        output::line(&format!("  {line}"));
+                    }
                 }
             }
         }
@@ -112,6 +119,8 @@ async fn one(
         provider: None,
         warning: None,
         routed: 0,
+        flags_changed: 0,
+        retention: Vec::new(),
     };
     if !account.file.enabled {
         out.skipped = Some("enabled = false".into());
@@ -129,7 +138,7 @@ async fn one(
     }
     let (id, f) = (account.id.clone(), account.file.clone());
     let _ = store.call(move |c| store::accounts::upsert_meta(c, &id, &f.description, &f.provider, f.enabled)).await;
-    let opts = SyncOptions { window_days: account.file.sync.window_days, full_check: true };
+    let opts = SyncOptions { window_days: account.file.sync.window_days, full_check: true, housekeeping: true };
     let result = imap::sync_account(&account, &store, Some(&plugins), &opts).await;
     out.seconds = started.elapsed().as_secs_f64();
     let id = account.id.clone();
@@ -154,7 +163,9 @@ async fn one(
                 out.relinked += f.stats.relinked;
                 out.removed += f.removed;
                 out.bytes += f.bytes;
+                out.flags_changed += f.flags_changed;
             }
+            out.retention = report.retention.iter().map(|(f, what)| format!("{f}: {what}")).collect();
             out.folders = report.folders.len();
             let adapter = out.provider.clone();
             let _ = store

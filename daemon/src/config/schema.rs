@@ -352,6 +352,9 @@ pub struct SyncSettings {
     pub interval_secs: u64,
     /// Use IMAP IDLE where the server offers it.
     pub idle: bool,
+    /// Folders watched with IDLE besides the inbox (patterns as in `folders.sync`), each on
+    /// its own connection, as far as the provider's connection limit allows.
+    pub idle_folders: Vec<String>,
     /// Only mail younger than this many days is synced; absent = all mail.
     pub window_days: Option<u32>,
     /// What to do on the server with mail older than the window.
@@ -371,6 +374,7 @@ impl Default for SyncSettings {
         SyncSettings {
             interval_secs: 300,
             idle: true,
+            idle_folders: Vec::new(),
             window_days: None,
             after_window: AfterWindow::Keep,
             server_retention_days: RetentionDays::default(),

@@ -8,6 +8,7 @@ use tracing::{debug, info, warn};
 
 use super::error::ImapError;
 use super::folders::{self, RoleHints};
+use super::retention;
 use super::session::{self, Session};
 use super::sync::{self, FolderReport, SyncOptions};
 use crate::config::Account;
@@ -24,6 +25,10 @@ pub struct AccountReport {
     pub folder_errors: Vec<(String, String)>,
     /// The provider adapter's failure, when roles fell back to attributes.
     pub adapter_error: Option<String>,
+    /// What retention did on the server: `(folder, what)`.
+    pub retention: Vec<(String, String)>,
+    /// Messages that lost a location through retention.
+    pub retention_touched: Vec<i64>,
 }
 
 impl AccountReport {
@@ -34,7 +39,16 @@ impl AccountReport {
 
     /// Messages whose locations changed in this pass (to be routed).
     pub fn touched(&self) -> Vec<i64> {
-        self.folders.iter().flat_map(|f| f.stats.touched.iter().copied()).collect()
+        self.folders
+            .iter()
+            .flat_map(|f| f.stats.touched.iter().copied())
+            .chain(self.retention_touched.iter().copied())
+            .collect()
+    }
+
+    /// Stored messages whose flags changed on the server.
+    pub fn flags_changed(&self) -> u64 {
+        self.folders.iter().map(|f| f.flags_changed).sum()
     }
 }
 
@@ -148,6 +162,11 @@ pub async fn sync_account(
     opts: &SyncOptions,
 ) -> Result<(AccountReport, Option<Chosen>), ImapError> {
     let Connected { mut session, adapter, chosen, .. } = connect(account, plugins).await?;
+    // Local changes first, so the server's state read next already includes them.
+    if let Err(e) = super::changes::apply_pending(&mut session, store, &account.id).await {
+        session.logout().await;
+        return Err(e);
+    }
     let result = sync_with_session(&mut session, account, store, adapter.as_ref(), opts).await;
     session.logout().await;
     result.map(|r| (r, chosen))
@@ -166,6 +185,7 @@ pub async fn sync_with_session(
     let wanted = folders::sync_set(&listing, account.file.folders.sync.as_deref());
     let mut report = AccountReport { adapter_error, ..AccountReport::default() };
     let store = Arc::clone(store);
+    let mut synced: Vec<&store::FolderRow> = Vec::new();
     for folder in wanted {
         let Some(row) = rows.iter().find(|r| r.folder.raw == folder.raw) else { continue };
         match sync::sync_folder(session, &store, &account.id, row, opts).await {
@@ -179,6 +199,7 @@ pub async fn sync_with_session(
                         "UIDVALIDITY changed; stored messages re-linked");
                 }
                 report.folders.push(r);
+                synced.push(row);
             }
             Err(ImapError::Command { command, text }) if text.starts_with("NO ") => {
                 warn!(folder = %row.folder.name, %command, %text, "folder skipped");
@@ -186,6 +207,11 @@ pub async fn sync_with_session(
             }
             Err(e) => return Err(e),
         }
+    }
+    if opts.housekeeping {
+        let done = retention::apply(session, &store, account, &synced, &rows).await?;
+        report.retention = done.actions;
+        report.retention_touched = done.touched;
     }
     let mut touched = report.touched();
     touched.sort_unstable();

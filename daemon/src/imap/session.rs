@@ -75,6 +75,19 @@ pub struct Session {
     pub capabilities: Capabilities,
     /// The per-command timeout.
     pub timeout: Duration,
+    /// How flag changes can be asked for (CONDSTORE / QRESYNC, enabled at login).
+    pub changes: ChangeTracking,
+}
+
+/// What the server offers for finding changes since the last pass (RFC 7162).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeTracking {
+    /// Neither: flags are compared by a full `UID FETCH 1:* (FLAGS)`.
+    None,
+    /// CONDSTORE: `CHANGEDSINCE <modseq>` returns only changed flags.
+    Condstore,
+    /// QRESYNC: as CONDSTORE, and `VANISHED` reports expunged UIDs.
+    Qresync,
 }
 
 impl Session {
@@ -107,7 +120,30 @@ pub async fn open(ep: &ImapEndpoint) -> Result<Session, ImapError> {
         .await
         .map_err(|_| limit("CAPABILITY at"))?
         .map_err(|e| ImapError::command("CAPABILITY", e))?;
-    Ok(Session { inner: session, capabilities, timeout: ep.timeout })
+    let has = |c: &str| capabilities.has_str(c);
+    let wanted = if has("QRESYNC") {
+        ChangeTracking::Qresync
+    } else if has("CONDSTORE") {
+        ChangeTracking::Condstore
+    } else {
+        ChangeTracking::None
+    };
+    // Enabling makes the server report MODSEQ (and VANISHED) from now on.
+    let changes = match wanted {
+        ChangeTracking::None => ChangeTracking::None,
+        mode => {
+            let command = if mode == ChangeTracking::Qresync { "ENABLE QRESYNC" } else { "ENABLE CONDSTORE" };
+            match tokio::time::timeout(ep.timeout, session.run_command_and_check_ok(command)).await {
+                Ok(Ok(())) => mode,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %server_text(e), "{command} refused; comparing flags instead");
+                    ChangeTracking::None
+                }
+                Err(_) => return Err(limit(command)),
+            }
+        }
+    };
+    Ok(Session { inner: session, capabilities, timeout: ep.timeout, changes })
 }
 
 async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, ImapError> {

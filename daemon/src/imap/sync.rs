@@ -10,8 +10,14 @@
 //!    (moved or copied mail, a renumbered folder) are linked without downloading them.
 //! 4. Fetch the rest with `BODY.PEEK[]` in chunks, commit in batches (one transaction
 //!    each) while the next batch is already streaming in.
-//! 5. After a UIDVALIDITY change, locations not found again are marked gone; then the
-//!    checkpoint is saved.
+//! 5. Flags of stored messages: with CONDSTORE only those changed since the last pass
+//!    (`CHANGEDSINCE`), otherwise all of them, compared with the store.
+//! 6. Removals: after a UIDVALIDITY change, locations not found again are gone; with
+//!    QRESYNC the server names expunged UIDs (`VANISHED`); otherwise the stored UIDs
+//!    missing from the search are. Then the checkpoint is saved.
+//!
+//! With QRESYNC and an unchanged UIDVALIDITY, step 2 searches only `UID <uidnext>:*`, so
+//! a pass over a large, quiet folder costs a few short commands.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -22,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use super::error::ImapError;
 use super::headers;
-use super::session::Session;
+use super::session::{ChangeTracking, Session};
 use crate::store::{self, BatchStats, FetchedMessage, FolderRow, Link, SharedStore, StoreError};
 
 /// UIDs per FETCH command.
@@ -39,6 +45,8 @@ pub struct SyncOptions {
     pub window_days: Option<u32>,
     /// Search even when UIDNEXT is unchanged (first pass after start, config change).
     pub full_check: bool,
+    /// After the pass, apply `after_window` and `server_retention_days` on the server.
+    pub housekeeping: bool,
 }
 
 /// What a folder pass did.
@@ -56,6 +64,10 @@ pub struct FolderReport {
     pub bytes: u64,
     /// The UIDVALIDITY changed since the last pass.
     pub uidvalidity_changed: bool,
+    /// Stored messages whose flags changed on the server.
+    pub flags_changed: u64,
+    /// Messages that lost their location here (expunged, or moved to another folder).
+    pub gone: Vec<i64>,
 }
 
 /// Syncs one folder. The session is left with the folder selected.
@@ -89,8 +101,18 @@ pub async fn sync_folder(
     }
 
     let since = opts.window_days.map(since_date);
+    // QRESYNC reports expunged UIDs itself, so only UIDs above the checkpoint need a search.
+    let incremental = match (session.changes, folder.uidnext, folder.highestmodseq, mailbox.highest_modseq) {
+        (ChangeTracking::Qresync, Some(uidnext), Some(_), Some(_)) => {
+            (!opts.full_check && since.is_none() && folder.uidvalidity == Some(uidvalidity)).then_some(uidnext)
+        }
+        _ => None,
+    };
     let window_uids: HashSet<u32> = if mailbox.exists == 0 {
         HashSet::new()
+    } else if let Some(uidnext) = incremental {
+        // `n:*` always includes the highest UID, even below n.
+        search(session, &format!("UID {uidnext}:*")).await?.into_iter().filter(|u| *u >= uidnext).collect()
     } else {
         let query = since.as_ref().map_or_else(|| "ALL".to_owned(), |d| format!("SINCE {d}"));
         search(session, &query).await?
@@ -135,8 +157,22 @@ pub async fn sync_folder(
 
     fetch_and_store(session, store, account, folder_id, uidvalidity, &todo, &mut report).await?;
 
+    let since_modseq = folder.highestmodseq.filter(|_| folder.uidvalidity == Some(uidvalidity));
+    let expunged = if known.is_empty() {
+        Vec::new()
+    } else {
+        sync_flags(session, store, folder_id, uidvalidity, since_modseq, mailbox.highest_modseq, &known, &mut report)
+            .await?
+    };
+
     let gone = if stale {
         store.call(move |c| store::messages::finish_pass(c, folder_id, uidvalidity)).await?
+    } else if incremental.is_some() {
+        if expunged.is_empty() {
+            store::PassOutcome::default()
+        } else {
+            store.call(move |c| store::messages::mark_removed(c, folder_id, uidvalidity, &expunged)).await?
+        }
     } else {
         let missing = vanished(session, store, folder_id, uidvalidity, &window_uids, since.is_some()).await?;
         if missing.is_empty() {
@@ -146,10 +182,64 @@ pub async fn sync_folder(
         }
     };
     report.removed = gone.removed;
+    report.gone = gone.touched.clone();
     report.stats.touched.extend(gone.touched);
     let (uidnext, modseq, exists) = (mailbox.uid_next, mailbox.highest_modseq, mailbox.exists);
     store.call(move |c| store::folders::set_checkpoint(c, folder_id, uidvalidity, uidnext, modseq, exists)).await?;
     Ok(report)
+}
+
+/// Brings the stored flags of a folder's known UIDs in line with the server's; returns
+/// the UIDs the server reported expunged (QRESYNC `VANISHED (EARLIER)`).
+#[allow(clippy::too_many_arguments)]
+async fn sync_flags(
+    session: &mut Session,
+    store: &SharedStore,
+    folder_id: i64,
+    uidvalidity: u32,
+    since_modseq: Option<u64>,
+    server_modseq: Option<u64>,
+    known: &HashSet<u32>,
+    report: &mut FolderReport,
+) -> Result<Vec<u32>, ImapError> {
+    let items = match (session.changes, since_modseq, server_modseq) {
+        (ChangeTracking::None, _, _) | (_, None, _) | (_, _, None) => "(UID FLAGS)".to_owned(),
+        (_, Some(ours), Some(theirs)) if ours == theirs => return Ok(Vec::new()),
+        (ChangeTracking::Qresync, Some(ours), _) => format!("(UID FLAGS) (CHANGEDSINCE {ours} VANISHED)"),
+        (ChangeTracking::Condstore, Some(ours), _) => format!("(UID FLAGS) (CHANGEDSINCE {ours})"),
+    };
+    let t = session.timeout;
+    // Anything queued earlier is stale; VANISHED for this command arrives unsolicited.
+    while session.inner.unsolicited_responses.try_recv().is_ok() {}
+    let command = format!("UID FETCH 1:* {items}");
+    let mut changes: Vec<(u32, Vec<String>, Option<u64>)> = Vec::new();
+    {
+        let mut stream = timed(t, command.clone(), session.inner.uid_fetch("1:*", &items))
+            .await?
+            .map_err(|e| ImapError::command(command.clone(), e))?;
+        while let Some(fetch) =
+            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
+        {
+            if let Some(uid) = fetch.uid.filter(|u| known.contains(u)) {
+                changes.push((uid, flags(&fetch), fetch.modseq));
+            }
+        }
+    }
+    let mut expunged = Vec::new();
+    while let Ok(response) = session.inner.unsolicited_responses.try_recv() {
+        if let async_imap::types::UnsolicitedResponse::Other(data) = response
+            && let async_imap::imap_proto::Response::Vanished { uids, .. } = data.parsed()
+        {
+            for range in uids {
+                expunged.extend(range.clone().filter(|u| known.contains(u)));
+            }
+        }
+    }
+    if !changes.is_empty() {
+        let changed = store.call(move |c| store::messages::update_flags(c, folder_id, uidvalidity, &changes)).await?;
+        report.flags_changed += changed.len() as u64;
+    }
+    Ok(expunged)
 }
 
 /// Stored UIDs no longer on the server (moved away or expunged by another client).
@@ -323,9 +413,9 @@ fn fetched_message(fetch: &Fetch) -> Option<FetchedMessage> {
     })
 }
 
-/// Flags as IMAP writes them; `\Recent` is per-session and not stored.
-fn flags(fetch: &Fetch) -> Vec<String> {
-    fetch
+/// Flags as IMAP writes them, sorted; `\Recent` is per-session and not stored.
+pub(crate) fn flags(fetch: &Fetch) -> Vec<String> {
+    let mut flags: Vec<String> = fetch
         .flags()
         .filter_map(|f| match f {
             Flag::Seen => Some("\\Seen".to_owned()),
@@ -336,7 +426,9 @@ fn flags(fetch: &Fetch) -> Vec<String> {
             Flag::Recent | Flag::MayCreate => None,
             Flag::Custom(c) => Some(c.to_string()),
         })
-        .collect()
+        .collect();
+    flags.sort_unstable();
+    flags
 }
 
 async fn search(session: &mut Session, query: &str) -> Result<HashSet<u32>, ImapError> {

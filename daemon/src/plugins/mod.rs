@@ -12,10 +12,10 @@
 //! `plugin_dirs`; a plugin in a later directory replaces one with the same id from an
 //! earlier one, so a hosting provider can ship an improved adapter.
 
+mod api;
 mod cache;
 mod sandbox;
 mod types;
-mod v0_1;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ use wasmtime::{Config, Engine, Store};
 
 pub use sandbox::{CallError, Limits};
 pub use types::{
-    CallContext, Decision, FolderInfo, LoginForm, MessageMeta, ProjectLookup, Quirks, RoleChoice, Server,
+    CallContext, Decision, FolderInfo, FolderNames, LoginForm, MessageMeta, ProjectLookup, Quirks, RoleChoice, Server,
     ServerDefaults,
 };
 
@@ -40,7 +40,7 @@ use sandbox::State;
 pub const QUARANTINE_AFTER: u32 = 5;
 
 /// The plugin API versions this host implements (major.minor).
-pub const SUPPORTED_API: &[&str] = &["0.1"];
+pub const SUPPORTED_API: &[&str] = &["0.1", "0.2"];
 
 /// What a plugin is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -158,7 +158,7 @@ pub struct Loaded {
     path: PathBuf,
     digest: String,
     from_cache: bool,
-    pre: v0_1::Pre,
+    pre: api::Bindings,
     health: Mutex<Health>,
 }
 
@@ -375,10 +375,12 @@ impl PluginHost {
             None => Component::from_binary(&self.engine, &bytes).map(|c| (c, false)),
         }
         .map_err(|e| LoadError::Compile(first_line(&e)))?;
-        let api = api_version(&self.engine, &component)?;
+        let declared = api_version(&self.engine, &component)?;
         let kind = kind_of(&self.engine, &component)?;
-        let pre = v0_1::prepare(&self.engine, &component, kind == PluginKind::Router)
+        let major_minor = declared.as_deref().map(|v| v.split('.').take(2).collect::<Vec<_>>().join("."));
+        let pre = api::Bindings::prepare(&self.engine, &component, kind == PluginKind::Router, major_minor.as_deref())
             .map_err(|e| LoadError::Link(format!("{e:#}").replace('\n', " ")))?;
+        let api = declared.unwrap_or_else(|| pre.version().to_owned());
         let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let mut store = sandbox::store(&self.engine, &stem, CallContext::default(), self.limits);
         let id = pre.id(&mut store).map_err(|e| LoadError::Id(sandbox::classify(&e, &store, self.limits)))?;
@@ -468,7 +470,7 @@ impl PluginHost {
         function: &'static str,
         kind: PluginKind,
         ctx: CallContext,
-        f: impl FnOnce(&v0_1::Pre, &mut Store<State>) -> wasmtime::Result<Option<R>>,
+        f: impl FnOnce(&api::Bindings, &mut Store<State>) -> wasmtime::Result<Option<R>>,
         check: impl FnOnce(&R) -> Result<(), String>,
     ) -> Result<R, PluginError> {
         let plugin = self.get(id).ok_or_else(|| PluginError::NotLoaded(id.to_owned()))?;
@@ -576,6 +578,24 @@ impl PluginHost {
         self.call(id, "quirks", PluginKind::ProviderAdapter, CallContext::default(), |pre, s| pre.quirks(s), |_| Ok(()))
     }
 
+    /// An adapter's names for the system folders it would create, as path segments;
+    /// `None` from adapters built against API 0.1, which cannot say.
+    pub fn folder_names(&self, id: &str) -> Result<Option<FolderNames>, PluginError> {
+        self.call(
+            id,
+            "folder-names",
+            PluginKind::ProviderAdapter,
+            CallContext::default(),
+            |pre, s| pre.folder_names(s),
+            |names| match names {
+                Some(list) if list.iter().any(|(_, path)| path.is_empty() || path.iter().any(|s| s.is_empty())) => {
+                    Err("an empty folder name".to_owned())
+                }
+                _ => Ok(()),
+            },
+        )
+    }
+
     /// Routes a batch through one router: one decision per message.
     pub fn route(&self, id: &str, ctx: CallContext, batch: &[MessageMeta]) -> Result<Vec<Decision>, PluginError> {
         self.call(
@@ -605,8 +625,9 @@ fn wasm_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The `postfach:plugin` version a component was built against, from its imports.
-fn api_version(engine: &Engine, component: &Component) -> Result<String, LoadError> {
+/// The `postfach:plugin` version a component was built against, from its imports (none
+/// when it imports nothing of the host).
+fn api_version(engine: &Engine, component: &Component) -> Result<Option<String>, LoadError> {
     let ty = component.component_type();
     let mut found: Option<String> = None;
     for (name, _) in ty.imports(engine) {
@@ -623,7 +644,7 @@ fn api_version(engine: &Engine, component: &Component) -> Result<String, LoadErr
             found = Some(version.to_owned());
         }
     }
-    Ok(found.unwrap_or_else(|| v0_1::VERSION.to_owned()))
+    Ok(found)
 }
 
 fn kind_of(engine: &Engine, component: &Component) -> Result<PluginKind, LoadError> {

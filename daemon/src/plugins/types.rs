@@ -83,6 +83,10 @@ pub struct Quirks {
     pub avoid_partial_fetch: bool,
 }
 
+/// An adapter's names for system folders: per role, the path segments below the personal
+/// namespace.
+pub type FolderNames = Vec<(Role, Vec<String>)>;
+
 /// A message as routers see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageMeta {

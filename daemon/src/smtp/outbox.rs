@@ -79,20 +79,6 @@ pub fn enqueue(store: &SharedStore, account: &Account, draft: &Draft, kind: Kind
     Ok((id, composed.message_id))
 }
 
-/// The file a `postfachd send` touches to wake the daemon's outbox.
-pub fn wake_file(config: &Config) -> std::path::PathBuf {
-    config.data_dir().join("wake").join("outbox")
-}
-
-/// Tells a running daemon that the outbox has work.
-pub fn wake(config: &Config) {
-    let path = wake_file(config);
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let _ = std::fs::write(&path, now_unix().to_string());
-}
-
 /// What an attempt did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

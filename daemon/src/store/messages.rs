@@ -53,10 +53,25 @@ pub struct FetchedMessage {
 }
 
 impl FetchedMessage {
-    /// The identity key: `mid:<Message-ID>`, or `hash:<content hash>` without one.
+    /// The identity key: `mid:<Message-ID>`, or `hash:<content key>` without one.
     pub fn identity(&self) -> String {
-        identity_of(self.headers.message_id.as_deref(), &self.hash)
+        match self.headers.message_id.as_deref() {
+            Some(id) if !id.is_empty() => identity_of(Some(id), ""),
+            _ => identity_of(None, &content_key(&self.raw)),
+        }
     }
+}
+
+/// A hash of a message's content that ignores line-end style and trailing blank lines,
+/// so the copy a POP3 client saved (LF, an extra newline) and the server's (CRLF) agree.
+pub fn content_key(raw: &[u8]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    let end = raw.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(0, |i| i + 1);
+    for line in raw[..end].split(|b| *b == b'\n') {
+        hasher.update(line.strip_suffix(b"\r").unwrap_or(line));
+        hasher.update(b"\n");
+    }
+    hasher.finalize().to_hex().to_string()
 }
 
 /// The identity key for a Message-ID (preferred) or content hash.
@@ -177,56 +192,19 @@ pub fn commit_batch(
     let mut stats = BatchStats::default();
     let now = now_unix();
     for m in fetched {
-        tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?.execute(params![
-            m.hash,
-            m.raw.len() as i64,
-            m.raw
-        ])?;
-        let identity = m.identity();
-        let existing: Option<i64> = tx
-            .prepare_cached("SELECT id FROM messages WHERE account = ?1 AND identity = ?2")?
-            .query_row(params![account, identity], |r| r.get(0))
-            .optional()?;
-        let message = match existing {
-            Some(id) => id,
-            None => {
-                let h = &m.headers;
-                tx.prepare_cached(
-                    "INSERT INTO messages (account, identity, message_id, subject, from_addr, to_addrs, cc_addrs,
-                         date, in_reply_to, refs, blob, size, internal_date, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )?
-                .execute(params![
-                    account,
-                    identity,
-                    h.message_id,
-                    h.subject,
-                    json_list(&h.from),
-                    json_list(&h.to),
-                    json_list(&h.cc),
-                    h.date,
-                    h.in_reply_to,
-                    json_list(&h.references),
-                    m.hash,
-                    m.raw.len() as i64,
-                    m.internal_date,
-                    now,
-                ])?;
-                let id = tx.last_insert_rowid();
-                event(&tx, account, "new-message", Some(id), None, now)?;
-                stats.new_messages += 1;
-                id
-            }
-        };
+        let (message, existed) = upsert_message(&tx, account, m, now)?;
+        if !existed {
+            stats.new_messages += 1;
+        }
         let linked = link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq)?;
-        if existing.is_some() {
+        if existed {
             match linked {
                 Linked::Relinked => stats.relinked += 1,
                 Linked::Added => stats.linked += 1,
                 Linked::Already => {}
             }
         }
-        if existing.is_none() || matches!(linked, Linked::Added) {
+        if !existed || matches!(linked, Linked::Added) {
             stats.touched.push(message);
         }
     }
@@ -242,6 +220,66 @@ pub fn commit_batch(
     }
     tx.commit()?;
     Ok(stats)
+}
+
+/// Stores messages from an export (`postfachd import`) without a server location; known
+/// identities are skipped. Returns the local ids of the new messages and how many were
+/// already stored.
+pub fn import(conn: &mut Connection, account: &str, messages: &[FetchedMessage]) -> rusqlite::Result<(Vec<i64>, u64)> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let (mut new, mut known) = (Vec::new(), 0);
+    for m in messages {
+        match upsert_message(&tx, account, m, now)? {
+            (id, false) => new.push(id),
+            (_, true) => known += 1,
+        }
+    }
+    tx.commit()?;
+    Ok((new, known))
+}
+
+/// Finds the message with `m`'s identity, or stores it (content, headers, `new-message`
+/// event). Returns its local id and whether it was stored before.
+fn upsert_message(tx: &Transaction<'_>, account: &str, m: &FetchedMessage, now: i64) -> rusqlite::Result<(i64, bool)> {
+    let identity = m.identity();
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT id FROM messages WHERE account = ?1 AND identity = ?2")?
+        .query_row(params![account, identity], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok((id, true));
+    }
+    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?.execute(params![
+        m.hash,
+        m.raw.len() as i64,
+        m.raw
+    ])?;
+    let h = &m.headers;
+    tx.prepare_cached(
+        "INSERT INTO messages (account, identity, message_id, subject, from_addr, to_addrs, cc_addrs,
+             date, in_reply_to, refs, blob, size, internal_date, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        account,
+        identity,
+        h.message_id,
+        h.subject,
+        json_list(&h.from),
+        json_list(&h.to),
+        json_list(&h.cc),
+        h.date,
+        h.in_reply_to,
+        json_list(&h.references),
+        m.hash,
+        m.raw.len() as i64,
+        m.internal_date,
+        now,
+    ])?;
+    let id = tx.last_insert_rowid();
+    event(tx, account, "new-message", Some(id), None, now)?;
+    Ok((id, false))
 }
 
 enum Linked {
@@ -288,6 +326,39 @@ fn link_location(
         )?
         .execute(params![folder, uidvalidity, uid, message, flags, modseq])?;
     Ok(if added > 0 { Linked::Added } else { Linked::Already })
+}
+
+/// Records the server's flags for known UIDs of a folder; returns the local ids of the
+/// messages whose flags changed (each also gets a `flags` event).
+pub fn update_flags(
+    conn: &mut Connection,
+    folder: i64,
+    uidvalidity: u32,
+    changes: &[(u32, Vec<String>, Option<u64>)],
+) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut changed = Vec::new();
+    for (uid, flags, modseq) in changes {
+        let text = flags.join(" ");
+        let hit: Option<(i64, String)> = tx
+            .prepare_cached(
+                "UPDATE locations SET flags = ?4, modseq = COALESCE(?5, modseq)
+                 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3 AND flags <> ?4
+                 RETURNING message, (SELECT account FROM folders WHERE id = ?1)",
+            )?
+            .query_row(params![folder, uidvalidity, uid, text, modseq.map(|m| m as i64)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((message, account)) = hit {
+            let detail = serde_json::json!({ "flags": flags }).to_string();
+            event(&tx, &account, "flags", Some(message), Some(&detail), now)?;
+            changed.push(message);
+        }
+    }
+    tx.commit()?;
+    Ok(changed)
 }
 
 /// UIDs of a folder (under its current UIDVALIDITY) that the store has on the server.
@@ -485,6 +556,38 @@ pub fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Result<Vec<M
         }
     }
     Ok(rows)
+}
+
+/// A place where a stored message is on the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Place {
+    /// The folder.
+    pub folder: super::FolderRow,
+    /// UIDVALIDITY the UID belongs to.
+    pub uidvalidity: u32,
+    /// UID in the folder.
+    pub uid: u32,
+    /// Flags as last seen.
+    pub flags: Vec<String>,
+}
+
+/// Where a message is on the server (present folders only).
+pub fn places(conn: &Connection, message: i64) -> rusqlite::Result<Vec<Place>> {
+    let found: Vec<(i64, u32, u32, String)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT l.folder, l.uidvalidity, l.uid, l.flags FROM locations l JOIN folders f ON f.id = l.folder
+             WHERE l.message = ?1 AND l.on_server = 1 AND f.present = 1 ORDER BY l.folder",
+        )?;
+        let rows = stmt.query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut out = Vec::new();
+    for (folder, uidvalidity, uid, flags) in found {
+        if let Some(folder) = super::folders::get(conn, folder)? {
+            out.push(Place { folder, uidvalidity, uid, flags: flags.split_whitespace().map(str::to_owned).collect() });
+        }
+    }
+    Ok(out)
 }
 
 /// The account a stored message belongs to.

@@ -8,6 +8,7 @@
 //! CLI open their own connection.
 
 pub mod accounts;
+pub mod changes;
 pub mod folders;
 pub mod messages;
 pub mod outbox;

@@ -150,4 +150,22 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 "#,
+    // 4: local changes waiting for the server (mark, delete, spam), applied in order by
+    // whoever holds the account's connection.
+    r#"
+CREATE TABLE changes (
+    id           INTEGER PRIMARY KEY,
+    account      TEXT NOT NULL,
+    message      INTEGER NOT NULL REFERENCES messages(id),
+    op           TEXT NOT NULL,
+    add_flags    TEXT NOT NULL DEFAULT '',
+    remove_flags TEXT NOT NULL DEFAULT '',
+    state        TEXT NOT NULL DEFAULT 'pending',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    result       TEXT,
+    created_at   INTEGER NOT NULL,
+    done_at      INTEGER
+);
+CREATE INDEX changes_pending ON changes(account, state, id);
+"#,
 ];

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -28,6 +29,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 struct Running {
     account: Account,
+    wake: Arc<Notify>,
     cancel: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -148,14 +150,27 @@ impl Supervisor {
 
     fn start(&mut self, account: Account) {
         let cancel = CancellationToken::new();
+        let wake = Arc::new(Notify::new());
         let task = tokio::spawn(task::run(
             account.clone(),
             SharedStore::clone(&self.store),
             self.plugins.clone(),
             self.projects.clone(),
+            Arc::clone(&wake),
             cancel.clone(),
         ));
-        self.running.insert(account.id.clone(), Running { account, cancel, task });
+        self.running.insert(account.id.clone(), Running { account, wake, cancel, task });
+    }
+
+    /// Wakes an account's task (local changes wait to be applied). False if it does not run.
+    pub fn wake(&self, id: &str) -> bool {
+        match self.running.get(id) {
+            Some(r) => {
+                r.wake.notify_one();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Ids of the running accounts.

@@ -6,8 +6,8 @@
 //! every message in All Mail (`\All`), which is therefore not a folder to sync as new mail.
 
 use postfach_plugin_sdk::{
-    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
-    register_provider_adapter, server_id_value,
+    Folder, FolderName, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in,
+    folders, host_in, register_provider_adapter, server_id_value,
 };
 
 /// The adapter.
@@ -68,6 +68,11 @@ impl ProviderAdapter for Gmail {
 
     fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
         folders::from_table(folders, TABLE, "Gmail")
+    }
+
+    /// Gmail creates its system folders itself ("[Gmail]/…"); none can be made by a client.
+    fn folder_names(&self) -> Vec<FolderName> {
+        Vec::new()
     }
 
     fn quirks(&self) -> Quirks {

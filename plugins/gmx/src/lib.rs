@@ -6,8 +6,8 @@
 //! the free plan allows 20 folders. The server drops IDLE after about 12 minutes.
 
 use postfach_plugin_sdk::{
-    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
-    register_provider_adapter,
+    Folder, FolderName, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in,
+    folders, host_in, register_provider_adapter,
 };
 
 /// The adapter.
@@ -52,6 +52,20 @@ impl ProviderAdapter for Gmx {
 
     fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
         folders::from_table(folders, TABLE, "GMX")
+    }
+
+    /// GMX's names (the same platform as WEB.DE).
+    fn folder_names(&self) -> Vec<FolderName> {
+        [
+            (Role::Sent, "Gesendet"),
+            (Role::Drafts, "Entwürfe"),
+            (Role::Trash, "Gelöscht"),
+            (Role::Junk, "Spamverdacht"),
+            (Role::Archive, "Archiv"),
+        ]
+        .into_iter()
+        .map(|(role, name)| FolderName::top(role, name))
+        .collect()
     }
 
     fn quirks(&self) -> Quirks {

@@ -5,8 +5,8 @@
 //! the full address. Both need an app-specific password.
 
 use postfach_plugin_sdk::{
-    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
-    register_provider_adapter,
+    Folder, FolderName, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in,
+    folders, host_in, register_provider_adapter,
 };
 
 /// The adapter.
@@ -55,6 +55,20 @@ impl ProviderAdapter for Icloud {
 
     fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
         folders::from_table(folders, TABLE, "iCloud")
+    }
+
+    /// iCloud's own names.
+    fn folder_names(&self) -> Vec<FolderName> {
+        [
+            (Role::Sent, "Sent Messages"),
+            (Role::Drafts, "Drafts"),
+            (Role::Trash, "Deleted Messages"),
+            (Role::Junk, "Junk"),
+            (Role::Archive, "Archive"),
+        ]
+        .into_iter()
+        .map(|(role, name)| FolderName::top(role, name))
+        .collect()
     }
 
     fn quirks(&self) -> Quirks {

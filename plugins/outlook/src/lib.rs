@@ -6,8 +6,8 @@
 //! keeps IDLE for about 10 minutes.
 
 use postfach_plugin_sdk::{
-    Folder, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in, folders, host_in,
-    register_provider_adapter,
+    Folder, FolderName, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in,
+    folders, host_in, register_provider_adapter,
 };
 
 /// The adapter.
@@ -69,6 +69,20 @@ impl ProviderAdapter for Outlook {
 
     fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
         folders::from_table(folders, TABLE, "Outlook")
+    }
+
+    /// Outlook.com's IMAP names.
+    fn folder_names(&self) -> Vec<FolderName> {
+        [
+            (Role::Sent, "Sent"),
+            (Role::Drafts, "Drafts"),
+            (Role::Trash, "Deleted"),
+            (Role::Junk, "Junk"),
+            (Role::Archive, "Archive"),
+        ]
+        .into_iter()
+        .map(|(role, name)| FolderName::top(role, name))
+        .collect()
     }
 
     fn quirks(&self) -> Quirks {

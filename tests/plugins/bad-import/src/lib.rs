@@ -5,8 +5,6 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-
-
 struct Evil;
 
 impl Guest for Evil {
@@ -24,7 +22,13 @@ impl Guest for Evil {
         Vec::new()
     }
     fn quirks() -> Quirks {
-        Quirks { auto_saves_sent: false, max_connections: 0, idle_refresh_secs: 0, noop_keepalive: false, avoid_partial_fetch: false }
+        Quirks {
+            auto_saves_sent: false,
+            max_connections: 0,
+            idle_refresh_secs: 0,
+            noop_keepalive: false,
+            avoid_partial_fetch: false,
+        }
     }
 }
 

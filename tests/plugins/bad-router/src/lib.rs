@@ -1,6 +1,6 @@
 //! A router that misbehaves as its option `"bad-router.mode"` says: `panic`, `loop`, or
 //! `unknown-project` (assigns a project that is not in the list).
-use postfach_plugin_sdk::{host, register_router, Decision, MessageMeta, Router};
+use postfach_plugin_sdk::{Decision, MessageMeta, Router, host, register_router};
 
 struct Bad {
     mode: String,

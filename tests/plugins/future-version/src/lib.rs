@@ -1,4 +1,4 @@
-//! A plugin built for postfach:plugin@0.2.0.
+//! A plugin built for postfach:plugin@9.0.0, an API version no host knows yet.
 wit_bindgen::generate!({ path: "wit", world: "provider-adapter" });
 
 struct Future;

@@ -1,5 +1,5 @@
 //! An adapter whose `roles` never returns.
-use postfach_plugin_sdk::{register_provider_adapter, Folder, ProviderAdapter, RoleChoice};
+use postfach_plugin_sdk::{Folder, ProviderAdapter, RoleChoice, register_provider_adapter};
 
 struct Looper;
 

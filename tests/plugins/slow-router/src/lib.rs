@@ -1,6 +1,6 @@
 //! A router that takes its time (about 300 ms per batch), to prove that a call in flight
 //! during a reload finishes on the version it started with.
-use postfach_plugin_sdk::{register_router, Decision, MessageMeta, Router};
+use postfach_plugin_sdk::{Decision, MessageMeta, Router, register_router};
 
 struct Slow;
 

@@ -1,5 +1,5 @@
 //! A router that only looks at each message: the floor of routing cost (benchmarks).
-use postfach_plugin_sdk::{register_router, Decision, MessageMeta, Router};
+use postfach_plugin_sdk::{Decision, MessageMeta, Router, register_router};
 
 struct Trivial;
 

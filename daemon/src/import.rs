@@ -1,0 +1,148 @@
+//! Reading mail exports of POP3-era clients: an mbox file (mboxo/mboxrd, as Thunderbird,
+//! Outlook Express converters and `formail` write them) or a maildir (`cur/`, `new/`, and
+//! Maildir++ subfolders). Messages come out with CRLF line ends, as IMAP servers hand
+//! them out, so content comparisons with the server's copies line up.
+
+use std::path::{Path, PathBuf};
+
+/// Why an export could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The path does not exist or cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Neither an mbox file nor a maildir.
+    #[error("{0} is neither an mbox file nor a maildir (a directory with cur/ and new/)")]
+    Unknown(PathBuf),
+}
+
+/// One message of an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// RFC 5322 bytes with CRLF line ends.
+    pub raw: Vec<u8>,
+    /// Where it came from (`file` or `file#n`), for messages.
+    pub origin: String,
+}
+
+/// Reads every message of an mbox file or a maildir.
+pub fn read(path: &Path) -> Result<Vec<Exported>, ImportError> {
+    let meta = std::fs::metadata(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
+    if meta.is_file() {
+        let data = std::fs::read(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
+        return Ok(split_mbox(&data)
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| Exported { raw, origin: format!("{}#{}", path.display(), i + 1) })
+            .collect());
+    }
+    if !(path.join("cur").is_dir() || path.join("new").is_dir()) {
+        return Err(ImportError::Unknown(path.to_owned()));
+    }
+    let mut dirs = vec![path.to_owned()];
+    // Maildir++: subfolders are `.Name` directories beside cur/new/tmp.
+    let entries = std::fs::read_dir(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) && p.join("cur").is_dir() {
+            dirs.push(p);
+        }
+    }
+    dirs.sort();
+    let mut out = Vec::new();
+    for dir in dirs {
+        for sub in ["cur", "new"] {
+            let d = dir.join(sub);
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+            files.sort();
+            for f in files {
+                let data = std::fs::read(&f).map_err(|source| ImportError::Read { path: f.clone(), source })?;
+                out.push(Exported { raw: crlf(&data), origin: f.display().to_string() });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Splits an mbox: a message starts at a `From ` line at the start of the file or after an
+/// empty line. `>From ` quoting (mboxrd: any number of `>`) loses one `>`.
+pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    let mut previous_blank = true;
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if previous_blank && content.starts_with(b"From ") {
+            if let Some(m) = current.take() {
+                messages.push(finish(m));
+            }
+            current = Some(Vec::new());
+            previous_blank = false;
+            continue;
+        }
+        previous_blank = content.is_empty();
+        let Some(m) = current.as_mut() else { continue };
+        let unquoted = match content.iter().position(|b| *b != b'>') {
+            Some(n) if n > 0 && content[n..].starts_with(b"From ") => &content[1..],
+            _ => content,
+        };
+        m.extend_from_slice(unquoted);
+        m.extend_from_slice(b"\r\n");
+    }
+    if let Some(m) = current.take() {
+        messages.push(finish(m));
+    }
+    messages.into_iter().filter(|m| !m.is_empty()).collect()
+}
+
+/// Drops the blank line that separates a message from the next `From ` line.
+fn finish(mut m: Vec<u8>) -> Vec<u8> {
+    if m.ends_with(b"\r\n\r\n") {
+        m.truncate(m.len() - 2);
+    }
+    m
+}
+
+/// Normalises line ends to CRLF.
+fn crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 40);
+    for line in data.split_inclusive(|b| *b == b'\n') {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        out.extend_from_slice(content);
+        if line.ends_with(b"\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mbox_splits_on_from_lines_after_blank_lines_and_unquotes() {
+        let mbox = b"From a@x Mon Jan  1 10:00:00 2024\nSubject: one\n\nbody\n>From here\n>>From there\nFrom inside a paragraph\n\nFrom b@x Tue Jan  2 10:00:00 2024\nSubject: two\n\nsecond\n";
+        let m = split_mbox(mbox);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            String::from_utf8_lossy(&m[0]),
+            "Subject: one\r\n\r\nbody\r\nFrom here\r\n>From there\r\nFrom inside a paragraph\r\n"
+        );
+        assert_eq!(String::from_utf8_lossy(&m[1]), "Subject: two\r\n\r\nsecond\r\n");
+    }
+
+    #[test]
+    fn crlf_is_idempotent() {
+        assert_eq!(crlf(b"a\nb\r\nc"), b"a\r\nb\r\nc");
+        assert_eq!(crlf(&crlf(b"a\nb\n")), b"a\r\nb\r\n");
+    }
+}
