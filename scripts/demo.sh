@@ -50,10 +50,24 @@ BODY
     echo
     echo "== postfachd outbox   (Gmail keeps its own Sent copy, so none is appended for makler)"
     $POSTFACHD outbox
+    echo
+    echo "== Waiting for the mail in kanzlei's inbox (the daemon IDLEs there and hears of it at once)"
+    arrived=""
+    for i in $(seq 1 100); do
+        if $POSTFACHD messages kanzlei --json | grep -q 'Brandschutzpläne'; then
+            arrived="$i"; break
+        fi
+        sleep 0.1
+    done
+    if [ -n "$arrived" ]; then
+        echo "stored in kanzlei's store within $((arrived / 10)).$((arrived % 10)) s of the outbox reporting it sent"
+    else
+        echo "not there yet; the next sync picks it up"
+    fi
 fi
 kill -TERM $daemon; wait $daemon || true; trap - EXIT
 echo
-echo "== postfachd sync --once   (fetches what was just delivered)"
+echo "== postfachd sync --once   (one full pass: picks up the copy in Gesendet, which is outside the watched inbox)"
 $POSTFACHD sync --once
 echo
 echo "== postfachd plugins"
