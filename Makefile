@@ -5,7 +5,7 @@ export TARGET_DIR
 CARGO ?= cargo
 PLUGINS := --manifest-path plugins/Cargo.toml --workspace
 
-.PHONY: all deps build plugins test lint demo demo-stop clean
+.PHONY: all deps build plugins test lint demo demo-stop bench clean
 
 all: build plugins
 
@@ -32,6 +32,13 @@ test: build plugins lint
 
 demo: build plugins
 	scripts/demo.sh
+
+# Side-by-side benchmarks (release build); writes bench/RESULTS.md. Takes about 15 minutes.
+bench: deps
+	scripts/install-deps.sh --bench
+	$(CARGO) build --release -p postfach -p postfach-bench
+	scripts/build-plugins.sh $(TARGET_DIR)/release/plugins
+	$(TARGET_DIR)/release/postfach-bench all --write bench/RESULTS.md
 
 demo-stop:
 	$(TARGET_DIR)/debug/postfach-mailservers stop demo/servers

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need on a fresh Debian machine: Dovecot
-# (IMAP, LMTP), Postfix, and the wasm32-wasip2 Rust target. Idempotent: does nothing
-# when everything is there.
+# (IMAP, LMTP), Postfix, and the wasm32-wasip2 Rust target; with `--bench` also what
+# `make bench` compares against (isync's mbsync, offlineimap3) and GNU time. Idempotent:
+# does nothing when everything is there.
 set -euo pipefail
 
 need=()
+if [ "${1:-}" = "--bench" ]; then
+    command -v mbsync >/dev/null 2>&1 || need+=(isync)
+    command -v offlineimap >/dev/null 2>&1 || need+=(offlineimap3)
+    [ -x /usr/bin/time ] || need+=(time)
+fi
 command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd dovecot-lmtpd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
 command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)

@@ -105,9 +105,24 @@ pub fn is_running(data_dir: &Path) -> bool {
     }
 }
 
+/// Raises the open-file limit to the hard limit: every account holds a connection (two
+/// with IDLE watchers), and distributions start services with a soft limit of 1024.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(to = ?limit.maximum, "open-file limit raised"),
+            Err(e) => warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+}
+
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
+    raise_fd_limit();
     let store = Arc::new(Store::open(&config.store_path())?);
     let accounts_dir = config.accounts_dir();
     std::fs::create_dir_all(&accounts_dir)

@@ -29,7 +29,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Blocking work is store calls (one connection behind a mutex), plugin calls and name
+    // lookups: a few dozen threads keep them all busy. Tokio's default of 512 let a
+    // thousand accounts starting at once spawn hundreds of threads that each kept their
+    // own malloc arena afterwards.
+    let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads(32).enable_all().build()?;
     runtime.block_on(cli::run(cli))?;
     Ok(())
 }

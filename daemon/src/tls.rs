@@ -1,8 +1,9 @@
 //! TLS client setup shared by IMAP and SMTP: rustls with the public web roots, plus an
 //! optional extra CA file (company CAs, test CAs), always verifying the server's name.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -39,15 +40,13 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn build(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+fn build(extra_ca: Option<(&Path, &[u8])>) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = extra_ca {
+    if let Some((path, pem)) = extra_ca {
         let ca_err = |reason: String| TlsError::CaFile { path: path.to_owned(), reason };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-            .map_err(|e| ca_err(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| ca_err(e.to_string()))?;
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().map_err(|e| ca_err(e.to_string()))?;
         if certs.is_empty() {
             return Err(ca_err("no PEM certificate in the file".into()));
         }
@@ -63,20 +62,36 @@ fn build(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-/// The client config for a connection: shared for the public roots, built per call when an
-/// extra CA file is given (it may have changed on disk).
+/// Configs built with an extra CA file, with the file content they were built from.
+type ByCaFile = HashMap<PathBuf, (Vec<u8>, Arc<ClientConfig>)>;
+
+/// The client config for a connection: one shared for the public roots, and one per extra
+/// CA file and content (the file is read on every call, so an edited file takes effect at
+/// the next connection).
+///
+/// Sharing matters at scale: a config holds the root store and a TLS session cache, and a
+/// thousand accounts naming the same company CA would otherwise hold a thousand of each.
 pub fn client_config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
     static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    match extra_ca {
-        None => {
-            if let Some(c) = DEFAULT.get() {
-                return Ok(Arc::clone(c));
-            }
-            let c = build(None)?;
-            Ok(Arc::clone(DEFAULT.get_or_init(|| c)))
+    static BY_CA: OnceLock<Mutex<ByCaFile>> = OnceLock::new();
+    let Some(path) = extra_ca else {
+        if let Some(c) = DEFAULT.get() {
+            return Ok(Arc::clone(c));
         }
-        Some(path) => build(Some(path)),
+        let c = build(None)?;
+        return Ok(Arc::clone(DEFAULT.get_or_init(|| c)));
+    };
+    let pem = std::fs::read(path).map_err(|e| TlsError::CaFile { path: path.to_owned(), reason: e.to_string() })?;
+    // A panic while holding the lock cannot leave the map half-written (one insert).
+    let mut cache = BY_CA.get_or_init(Mutex::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((cached, config)) = cache.get(path)
+        && *cached == pem
+    {
+        return Ok(Arc::clone(config));
     }
+    let config = build(Some((path, &pem)))?;
+    cache.insert(path.to_owned(), (pem, Arc::clone(&config)));
+    Ok(config)
 }
 
 /// Performs the TLS handshake over an open TCP connection.

@@ -122,3 +122,39 @@ fn wrong_server_data_on_folder_refresh_gives_clear_errors() {
     assert!(err.contains("login as mm@example.de failed: [AUTHENTICATIONFAILED] Authentication failed."), "{err}");
     assert!(!err.contains("falsch"), "{err}");
 }
+
+/// TLS client configs are shared per CA file while its content stays the same (a thousand
+/// accounts naming one company CA hold one root store, not a thousand), and an edited file
+/// takes effect at the next connection.
+#[test]
+fn client_configs_are_shared_per_ca_file_and_follow_edits() {
+    use std::sync::Arc;
+    let (a, b) = (dovecot(DovecotConfig::default(), &[USER]), dovecot(DovecotConfig::default(), &[USER]));
+    let env = Env::new();
+    let ca = env.path().join("company-ca.pem");
+    std::fs::copy(a.ca_file(), &ca).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let connect = |port: u16| {
+        runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            postfach::tls::handshake(tcp, "127.0.0.1", Some(&ca)).await.map(drop)
+        })
+    };
+
+    let first = postfach::tls::client_config(Some(&ca)).unwrap();
+    assert!(Arc::ptr_eq(&first, &postfach::tls::client_config(Some(&ca)).unwrap()), "same file, same config");
+    connect(a.imaps_port).unwrap();
+    // Both CAs have the same name, so rustls reports a bad signature.
+    let err = connect(b.imaps_port).unwrap_err().to_string();
+    assert!(err.contains("invalid peer certificate"), "{err}");
+
+    std::fs::copy(b.ca_file(), &ca).unwrap();
+    let edited = postfach::tls::client_config(Some(&ca)).unwrap();
+    assert!(!Arc::ptr_eq(&first, &edited), "an edited file must give a new config");
+    connect(b.imaps_port).unwrap();
+    assert!(connect(a.imaps_port).is_err());
+
+    std::fs::remove_file(&ca).unwrap();
+    let err = postfach::tls::client_config(Some(&ca)).unwrap_err().to_string();
+    assert!(err.starts_with(&format!("tls_ca_file {}", ca.display())), "{err}");
+}

@@ -98,6 +98,11 @@ impl Store {
         let sql = |source| StoreError::Sqlite { path: path.to_owned(), source };
         let mut conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
+        // Before WAL, so that it applies to a new database (an existing one keeps its own).
+        // Most messages are 2–16 KB: with 4 KB pages nearly every blob spills into
+        // overflow pages. 16 KB pages cut the initial sync's CPU time by about a tenth
+        // (`make bench`).
+        conn.pragma_update(None, "page_size", 16384).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;

@@ -1,0 +1,240 @@
+//! A deterministic mailbox of realistic messages: log-normal sizes (median about 4 KB, a
+//! long tail of attachments), German business senders and subjects, threads, project tags
+//! in some subjects, Received chains, MIME structure. The same seed gives the same bytes.
+
+use std::fmt::Write as _;
+
+/// Parameters of a corpus.
+#[derive(Debug, Clone, Copy)]
+pub struct Corpus {
+    /// Number of messages.
+    pub count: usize,
+    /// Median size in bytes.
+    pub median: f64,
+    /// Spread of ln(size).
+    pub sigma: f64,
+    /// PRNG seed.
+    pub seed: u64,
+}
+
+impl Corpus {
+    /// The initial-sync corpus of `count` messages.
+    pub fn realistic(count: usize) -> Self {
+        Corpus { count, median: 4096.0, sigma: 1.0, seed: 20261123 }
+    }
+}
+
+const SENDERS: &[&str] = &[
+    "Bauunternehmung Kraft <info@kraft-bau.de>",
+    "Ingenieurbüro Statik <buero@statik-plan.de>",
+    "Stadt Musterstadt – Bauamt <bauamt@musterstadt.de>",
+    "Elektro Licht GmbH <service@elektro-licht.de>",
+    "Max Mustermann <mm@muster-architekten.de>",
+    "Schulverwaltung Süd <verwaltung@schule-sued.de>",
+    "Newsletter Baustoffe <news@baustoffe.example>",
+    "Rechtsanwälte Schmidt & Partner <kanzlei@ra-schmidt.de>",
+    "Dachdeckerei Hoch <auftrag@hoch-dach.de>",
+    "Vermessungsbüro Winkel <info@winkel-vermessung.de>",
+];
+
+const TOPICS: &[&str] = &[
+    "Angebot Fenster",
+    "Statischer Nachweis Tiefgarage",
+    "Bauantrag Nachforderung",
+    "Bauzeitenplan",
+    "Rechnung Abschlag",
+    "Protokoll Baubesprechung",
+    "Bewehrungspläne Haus B",
+    "Mängelanzeige Fassade",
+    "Terminvorschlag",
+    "Nachtrag Beleuchtung Außenanlage",
+    "Brandschutzkonzept",
+    "Lieferschein Beton",
+];
+
+const PROJECTS: &[&str] = &["210-01", "211-07", "212-03", "209-11"];
+
+const WORDS: &[&str] = &[
+    "der",
+    "die",
+    "das",
+    "Baustelle",
+    "Termin",
+    "bitte",
+    "Unterlagen",
+    "Plan",
+    "Abnahme",
+    "wir",
+    "Ihnen",
+    "anbei",
+    "freundlichen",
+    "Grüßen",
+    "Prüfung",
+    "Ausführung",
+    "Frist",
+    "Kosten",
+    "Angebot",
+    "Nachweis",
+    "Statik",
+    "Genehmigung",
+    "Zeichnung",
+    "Revision",
+    "Fassade",
+    "Dach",
+    "Keller",
+    "Tiefgarage",
+    "Fenster",
+    "Haus",
+];
+
+/// A standard normal sample (Box–Muller).
+fn normal(rng: &mut fastrand::Rng) -> f64 {
+    let u1 = rng.f64().max(f64::MIN_POSITIVE);
+    let u2 = rng.f64();
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+fn body_text(rng: &mut fastrand::Rng, bytes: usize) -> String {
+    let mut out = String::with_capacity(bytes + 100);
+    let mut line = 0;
+    while out.len() < bytes {
+        let w = WORDS[rng.usize(..WORDS.len())];
+        out.push_str(w);
+        line += w.len() + 1;
+        if line > 68 {
+            out.push_str("\r\n");
+            line = 0;
+        } else {
+            out.push(' ');
+        }
+    }
+    out.push_str("\r\n");
+    out
+}
+
+fn base64_block(rng: &mut fastrand::Rng, bytes: usize) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes + bytes / 76 * 2);
+    let mut col = 0;
+    for _ in 0..bytes {
+        out.push(char::from(B64[rng.usize(..64)]));
+        col += 1;
+        if col == 76 {
+            out.push_str("\r\n");
+            col = 0;
+        }
+    }
+    out.push_str("\r\n");
+    out
+}
+
+impl Corpus {
+    /// Every message, in order.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut rng = fastrand::Rng::with_seed(self.seed);
+        let mut ids: Vec<String> = Vec::new();
+        (0..self.count)
+            .map(|n| {
+                let size = (self.median * (self.sigma * normal(&mut rng)).exp()).clamp(600.0, 4_000_000.0) as usize;
+                let raw = self.message(&mut rng, n, size, &ids);
+                ids.push(format!("bench-{n}-{}@postfach.bench", self.seed));
+                raw
+            })
+            .collect()
+    }
+
+    fn message(&self, rng: &mut fastrand::Rng, n: usize, size: usize, earlier: &[String]) -> Vec<u8> {
+        let from = SENDERS[rng.usize(..SENDERS.len())];
+        let mut subject = TOPICS[rng.usize(..TOPICS.len())].to_owned();
+        if rng.u8(..) < 64 {
+            subject = format!("[P-{}] {subject}", PROJECTS[rng.usize(..PROJECTS.len())]);
+        }
+        let reply = !earlier.is_empty() && rng.u8(..) < 80;
+        if reply {
+            subject = format!("Re: {subject}");
+        }
+        let day = 1 + (n % 28);
+        let mut h = String::new();
+        for hop in 0..(2 + rng.usize(..3)) {
+            let _ = write!(
+                h,
+                "Received: from mx{hop}.example.net (mx{hop}.example.net [192.0.2.{}])\r\n\tby mail.postfach.bench with ESMTPS id {:016x}\r\n\tfor <mm@muster-architekten.de>; Mon, {day} Nov 2026 08:{:02}:00 +0100\r\n",
+                rng.u8(1..250),
+                rng.u64(..),
+                n % 60
+            );
+        }
+        let _ = write!(h, "Message-ID: <bench-{n}-{}@postfach.bench>\r\n", self.seed);
+        let _ = write!(h, "Date: Mon, {day} Nov 2026 08:{:02}:{:02} +0100\r\n", n % 60, (n / 60) % 60);
+        let _ = write!(h, "From: {from}\r\nTo: Max Mustermann <mm@muster-architekten.de>\r\n");
+        if rng.u8(..) < 60 {
+            let _ = write!(h, "Cc: {}\r\n", SENDERS[rng.usize(..SENDERS.len())]);
+        }
+        let _ = write!(h, "Subject: {}\r\n", encode_word(&subject));
+        if reply {
+            let parent = &earlier[rng.usize(earlier.len().saturating_sub(200)..earlier.len())];
+            let _ = write!(h, "In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n");
+        }
+        h.push_str("MIME-Version: 1.0\r\nX-Mailer: Postfach-Bench\r\n");
+        let text_len = size.saturating_sub(h.len() + 200).max(200);
+        let raw = if size > 12_000 {
+            // Larger messages carry an attachment, as they do in real mailboxes.
+            let boundary = format!("=_bench_{n}");
+            let text = body_text(rng, 600);
+            let attachment = base64_block(rng, text_len.saturating_sub(900) * 3 / 4 * 4 / 3);
+            format!(
+                "{h}Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}--{boundary}\r\nContent-Type: application/pdf; name=\"Plan-{n}.pdf\"\r\nContent-Disposition: attachment; filename=\"Plan-{n}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{attachment}--{boundary}--\r\n"
+            )
+        } else {
+            format!(
+                "{h}Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+                body_text(rng, text_len)
+            )
+        };
+        raw.into_bytes()
+    }
+}
+
+/// RFC 2047 B-encoding for non-ASCII header text.
+fn encode_word(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_owned();
+    }
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::from("=?UTF-8?B?");
+    for chunk in text.as_bytes().chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(B64[((v >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out.push_str("?=");
+    out
+}
+
+/// The median of some values (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The p-th percentile (nearest rank) of some values.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
+    v[rank.min(v.len()) - 1]
+}
