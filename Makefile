@@ -33,7 +33,7 @@ test: build plugins lint
 demo: build plugins
 	scripts/demo.sh
 
-# Side-by-side benchmarks (release build); writes bench/RESULTS.md. Takes about 15 minutes.
+# Side-by-side benchmarks (release build); writes bench/RESULTS.md. Takes 10 minutes plus the build.
 bench: deps
 	scripts/install-deps.sh --bench
 	$(CARGO) build --release -p postfach -p postfach-bench
