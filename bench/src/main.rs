@@ -7,6 +7,11 @@
 //! Prints Markdown tables of medians (and percentiles) and the headline ratios; `--write`
 //! also writes them, with the machine's description, to FILE (bench/RESULTS.md). Timing
 //! goals are reported here, never asserted in tests.
+//!
+//! For profiling: `POSTFACH_BENCH_ONLY=postfachd,floor` runs only those tools of the
+//! initial sync, `POSTFACH_BENCH_PERF=FILE` records postfachd's run with `perf record`
+//! (DWARF call graphs), `POSTFACH_BENCH_PAUSE=SECS` keeps the scale run's idle daemon alive
+//! for a look at its memory.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod corpus;
