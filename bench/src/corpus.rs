@@ -2,6 +2,7 @@
 //! long tail of attachments), German business senders and subjects, threads, project tags
 //! in some subjects, Received chains, MIME structure. The same seed gives the same bytes.
 
+use postfach_test_harness::mail::encode_word;
 use std::fmt::Write as _;
 
 /// Parameters of a corpus.
@@ -193,28 +194,6 @@ impl Corpus {
         };
         raw.into_bytes()
     }
-}
-
-/// RFC 2047 B-encoding for non-ASCII header text.
-fn encode_word(text: &str) -> String {
-    if text.is_ascii() {
-        return text.to_owned();
-    }
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::from("=?UTF-8?B?");
-    for chunk in text.as_bytes().chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(B64[((v >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out.push_str("?=");
-    out
 }
 
 /// The median of some values (the mean of the middle two for an even count).

@@ -87,8 +87,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
+        postfach_test_harness::terminate(&mut self.child, Duration::from_secs(30));
     }
 }
 

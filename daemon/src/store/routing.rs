@@ -126,22 +126,8 @@ fn scan(conn: &Connection, account: &str, wanted: Option<&HashSet<i64>>) -> rusq
         if out.last().is_some_and(|m| m.local_id == id) || wanted.is_some_and(|w| !w.contains(&id)) {
             continue;
         }
-        out.push(RouteInput {
-            local_id: id,
-            account: account.to_owned(),
-            message_id: r.get(1)?,
-            subject: r.get(2)?,
-            from: parse_list(&r.get::<_, String>(3)?),
-            to: parse_list(&r.get::<_, String>(4)?),
-            cc: parse_list(&r.get::<_, String>(5)?),
-            in_reply_to: r.get(6)?,
-            references: parse_list(&r.get::<_, String>(7)?),
-            date: r.get(8)?,
-            size: r.get::<_, i64>(9)? as u64,
-            folder: r.get(10)?,
-            folder_path: parse_list(&r.get::<_, String>(11)?),
-            flags: r.get::<_, String>(12)?.split_whitespace().map(str::to_owned).collect(),
-        });
+        let location = (r.get(10)?, r.get::<_, String>(11)?, r.get::<_, String>(12)?);
+        out.push(input(r, id, account.to_owned(), location)?);
     }
     out.sort_by_key(|m| (m.date.unwrap_or(i64::MIN), m.local_id));
     Ok(out)
@@ -150,6 +136,33 @@ fn scan(conn: &Connection, account: &str, wanted: Option<&HashSet<i64>>) -> rusq
 /// Every message of an account still on the server (for dry runs).
 pub fn all_inputs(conn: &Connection, account: &str) -> rusqlite::Result<Vec<RouteInput>> {
     scan(conn, account, None)
+}
+
+/// A routing input from a row whose columns 1 to 9 are `message_id, subject, from_addr,
+/// to_addrs, cc_addrs, in_reply_to, refs, date, size`, and the chosen location's folder
+/// name, path and flags.
+fn input(
+    r: &rusqlite::Row<'_>,
+    local_id: i64,
+    account: String,
+    (folder, path, flags): (String, String, String),
+) -> rusqlite::Result<RouteInput> {
+    Ok(RouteInput {
+        local_id,
+        account,
+        folder,
+        folder_path: parse_list(&path),
+        flags: flags.split_whitespace().map(str::to_owned).collect(),
+        message_id: r.get(1)?,
+        subject: r.get(2)?,
+        from: parse_list(&r.get::<_, String>(3)?),
+        to: parse_list(&r.get::<_, String>(4)?),
+        cc: parse_list(&r.get::<_, String>(5)?),
+        in_reply_to: r.get(6)?,
+        references: parse_list(&r.get::<_, String>(7)?),
+        date: r.get(8)?,
+        size: r.get::<_, i64>(9)? as u64,
+    })
 }
 
 fn load(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<RouteInput>> {
@@ -172,25 +185,7 @@ fn load(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<RouteInput>> {
             // Gone from the server: keep whatever it was assigned to.
             continue;
         };
-        let input = message.query_row([id], |r| {
-            Ok(RouteInput {
-                local_id: id,
-                account: r.get(0)?,
-                folder,
-                folder_path: parse_list(&path),
-                flags: flags.split_whitespace().map(str::to_owned).collect(),
-                message_id: r.get(1)?,
-                subject: r.get(2)?,
-                from: parse_list(&r.get::<_, String>(3)?),
-                to: parse_list(&r.get::<_, String>(4)?),
-                cc: parse_list(&r.get::<_, String>(5)?),
-                in_reply_to: r.get(6)?,
-                references: parse_list(&r.get::<_, String>(7)?),
-                date: r.get(8)?,
-                size: r.get::<_, i64>(9)? as u64,
-            })
-        })?;
-        out.push(input);
+        out.push(message.query_row([id], |r| input(r, id, r.get(0)?, (folder, path, flags)))?);
     }
     out.sort_by_key(|m| (m.date.unwrap_or(i64::MIN), m.local_id));
     Ok(out)

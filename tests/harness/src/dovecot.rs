@@ -577,16 +577,7 @@ namespace inbox {{
     /// Stops the server (also done on drop).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            process::signal(child.id(), "TERM");
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            process::terminate(&mut child, Duration::from_secs(5));
         }
     }
 }

@@ -23,6 +23,7 @@ pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports, User, stop
 pub use error::HarnessError;
 pub use net::{free_port, wait_for_port};
 pub use postfix::{Listener, Postfix};
+pub use process::{terminate, wait_or_kill};
 pub use proxy::RecordingProxy;
 
 /// Whether this process runs as root (then servers drop to their usual system users).

@@ -103,8 +103,8 @@ impl Mail {
     }
 }
 
-/// RFC 2047 B-encoding for non-ASCII header text.
-fn encode_word(text: &str) -> String {
+/// RFC 2047 B-encoding for non-ASCII header text (ASCII text is returned as it is).
+pub fn encode_word(text: &str) -> String {
     if text.is_ascii() {
         return text.to_owned();
     }

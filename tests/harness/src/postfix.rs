@@ -281,15 +281,7 @@ message_size_limit = 52428800
         }
         postfix_stop(self.dir());
         if let Some(mut child) = self.child.take() {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            process::wait_or_kill(&mut child, Duration::from_secs(10));
         }
         // Listening sockets close with the master; wait for them so a restart can bind.
         let addr: SocketAddr = ([127, 0, 0, 1], self.submission_port).into();

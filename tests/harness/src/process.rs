@@ -1,7 +1,8 @@
 //! Small process helpers that need no unsafe code: signals through kill(1), the
 //! effective uid through id(1).
 
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// The effective uid of this process.
 pub fn euid() -> u32 {
@@ -50,4 +51,23 @@ pub fn egid() -> u32 {
 /// Sends `signal` (e.g. "TERM") to `pid`.
 pub fn signal(pid: u32, signal: &str) -> bool {
     Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status().is_ok_and(|s| s.success())
+}
+
+/// Sends SIGTERM to `child` and waits for it up to `grace`, then kills it.
+pub fn terminate(child: &mut Child, grace: Duration) {
+    signal(child.id(), "TERM");
+    wait_or_kill(child, grace);
+}
+
+/// Waits for `child` to exit up to `grace`, then kills it; either way it is reaped.
+pub fn wait_or_kill(child: &mut Child, grace: Duration) {
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
