@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::config::{Config, DirWatcher, WatchError, account_id_of};
+use crate::config::{Config, DirWatcher, WatchError, account_id_of, symlink_target_dirs};
 use crate::plugins::{HostConfig, PluginHost};
 use crate::store::{SharedStore, Store, StoreError};
 use crate::supervisor::Supervisor;
@@ -119,6 +119,21 @@ fn raise_fd_limit() {
     }
 }
 
+/// Watches the directories behind symlinked account files (and stops watching those no
+/// longer needed); returns the set now watched for that reason.
+fn watch_symlink_targets(watcher: &mut DirWatcher, accounts_dir: &Path, before: &[PathBuf]) -> Vec<PathBuf> {
+    let now = symlink_target_dirs(accounts_dir);
+    for dir in before.iter().filter(|d| !now.contains(d)) {
+        watcher.unwatch(dir);
+    }
+    for dir in now.iter().filter(|d| !before.contains(d)) {
+        if let Err(e) = watcher.watch(dir, true) {
+            warn!(error = %e, "cannot watch the target of a symlinked account file; edits there need SIGHUP");
+        }
+    }
+    now
+}
+
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
@@ -160,7 +175,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let accounts_dir = absolute(&accounts_dir);
     let mut watched: Vec<&Path> = vec![accounts_dir.as_path(), wake_dir.as_path()];
     watched.extend(plugin_dirs.iter().map(PathBuf::as_path));
-    let (_watcher, mut changes) = DirWatcher::new(&watched)?;
+    let (mut watcher, mut changes) = DirWatcher::new(&watched, &[accounts_dir.as_path()])?;
+    let mut target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &[]);
     let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store), Some(Arc::clone(&plugins)));
     let first = supervisor.reconcile(false).await;
     let outbox_wake = Arc::new(Notify::new());
@@ -199,7 +215,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     }
                 }
                 let accounts = paths.is_empty()
-                    || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir);
+                    || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir)
+                    || paths.iter().any(|p| p.parent().is_some_and(|d| target_dirs.iter().any(|t| t == d)));
                 let wasm = paths.is_empty()
                     || paths.iter().any(|p| p.extension().is_some_and(|e| e == "wasm") && p.parent().is_some_and(|d| plugin_dirs.iter().any(|pd| pd == d)));
                 if wasm {
@@ -213,6 +230,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 if accounts {
                     let report = supervisor.reconcile(false).await;
                     tracing::debug!(?report, "accounts reconciled");
+                    target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
                 }
             }
             _ = hup.recv() => {
@@ -230,6 +248,8 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
         }
     }
+    // A hanging password command must not hold the exit up.
+    crate::config::cancel_commands();
     // A submission in flight is finished rather than cut off mid-DATA.
     outbox_stop.cancel();
     if tokio::time::timeout(std::time::Duration::from_secs(30), outbox).await.is_err() {

@@ -1,7 +1,9 @@
 //! Reading mail exports of POP3-era clients: an mbox file (mboxo/mboxrd, as Thunderbird,
-//! Outlook Express converters and `formail` write them) or a maildir (`cur/`, `new/`, and
-//! Maildir++ subfolders). Messages come out with CRLF line ends, as IMAP servers hand
-//! them out, so content comparisons with the server's copies line up.
+//! Outlook Express converters and `formail` write them), a maildir (`cur/`, `new/`, and
+//! Maildir++ subfolders), a single message file (`.eml`, what webmailers export) or a
+//! directory of them. Anything else is refused rather than read as zero messages.
+//! Messages come out with CRLF line ends, as IMAP servers hand them out, so content
+//! comparisons with the server's copies line up.
 
 use std::path::{Path, PathBuf};
 
@@ -16,9 +18,16 @@ pub enum ImportError {
         /// Why.
         source: std::io::Error,
     },
-    /// Neither an mbox file nor a maildir.
-    #[error("{0} is neither an mbox file nor a maildir (a directory with cur/ and new/)")]
+    /// Not a format `import` reads.
+    #[error(
+        "{0} is no mail export: expected an mbox file (first line `From …`), a message file (.eml, \
+         starting with header lines such as `From:` or `Subject:`), a maildir (a directory with cur/ and new/) \
+         or a directory of .eml files"
+    )]
     Unknown(PathBuf),
+    /// An mbox (or a directory of messages) without a single message in it.
+    #[error("{0} contains no messages")]
+    Empty(PathBuf),
 }
 
 /// One message of an export.
@@ -30,19 +39,30 @@ pub struct Exported {
     pub origin: String,
 }
 
-/// Reads every message of an mbox file or a maildir.
+/// Reads every message of an mbox file, a maildir, a message file or a directory of
+/// message files.
 pub fn read(path: &Path) -> Result<Vec<Exported>, ImportError> {
     let meta = std::fs::metadata(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
     if meta.is_file() {
         let data = std::fs::read(path).map_err(|source| ImportError::Read { path: path.to_owned(), source })?;
-        return Ok(split_mbox(&data)
-            .into_iter()
-            .enumerate()
-            .map(|(i, raw)| Exported { raw, origin: format!("{}#{}", path.display(), i + 1) })
-            .collect());
+        if data.starts_with(b"From ") {
+            let messages: Vec<Exported> = split_mbox(&data)
+                .into_iter()
+                .enumerate()
+                .map(|(i, raw)| Exported { raw, origin: format!("{}#{}", path.display(), i + 1) })
+                .collect();
+            if messages.is_empty() {
+                return Err(ImportError::Empty(path.to_owned()));
+            }
+            return Ok(messages);
+        }
+        if looks_like_message(&data) {
+            return Ok(vec![Exported { raw: crlf(&data), origin: path.display().to_string() }]);
+        }
+        return Err(ImportError::Unknown(path.to_owned()));
     }
     if !(path.join("cur").is_dir() || path.join("new").is_dir()) {
-        return Err(ImportError::Unknown(path.to_owned()));
+        return read_message_files(path);
     }
     let mut dirs = vec![path.to_owned()];
     // Maildir++: subfolders are `.Name` directories beside cur/new/tmp.
@@ -68,6 +88,60 @@ pub fn read(path: &Path) -> Result<Vec<Exported>, ImportError> {
         }
     }
     Ok(out)
+}
+
+/// A directory of `.eml` files (each one message); other files are ignored, but a
+/// directory with no message file at all is refused.
+fn read_message_files(dir: &Path) -> Result<Vec<Exported>, ImportError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ImportError::Read { path: dir.to_owned(), source })?;
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("eml")))
+        .collect();
+    if files.is_empty() {
+        return Err(ImportError::Unknown(dir.to_owned()));
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let data = std::fs::read(&f).map_err(|source| ImportError::Read { path: f.clone(), source })?;
+        if !looks_like_message(&data) {
+            return Err(ImportError::Unknown(f));
+        }
+        out.push(Exported { raw: crlf(&data), origin: f.display().to_string() });
+    }
+    Ok(out)
+}
+
+/// Whether `data` starts like an RFC 5322 message: header lines (`Name: value`, folded
+/// lines allowed) up to an empty line or the end, among them at least one field every
+/// message has (`From`, `Date`, `Subject`, `Message-ID`, `Received`, `Return-Path`).
+pub fn looks_like_message(data: &[u8]) -> bool {
+    let mut known = false;
+    let mut lines = 0;
+    for line in data.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        lines += 1;
+        if line[0] == b' ' || line[0] == b'\t' {
+            if lines == 1 {
+                return false;
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else { return false };
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            return false;
+        }
+        known |= [&b"from"[..], b"date", b"subject", b"message-id", b"received", b"return-path"]
+            .iter()
+            .any(|k| name.eq_ignore_ascii_case(k));
+    }
+    known
 }
 
 /// Splits an mbox: a message starts at a `From ` line at the start of the file or after an
@@ -138,6 +212,16 @@ mod tests {
             "Subject: one\r\n\r\nbody\r\nFrom here\r\n>From there\r\nFrom inside a paragraph\r\n"
         );
         assert_eq!(String::from_utf8_lossy(&m[1]), "Subject: two\r\n\r\nsecond\r\n");
+    }
+
+    #[test]
+    fn only_header_lines_make_a_message() {
+        assert!(looks_like_message(b"From: a@x\nSubject: hi\n\nbody\n"));
+        assert!(looks_like_message(b"Received: from x\n  by y\nSubject: z\r\n\r\n"));
+        assert!(!looks_like_message(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"));
+        assert!(!looks_like_message(b"Dear colleague,\nplease find attached\n"));
+        assert!(!looks_like_message(b"X-Only: custom\n\nbody"));
+        assert!(!looks_like_message(b""));
     }
 
     #[test]

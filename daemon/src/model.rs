@@ -150,6 +150,8 @@ pub enum AccountState {
     SendOnly,
     /// The account file is invalid and there is no earlier valid version to run.
     ConfigError,
+    /// The account's task died of an internal error (a bug); it is restarted with backoff.
+    Failed,
 }
 
 impl AccountState {
@@ -165,6 +167,7 @@ impl AccountState {
             AccountState::Disabled => "disabled",
             AccountState::SendOnly => "send-only",
             AccountState::ConfigError => "config-error",
+            AccountState::Failed => "failed",
         }
     }
 }
@@ -188,6 +191,7 @@ impl FromStr for AccountState {
             "disabled" => AccountState::Disabled,
             "send-only" => AccountState::SendOnly,
             "config-error" => AccountState::ConfigError,
+            "failed" => AccountState::Failed,
             other => return Err(format!("unknown account state `{other}`")),
         })
     }

@@ -12,6 +12,20 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+/// What is wrong with the content of a CA file, if anything: it must hold at least one
+/// PEM certificate, and every one must parse.
+pub fn ca_problem(pem: &[u8]) -> Option<String> {
+    match CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>() {
+        Err(e) => Some(format!("not a valid PEM file: {e}")),
+        Ok(certs) if certs.is_empty() => Some("contains no PEM certificate (-----BEGIN CERTIFICATE-----)".into()),
+        Ok(certs) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let (_, bad) = roots.add_parsable_certificates(certs);
+            (bad > 0).then(|| format!("{bad} certificate(s) in it cannot be parsed"))
+        }
+    }
+}
+
 /// Why TLS could not be set up or negotiated.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -278,3 +278,52 @@ fn an_adapter_built_for_plugin_api_0_1_keeps_working() {
     let archive = folders.as_array().unwrap().iter().find(|f| f["role"] == "archive").unwrap();
     assert_eq!((archive["name"].as_str(), archive["role_source"].as_str()), (Some("Ablage"), Some("adapter")));
 }
+
+/// `delete` and `spam` know the message's new folder at once (no pass in between), so a
+/// second `delete` empties it from the trash and `spam --not-spam` undoes `spam`; the
+/// delete for good records `removed`. Without a daemon, then with one running.
+#[test]
+fn moved_mail_is_found_in_its_new_folder_at_once() {
+    let dv = dovecot(with_system_folders(), &[USER]);
+    let mut c = dv.client(USER).unwrap();
+    for n in 1..=2 {
+        c.append("INBOX", &[], None, &Mail::new(n, &format!("Post {n}")).to_bytes()).unwrap();
+    }
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, "[sync]\ninterval_secs = 3600\n"));
+    env.ok(&["sync", "--once"]);
+    let id_of = |s: &str| message_by_subject(&env, "mm", s).unwrap()["local_id"].as_i64().unwrap();
+    let (one, two) = (id_of("Post 1"), id_of("Post 2"));
+
+    let check = |id: i64, daemon: Option<&crate::support::Daemon>| {
+        let id_s = id.to_string();
+        let subject = format!("Post {}", if id == one { 1 } else { 2 });
+        let where_is = || message_by_subject(&env, "mm", &subject).unwrap();
+        assert!(env.ok(&["spam", &id_s]).contains("moved from INBOX to Spam"));
+        let m = where_is();
+        assert_eq!((m["folder"].as_str(), &m["on_server"]), (Some("Spam"), &Value::Bool(true)), "{m}");
+        assert!(env.ok(&["spam", &id_s, "--not-spam"]).contains("moved from Spam to INBOX"));
+        assert_eq!(where_is()["folder"], "INBOX");
+        assert!(env.ok(&["delete", &id_s]).contains("moved from INBOX to Papierkorb"));
+        assert_eq!(where_is()["folder"], "Papierkorb");
+        assert!(env.ok(&["delete", &id_s]).contains("deleted from Papierkorb"));
+        let m = where_is();
+        assert_eq!(m["on_server"], false, "{m}");
+        assert_eq!(m["local_id"].as_i64(), Some(id), "the store keeps the same message");
+        let removed = crate::support::events(&env, "mm").iter().filter(|(k, m)| k == "removed" && *m == id).count();
+        assert_eq!(removed, 1, "exactly one removed event");
+        if let Some(d) = daemon {
+            assert!(d.log().contains("local change applied on the server"), "the daemon applied them");
+        }
+    };
+    check(one, None);
+    assert_eq!(count_in(&dv, "Papierkorb", "msg-1@fixture.postfach.test"), 0);
+    let daemon = env.daemon();
+    daemon.wait_for("the first pass", WAIT, || (env.account("mm")["state"] == "idle").then_some(()));
+    check(two, Some(&daemon));
+    assert_eq!(count_in(&dv, "INBOX", "msg-2@fixture.postfach.test"), 0);
+    // A later full pass agrees with what the moves recorded: nothing duplicated.
+    drop(daemon);
+    env.ok(&["sync", "--once"]);
+    assert_eq!(env.messages("mm").len(), 2);
+}

@@ -104,3 +104,35 @@ fn maildir_import_with_subfolders() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
+
+/// What is no mbox or maildir is refused with a clear error and nothing stored; a single
+/// `.eml` and a directory of them are what webmailers export, and are imported.
+#[test]
+fn only_mail_exports_are_imported_and_eml_files_are_one() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, ""));
+    let dir = env.path().join("exports");
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    std::fs::write(dir.join("bild.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10").unwrap();
+    std::fs::write(dir.join("notiz.txt"), "Bitte Herrn Meier zurückrufen.\n").unwrap();
+    for bad in ["bild.png", "notiz.txt", "empty"] {
+        let out = env.run(&["import", "mm", dir.join(bad).to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{bad} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is no mail export"), "{bad}: {stderr}");
+    }
+    assert!(env.messages("mm").is_empty());
+
+    let mail = pop3_mail();
+    std::fs::write(dir.join("angebot.eml"), &mail[0]).unwrap();
+    assert_eq!(import(&env, &dir.join("angebot.eml"))["imported"], 1);
+    let many = dir.join("webmail-export");
+    std::fs::create_dir_all(&many).unwrap();
+    for (i, m) in mail.iter().enumerate() {
+        std::fs::write(many.join(format!("{i}.eml")), lf(m)).unwrap();
+    }
+    let r = import(&env, &many);
+    assert_eq!((r["read"].as_u64(), r["imported"].as_u64(), r["already_stored"].as_u64()), (Some(3), Some(2), Some(1)));
+    assert_eq!(env.messages("mm").len(), 3);
+}

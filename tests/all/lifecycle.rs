@@ -55,6 +55,13 @@ fn refused_connection_backs_off_then_auto_disables_until_the_file_changes() {
     assert!(seen_backoff, "never saw the backing-off state");
     assert!(error.contains("auto-disabled after 3 consecutive failures"), "{error}");
     assert!(error.contains(&format!("cannot connect to 127.0.0.1:{closed}")), "{error}");
+    let listed = env.account("mm");
+    assert!(listed["disabled_reason"].as_str().is_some_and(|r| r.starts_with("auto-disabled after 3")), "{listed}");
+    let table = env.ok(&["accounts"]);
+    assert!(
+        table.lines().any(|l| l.starts_with("mm ") && l.contains("disabled") && l.contains("no (auto)")),
+        "{table}"
+    );
     let failures = daemon.log().matches("sync failed").count();
     assert_eq!(failures, 2, "two retries before the third failure disables:\n{}", daemon.log());
 
@@ -94,4 +101,84 @@ fn enabled_and_receive_switches_are_respected() {
     let out = env.ok(&["sync", "--once"]);
     assert!(out.contains("off: skipped (enabled = false)"), "{out}");
     assert!(out.contains("sendonly: skipped (receive = false)"), "{out}");
+}
+
+/// SIGTERM ends the daemon at once even while a password command hangs (the command is
+/// killed), and a one-shot sync waits for a password command only `timeout_secs`.
+#[test]
+fn a_hanging_password_command_delays_neither_shutdown_nor_sync() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let env = Env::new();
+    let hanging = account_toml(&dv, USER, "")
+        .replace(&format!("password = \"{PASSWORD}\""), "password = { command = [\"sleep\", \"100\"] }")
+        .replace("timeout_secs = 10", "timeout_secs = 2");
+    env.write_account("mm", &hanging);
+    let out = env.run(&["sync", "--once"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("password command `sleep` did not finish within 2s (timeout_secs)"), "{stderr}");
+
+    env.write_account("mm", &hanging.replace("timeout_secs = 2", "timeout_secs = 600"));
+    let mut daemon = env.daemon();
+    let pid = daemon.pid();
+    let sleeping = || {
+        let out = std::process::Command::new("pgrep").args(["-P", &pid.to_string(), "sleep"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let child = daemon.wait_for("the password command to run", T, || Some(sleeping()).filter(|s| !s.is_empty()));
+    // `stop` gives up after 20 s; the command alone would take 100 s (600 s allowed).
+    assert!(daemon.stop(), "postfachd did not exit promptly on SIGTERM:\n{}", daemon.log());
+    assert!(!std::path::Path::new(&format!("/proc/{child}")).exists(), "the password command outlived postfachd");
+}
+
+/// An account task that dies (here by an injected panic, in a debug build) is never a
+/// silently dead account: it shows `failed` with the reason and is restarted.
+#[test]
+fn a_panicking_account_task_is_shown_failed_and_restarted() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, "[sync]\nretry_initial_secs = 1\nretry_max_secs = 2\n"));
+    env.write_account("ok", &account_toml(&dv, USER, ""));
+    let daemon = env.daemon_with_env(&[("POSTFACH_FAULT_PANIC", "mm")]);
+    let (_, error) = daemon.wait_for("state failed", T, || {
+        let (s, e) = state(&env, "mm");
+        (s == "failed").then_some((s, e))
+    });
+    assert!(error.contains("internal error: injected fault"), "{error}");
+    daemon.wait_for("a restart after the first failure", T, || {
+        (daemon.log().matches("account task failed; restarting").count() >= 2).then_some(())
+    });
+    assert_eq!(state(&env, "ok").0, "idle", "the other account is unaffected");
+}
+
+/// `sync --once` while the daemon runs the same account leaves the daemon's state alone.
+#[test]
+fn a_one_shot_sync_does_not_overwrite_the_running_daemons_state() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    dv.client(USER).unwrap().append("INBOX", &[], None, &Mail::new(1, "Hallo").to_bytes()).unwrap();
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, "[sync]\ninterval_secs = 3600\n"));
+    let daemon = env.daemon();
+    daemon.wait_for("idle", T, || (state(&env, "mm").0 == "idle").then_some(()));
+    let out = env.ok(&["sync", "mm", "--once"]);
+    assert!(out.contains("mm: 0 new"), "{out}");
+    assert_eq!(state(&env, "mm").0, "idle", "the daemon is still syncing this account");
+    drop(daemon);
+}
+
+/// A fixed file is never listed as `config-error` without an error to show: the state
+/// the store recorded for the broken file is stale once the file loads.
+#[test]
+fn a_fixed_file_is_not_listed_as_config_error_without_a_reason() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let env = Env::new();
+    env.write_account("mm", "description = \"kaputt\"\n[identity\n");
+    let mut daemon = env.daemon();
+    daemon.wait_for("config-error", T, || (state(&env, "mm").0 == "config-error").then_some(()));
+    // Killed: the store keeps the state it recorded for the broken file.
+    daemon.kill9();
+    env.write_account("mm", &account_toml(&dv, USER, ""));
+    let a = env.account("mm");
+    assert!(a["state"] != "config-error" || a["config_error"].is_string(), "{a}");
+    assert_eq!(a["state"], "stopped", "{a}");
 }

@@ -85,3 +85,109 @@ fn sigterm_stops_cleanly_and_marks_accounts_stopped() {
     assert_eq!(env.account("a")["state"], "stopped");
     assert!(env.account("a")["last_sync"].is_string());
 }
+
+/// Config management tools deploy account files as symlinks: an edit of the target
+/// (where the tool really writes) takes effect like an edit in the accounts directory,
+/// and a dangling symlink is reported by `check` and `accounts`.
+#[test]
+fn symlinked_account_files_are_followed_and_dangling_ones_reported() {
+    let dv = dovecot(DovecotConfig::default(), &["b@example.de"]);
+    let mut cb = dv.client("b@example.de").unwrap();
+    cb.create("Projekte").unwrap();
+    cb.append("INBOX", &[], None, &Mail::new(1, "Für B").to_bytes()).unwrap();
+    cb.append("Projekte", &[], None, &Mail::new(2, "Projekt B").to_bytes()).unwrap();
+    let env = Env::new();
+    let deploy = env.path().join("deploy");
+    std::fs::create_dir_all(&deploy).unwrap();
+    let inbox_only = account_toml(&dv, "b@example.de", "[folders]\nsync = [\"INBOX\"]\n[sync]\ninterval_secs = 1\n");
+    std::fs::write(deploy.join("b.toml"), &inbox_only).unwrap();
+    std::os::unix::fs::symlink(deploy.join("b.toml"), env.account_path("b")).unwrap();
+    let daemon = env.daemon();
+    daemon.wait_for("b synced", T, || idle_with(&env, "b", 1));
+
+    // The tool rewrites the target (atomically, in its own directory).
+    let tmp = deploy.join(".b.toml.new");
+    std::fs::write(&tmp, inbox_only.replace("sync = [\"INBOX\"]", "sync = [\"INBOX\", \"Projekte\"]")).unwrap();
+    std::fs::rename(&tmp, deploy.join("b.toml")).unwrap();
+    daemon.wait_for("b restarted from the edited target", T, || idle_with(&env, "b", 2));
+
+    std::os::unix::fs::symlink(env.path().join("gone/ghost.toml"), env.account_path("ghost")).unwrap();
+    let out = env.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ghost.toml:1:1: dangling symlink"), "{stderr}");
+    daemon.wait_for("the dangling symlink in accounts", T, || {
+        Some(env.account("ghost")).filter(|g| {
+            g["state"] == "config-error" && g["config_error"].as_str().is_some_and(|e| e.contains("dangling"))
+        })
+    });
+}
+
+/// A file written in place in pieces (a tool appending 300 ms apart) is applied once,
+/// complete: its valid first half (no routers) never runs, so nothing is unrouted.
+#[test]
+fn a_file_written_in_pieces_is_applied_once_complete() {
+    let dv = dovecot(DovecotConfig::default(), &["a@example.de"]);
+    let mut ca = dv.client("a@example.de").unwrap();
+    for n in 1..=3 {
+        ca.append("INBOX", &[], None, &Mail::new(n, &format!("[P-210-0{n}] Plan")).to_bytes()).unwrap();
+    }
+    let env = Env::new();
+    let routed = "[routing]\nplugins = [\"subject-tag\"]\n";
+    let first = account_toml(&dv, "a@example.de", "[sync]\ninterval_secs = 1\n");
+    env.write_account("a", &format!("{first}{routed}"));
+    let daemon = env.daemon();
+    daemon.wait_for("a synced and routed", T, || {
+        let m = env.messages("a");
+        (m.len() == 3 && m.iter().all(|m| m["project"].is_string())).then_some(())
+    });
+    // Rewrite in place: the first piece alone is a valid file without routers.
+    let second = first.replace("interval_secs = 1", "interval_secs = 2");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(env.account_path("a")).unwrap();
+        f.write_all(second.as_bytes()).unwrap();
+        f.sync_all().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        f.write_all(routed.as_bytes()).unwrap();
+    }
+    daemon.wait_for("the restart with the complete file", T, || {
+        daemon.log().contains("account file changed; restarting").then_some(())
+    });
+    daemon.wait_for("a idle again", T, || idle_with(&env, "a", 3));
+    let log = daemon.log();
+    assert_eq!(log.matches("account file changed; restarting").count(), 1, "applied more than once:\n{log}");
+    let unrouted = crate::support::events(&env, "a").iter().filter(|(k, _)| k == "unrouted").count();
+    assert_eq!(unrouted, 0, "the half-written file ran without routers");
+}
+
+/// A second `default = true` is the error of the file that was just edited to claim it;
+/// the account that had the default keeps it and keeps running untouched.
+#[test]
+fn a_second_default_is_blamed_on_the_file_that_claimed_it() {
+    let dv = dovecot(DovecotConfig::default(), &["arch@example.de", "app@example.de"]);
+    let env = Env::new();
+    let arch = account_toml(&dv, "arch@example.de", "").replace("[identity]", "default = true\n\n[identity]");
+    let app = account_toml(&dv, "app@example.de", "");
+    env.write_account("zz-architekt", &arch);
+    env.write_account("app", &app);
+    let daemon = env.daemon();
+    daemon.wait_for("both synced", T, || idle_with(&env, "app", 0).and_then(|()| idle_with(&env, "zz-architekt", 0)));
+    std::thread::sleep(Duration::from_millis(20));
+    env.write_account("app", &app.replace("[identity]", "default = true\n\n[identity]"));
+    let error =
+        daemon.wait_for("the error on app", T, || env.account("app")["config_error"].as_str().map(str::to_owned));
+    let at =
+        format!("{}:3:1: default = true is already set by account `zz-architekt`", env.account_path("app").display());
+    assert!(error.contains(&at), "{error}");
+    let arch_now = env.account("zz-architekt");
+    assert!(arch_now["config_error"].is_null(), "{arch_now}");
+    assert_eq!(arch_now["default"], true);
+    let log = daemon.log();
+    assert!(!log.lines().any(|l| l.contains("restarting") && l.contains("zz-architekt")), "{log}");
+    // `check` (no daemon state to go by) blames the file edited last as well.
+    let out = env.run(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&at), "{stderr}");
+    let blamed = env.account_path("zz-architekt").display().to_string();
+    assert!(!stderr.lines().any(|l| l.starts_with(&blamed)), "{stderr}");
+}

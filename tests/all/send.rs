@@ -495,3 +495,14 @@ fn kill_9_between_enqueue_and_delivery_delivers_exactly_once() {
     assert_eq!(count_with_id(&mailbox(&dv, ANNA, "Gesendet"), &message_id), 1);
     assert_eq!(outbox(&env).len(), 1);
 }
+
+/// A recipient list pasted with a trailing separator is sent, not refused.
+#[test]
+fn a_trailing_separator_in_the_recipients_is_ignored() {
+    let (dv, pf) = servers();
+    let env = Env::new();
+    env.write_account("anna", &account_toml(&dv, ANNA, &smtp(&pf, "")));
+    let r = send_json(&env, &["anna", "--to", &format!("{BOB}, "), "--subject", "Liste", "--body", "x", "--now"]);
+    assert_eq!(r["state"], "sent", "{r}");
+    assert_eq!(count_with_id(&inbox(&dv, BOB, 1), r["message_id"].as_str().unwrap()), 1);
+}

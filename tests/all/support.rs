@@ -391,3 +391,10 @@ pub fn account_toml_via(dv: &Dovecot, user: &str, port: u16, extra: &str) -> Str
 pub fn message_by_subject(env: &Env, account: &str, subject: &str) -> Option<Value> {
     env.messages(account).into_iter().find(|m| m["subject"] == subject)
 }
+
+/// An account's events as `(kind, message local id)`, in order (read from the store).
+pub fn events(env: &Env, account: &str) -> Vec<(String, i64)> {
+    let db = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
+    let mut stmt = db.prepare("SELECT kind, COALESCE(message, 0) FROM events WHERE account = ?1 ORDER BY seq").unwrap();
+    stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}

@@ -267,3 +267,24 @@ fn mail_deleted_by_another_client_is_kept_and_marked_gone_once() {
     let again: i64 = db.query_row("SELECT COUNT(*) FROM events WHERE kind = 'removed'", [], |r| r.get(0)).unwrap();
     assert_eq!((removed, again), (1, 1));
 }
+
+/// Listing mistakes get answers: an unknown folder is named with the known ones, and an
+/// unknown account's "known:" list includes removed accounts whose mail is still listed.
+#[test]
+fn unknown_folders_and_accounts_are_explained() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    dv.client(USER).unwrap().append("INBOX", &[], None, &Mail::new(1, "Hallo").to_bytes()).unwrap();
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, ""));
+    env.write_account("alt", &account_toml(&dv, USER, ""));
+    env.ok(&["sync", "--once"]);
+    let out = env.run(&["messages", "mm", "--folder", "Gibtsnicht"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("account `mm` has no folder `Gibtsnicht` (known: INBOX"), "{stderr}");
+    env.remove_account("alt");
+    assert_eq!(env.messages("alt").len(), 1, "a removed account's mail stays listable");
+    let out = env.run(&["messages", "nosuch"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("known: alt (removed), mm"), "{stderr}");
+}

@@ -25,6 +25,9 @@ pub struct AccountJson {
     last_sync: Option<String>,
     last_error: Option<String>,
     config_error: Option<String>,
+    /// Why the account does not run although its file says `enabled = true`
+    /// (auto-disabled after `max_failures`), or `enabled = false`.
+    disabled_reason: Option<String>,
     failures: u32,
 }
 
@@ -58,10 +61,28 @@ pub fn run(config: &Config, json: bool) -> Result<(), CliError> {
         {
             state = AccountState::Stopped;
         }
+        // The file was fixed and the daemon has not picked it up yet (or no daemon runs).
+        if state == AccountState::ConfigError && config_error.is_none() && file.is_some() {
+            state = AccountState::Stopped;
+        }
+        let auto_disabled = set
+            .accounts
+            .get(id)
+            .is_some_and(|a| row.and_then(|r| r.disabled_digest.as_deref()) == Some(a.digest.as_str()));
+        let disabled_reason = match file {
+            Some(f) if !f.enabled => Some("enabled = false in the account file".to_owned()),
+            Some(_) if auto_disabled => Some(format!(
+                "auto-disabled after {} consecutive failures; edit the account file to enable it again",
+                row.map_or(0, |r| r.failures)
+            )),
+            _ => None,
+        };
         let state = if file.is_none() && config_error.is_none() {
             "removed".to_owned()
         } else if file.is_none() && !daemon {
             AccountState::ConfigError.to_string()
+        } else if auto_disabled {
+            AccountState::Disabled.to_string()
         } else {
             state.to_string()
         };
@@ -88,6 +109,7 @@ pub fn run(config: &Config, json: bool) -> Result<(), CliError> {
             last_sync: row.and_then(|r| r.last_sync).and_then(rfc3339),
             last_error: row.and_then(|r| r.last_error.clone()),
             config_error,
+            disabled_reason,
             failures: row.map_or(0, |r| r.failures),
         });
     }
@@ -105,7 +127,11 @@ pub fn run(config: &Config, json: bool) -> Result<(), CliError> {
         table.row(vec![
             a.id.clone(),
             a.state.clone(),
-            if a.enabled { "yes".into() } else { "no".into() },
+            match (a.enabled, &a.disabled_reason) {
+                (true, Some(_)) => "no (auto)".into(),
+                (true, None) => "yes".into(),
+                (false, _) => "no".into(),
+            },
             a.provider.clone(),
             a.last_sync.clone().unwrap_or_else(|| "-".into()),
             clip(&a.description, 40),

@@ -40,6 +40,18 @@ pub fn run(
     if !known {
         load_account(config, id)?;
     }
+    if let Some(name) = &folder {
+        let account = id.to_owned();
+        let folders = store.with(move |c| store::folders::list(c, &account))?;
+        if !folders.iter().any(|f| &f.folder.name == name) {
+            let mut names: Vec<&str> = folders.iter().map(|f| f.folder.name.as_str()).collect();
+            names.sort_unstable();
+            return Err(CliError::Message(format!(
+                "account `{id}` has no folder `{name}` (known: {}); names are the decoded full names as `postfachd folders {id}` shows them",
+                if names.is_empty() { "none synced yet".to_owned() } else { names.join(", ") }
+            )));
+        }
+    }
     let filter = MessageFilter { account: Some(id.to_owned()), folder, project };
     let mut rows = store.with(|c| store::messages::list(c, &filter))?;
     if let Some(limit) = limit {

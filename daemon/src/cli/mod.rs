@@ -332,7 +332,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             crate::daemon::run(config).await?;
             Ok(())
         }
-        Command::Check => check::run(&dir),
+        Command::Check => check::run(&dir).await,
         Command::Sync { account, once: _, json } => sync::run(&Config::load(&dir)?, account.as_deref(), json).await,
         Command::Accounts { json } => accounts::run(&Config::load(&dir)?, json),
         Command::Folders { account, refresh, create_missing, json } => {
@@ -406,7 +406,18 @@ fn load_account(config: &Config, id: &str) -> Result<Account, CliError> {
     if let Some(errors) = set.errors.get(id) {
         return Err(CliError::ConfigErrors(errors.clone()));
     }
-    let known: Vec<&str> = set.accounts.keys().map(String::as_str).collect();
+    let mut known: Vec<String> = set.accounts.keys().cloned().collect();
+    // Removed accounts whose mail the store still serves (`messages` lists it).
+    if config.store_path().exists()
+        && let Ok(store) = Store::open(&config.store_path())
+        && let Ok(rows) = store.with(|c| crate::store::accounts::list(c))
+    {
+        known.extend(
+            rows.into_iter().filter(|r| !set.accounts.contains_key(&r.id)).map(|r| format!("{} (removed)", r.id)),
+        );
+    }
+    known.sort();
+    known.dedup();
     Err(CliError::Message(format!(
         "no account `{id}` in {} (known: {})",
         config.accounts_dir().display(),

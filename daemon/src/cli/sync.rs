@@ -55,8 +55,10 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
     };
     let plugins = super::plugin_host(config).await?;
     let projects = config.projects()?.map(|p| p.numbers());
+    // A running daemon owns the accounts' states; this pass only adds what it finds.
+    let daemon_running = crate::daemon::is_running(&config.data_dir());
     let results: Vec<SyncJson> = stream::iter(accounts)
-        .map(|a| one(a, Arc::clone(&store), Arc::clone(&plugins), projects.clone()))
+        .map(|a| one(a, Arc::clone(&store), Arc::clone(&plugins), projects.clone(), daemon_running))
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
@@ -102,6 +104,7 @@ async fn one(
     store: SharedStore,
     plugins: Arc<PluginHost>,
     projects: Option<Arc<std::collections::HashSet<String>>>,
+    daemon_running: bool,
 ) -> SyncJson {
     let started = Instant::now();
     let mut out = SyncJson {
@@ -138,7 +141,12 @@ async fn one(
     }
     let (id, f) = (account.id.clone(), account.file.clone());
     let _ = store.call(move |c| store::accounts::upsert_meta(c, &id, &f.description, &f.provider, f.enabled)).await;
-    let opts = SyncOptions { window_days: account.file.sync.window_days, full_check: true, housekeeping: true };
+    let opts = SyncOptions {
+        window_days: account.file.sync.window_days,
+        full_check: true,
+        housekeeping: true,
+        flag_scan: true,
+    };
     let result = imap::sync_account(&account, &store, Some(&plugins), &opts).await;
     out.seconds = started.elapsed().as_secs_f64();
     let id = account.id.clone();
@@ -172,6 +180,9 @@ async fn one(
                 .call(move |c| {
                     store::accounts::set_adapter(c, &id, adapter.as_deref())?;
                     store::accounts::record_sync(c, &id, now_unix())?;
+                    if daemon_running {
+                        return Ok(());
+                    }
                     store::accounts::set_status(
                         c,
                         &id,
@@ -185,6 +196,9 @@ async fn one(
             out.ok = false;
             out.error = Some(text.clone());
             let state = if e.is_auth() { AccountState::AuthFailed } else { AccountState::Stopped };
+            if daemon_running {
+                return out;
+            }
             let _ = store
                 .call(move |c| {
                     store::accounts::set_status(c, &id, &AccountStatus { state, last_error: Some(&text), failures: 0 })

@@ -141,7 +141,7 @@ impl Account {
         let password = imap
             .password
             .as_ref()
-            .map(|s| s.resolve(&self.base))
+            .map(|s| s.resolve(&self.base, self.imap_timeout()))
             .transpose()
             .map_err(|e| EndpointError::Secret("imap", e))?;
         Ok(ImapEndpoint {
@@ -182,8 +182,9 @@ impl Account {
             });
         }
         let source = smtp.password.as_ref().or(self.file.imap.password.as_ref());
+        let timeout = Duration::from_secs(smtp.timeout_secs.unwrap_or(self.imap_timeout().as_secs()));
         let password =
-            source.map(|s| s.resolve(&self.base)).transpose().map_err(|e| EndpointError::Secret("smtp", e))?;
+            source.map(|s| s.resolve(&self.base, timeout)).transpose().map_err(|e| EndpointError::Secret("smtp", e))?;
         let username = smtp
             .username
             .clone()
@@ -210,7 +211,7 @@ impl Account {
         let mut secret = |section: &'static str, source: &Option<SecretSource>| {
             if let Some(source) = source
                 && !source.runs_command()
-                && let Err(e) = source.resolve(&self.base)
+                && let Err(e) = source.resolve(&self.base, self.imap_timeout())
             {
                 errors.push(ConfigError {
                     path: self.path.clone(),
@@ -222,13 +223,24 @@ impl Account {
         secret("imap", &self.file.imap.password);
         secret("smtp", &self.file.smtp.password);
         for (section, file) in [("imap", &self.file.imap.tls_ca_file), ("smtp", &self.file.smtp.tls_ca_file)] {
-            if let Some(file) = file
-                && !self.base.join(file).is_file()
-            {
+            let Some(file) = file else { continue };
+            let full = self.base.join(file);
+            let problem = if full.is_dir() {
+                Some(format!("{} is a directory, not a PEM file with CA certificates", full.display()))
+            } else {
+                match std::fs::read(&full) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Some(format!("{} does not exist", full.display()))
+                    }
+                    Err(e) => Some(format!("cannot read {}: {e}", full.display())),
+                    Ok(pem) => crate::tls::ca_problem(&pem).map(|why| format!("{}: {why}", full.display())),
+                }
+            };
+            if let Some(problem) = problem {
                 errors.push(ConfigError {
                     path: self.path.clone(),
                     at: located.value(&[section, "tls_ca_file"]),
-                    message: format!("{section}.tls_ca_file: {} does not exist", self.base.join(file).display()),
+                    message: format!("{section}.tls_ca_file: {problem}"),
                 });
             }
         }

@@ -35,20 +35,27 @@ impl Config {
             ));
         }
         let path = dir.join(DAEMON_FILE);
-        let daemon = match std::fs::read_to_string(&path) {
-            Ok(src) => parse::<DaemonConfig>(&path, &src)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DaemonConfig::default(),
-            Err(e) => return Err(ConfigError::file(&path, format!("cannot read: {e}"))),
-        };
+        let daemon =
+            if path.exists() { parse::<DaemonConfig>(&path, &read_text(&path)?)? } else { DaemonConfig::default() };
         let config = Config { dir: dir.to_owned(), daemon };
-        if config.daemon.plugins.call_timeout_ms == 0 || config.daemon.plugins.memory_limit_mib == 0 {
-            let src = std::fs::read_to_string(&path).unwrap_or_default();
-            let at = Located::new(&src).key(&["plugins"]);
-            return Err(ConfigError {
-                path,
-                at,
-                message: "plugin limits must be at least 1 (call_timeout_ms, memory_limit_mib)".into(),
-            });
+        let src = std::fs::read_to_string(&path).unwrap_or_default();
+        let located = Located::new(&src);
+        let fail = |key: &[&str], message: String| ConfigError { path: path.clone(), at: located.value(key), message };
+        for (key, value, range) in [
+            ("call_timeout_ms", config.daemon.plugins.call_timeout_ms, super::ranges::PLUGIN_CALL_TIMEOUT_MS),
+            ("memory_limit_mib", config.daemon.plugins.memory_limit_mib, super::ranges::PLUGIN_MEMORY_MIB),
+        ] {
+            if !range.contains(&value) {
+                return Err(fail(
+                    &["plugins", key],
+                    format!("plugins.{key} must be between {} and {}", range.start(), range.end()),
+                ));
+            }
+        }
+        for (key, dir) in [("data_dir", config.data_dir()), ("accounts_dir", config.accounts_dir())] {
+            if dir.exists() && !dir.is_dir() {
+                return Err(fail(&[key], format!("{key}: {} is a file, not a directory", dir.display())));
+            }
         }
         Ok(config)
     }
@@ -85,7 +92,13 @@ impl Config {
 
     /// Loads every account file.
     pub fn load_accounts(&self) -> AccountSet {
-        load_accounts(&self.accounts_dir(), &self.dir)
+        load_accounts(&self.accounts_dir(), &self.dir, None)
+    }
+
+    /// Loads every account file; if two claim `default = true`, `incumbent` (the account
+    /// that is the default now) keeps it.
+    pub fn load_accounts_keeping_default(&self, incumbent: Option<&str>) -> AccountSet {
+        load_accounts(&self.accounts_dir(), &self.dir, incumbent)
     }
 }
 
@@ -125,8 +138,9 @@ pub fn account_id_of(path: &Path) -> Option<String> {
     Some(stem.to_owned())
 }
 
-/// Loads and validates every `*.toml` in `dir`, then applies cross-file rules.
-pub fn load_accounts(dir: &Path, base: &Path) -> AccountSet {
+/// Loads and validates every `*.toml` in `dir`, then applies cross-file rules (see
+/// [`Config::load_accounts_keeping_default`] for `incumbent`).
+pub fn load_accounts(dir: &Path, base: &Path, incumbent: Option<&str>) -> AccountSet {
     let mut set = AccountSet::default();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -139,6 +153,12 @@ pub fn load_accounts(dir: &Path, base: &Path) -> AccountSet {
     paths.sort();
     for path in paths {
         let Some(id) = account_id_of(&path) else { continue };
+        if path.is_symlink() && !path.exists() {
+            let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_default();
+            let message = format!("dangling symlink: its target {target} does not exist; the account cannot start");
+            set.errors.insert(id, ConfigError::file(&path, message).into());
+            continue;
+        }
         if !path.is_file() {
             continue;
         }
@@ -151,13 +171,25 @@ pub fn load_accounts(dir: &Path, base: &Path) -> AccountSet {
             }
         }
     }
-    apply_cross_file_rules(&mut set);
+    apply_cross_file_rules(&mut set, incumbent);
     set
 }
 
-/// At most one account may be the default sender; later ids (sorted) lose.
-fn apply_cross_file_rules(set: &mut AccountSet) {
-    let defaults: Vec<String> = set.accounts.values().filter(|a| a.file.default).map(|a| a.id.clone()).collect();
+/// At most one account may be the default sender. The one that had it keeps it: the
+/// incumbent if there is one, else the file changed longest ago; the file that was
+/// edited to claim it as well is the one in error.
+fn apply_cross_file_rules(set: &mut AccountSet, incumbent: Option<&str>) {
+    let mut defaults: Vec<(bool, std::time::SystemTime, String)> = set
+        .accounts
+        .values()
+        .filter(|a| a.file.default)
+        .map(|a| {
+            let changed = std::fs::metadata(&a.path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            (Some(a.id.as_str()) != incumbent, changed, a.id.clone())
+        })
+        .collect();
+    defaults.sort();
+    let defaults: Vec<String> = defaults.into_iter().map(|(_, _, id)| id).collect();
     let Some((first, rest)) = defaults.split_first() else { return };
     let first_path = set.accounts.get(first).map(|a| a.path.clone()).unwrap_or_default();
     for id in rest {
@@ -177,11 +209,27 @@ fn apply_cross_file_rules(set: &mut AccountSet) {
     }
 }
 
+/// The directories that hold the real files behind symlinked account files: config
+/// management tools deploy that way, and an edit there must be noticed like one in the
+/// accounts directory itself.
+pub fn symlink_target_dirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| account_id_of(p).is_some() && p.is_symlink())
+        .filter_map(|p| std::fs::canonicalize(&p).ok())
+        .filter_map(|target| target.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
 /// Loads and validates one account file.
 pub fn load_account(path: &Path, base: &Path) -> Result<Account, ConfigErrors> {
     let id = account_id_of(path).ok_or_else(|| ConfigError::file(path, "not an account file (<id>.toml)"))?;
     validate::account_id(&id).map_err(|m| ConfigError::file(path, m))?;
-    let src = std::fs::read_to_string(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    let src = read_text(path)?;
     let file: AccountFile = parse(path, &src)?;
     let problems = validate::account(&file);
     if !problems.is_empty() {
@@ -200,11 +248,36 @@ pub fn load_account(path: &Path, base: &Path) -> Result<Account, ConfigErrors> {
     Ok(Account::new(id, path.to_owned(), base.to_owned(), file, blake3::hash(src.as_bytes()).to_hex().to_string()))
 }
 
+/// Reads a config file as UTF-8; a bad byte is reported where it is.
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bad = e.as_bytes().get(valid).copied().unwrap_or_default();
+        let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+        ConfigError {
+            path: path.to_owned(),
+            at: line_col(&prefix, prefix.len()),
+            message: format!(
+                "invalid UTF-8 (byte 0x{bad:02X}); save the file as UTF-8 (it looks like Latin-1 or Windows-1252)"
+            ),
+        }
+    })
+}
+
 /// Deserializes `src`, turning serde's span into `path:line:col`.
 fn parse<T: serde::de::DeserializeOwned>(path: &Path, src: &str) -> Result<T, ConfigError> {
     toml::from_str(src).map_err(|e| {
         let at = e.span().map_or_else(LineCol::default, |span| line_col(src, span.start));
-        ConfigError { path: path.to_owned(), at, message: clean_message(e.message()) }
+        let mut message = clean_message(e.message());
+        // toml says "duplicate key" without naming it; the span covers the key.
+        if message == "duplicate key"
+            && let Some(key) = e.span().and_then(|s| src.get(s)).map(|k| k.trim().trim_matches('"'))
+            && !key.is_empty()
+        {
+            message = format!("duplicate key `{key}`: it is already set earlier in the same table; keep one");
+        }
+        ConfigError { path: path.to_owned(), at, message }
     })
 }
 

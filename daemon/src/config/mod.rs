@@ -10,6 +10,7 @@ mod error;
 mod load;
 mod location;
 mod projects;
+pub mod ranges;
 mod schema;
 mod secret;
 mod validate;
@@ -17,12 +18,12 @@ mod watch;
 
 pub use account::{Account, DEFAULT_TIMEOUT_SECS, EndpointError, ImapEndpoint, SmtpEndpoint, local_part, smtp_port};
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{AccountSet, Config, DAEMON_FILE, account_id_of, load_account, load_accounts};
-pub use location::LineCol;
+pub use load::{AccountSet, Config, DAEMON_FILE, account_id_of, load_account, load_accounts, symlink_target_dirs};
+pub use location::{LineCol, Located};
 pub use projects::Projects;
 pub use schema::{
     AccessSettings, AccountFile, AccountKind, AfterWindow, AuthMechanism, DaemonConfig, FolderSettings, Identity,
     ImapSettings, LogFormat, PluginSettings, RetentionDays, RoutingSettings, Security, SmtpSettings, SyncSettings,
 };
-pub use secret::{Secret, SecretError, SecretSource};
-pub use watch::{DEBOUNCE, DirWatcher, WatchError};
+pub use secret::{Secret, SecretError, SecretSource, cancel_commands};
+pub use watch::{DEBOUNCE, DirWatcher, WRITE_QUIET, WatchError};

@@ -9,6 +9,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
@@ -48,31 +49,63 @@ impl<'de> Deserialize<'de> for SecretSource {
 
 struct SourceVisitor;
 
+/// Serde's own type errors quote the value (``invalid type: integer `987654321` ``);
+/// for a secret that would print the password. These name only the kind of value.
+fn wrong_type<E: de::Error>(found: &str, expected: &str) -> E {
+    E::custom(format!("invalid type: {found}, expected {expected} (the value is not shown: this is a secret field)"))
+}
+
+const SOURCE_EXPECTED: &str = "a string, or a table with exactly one of `env`, `file` or `command`";
+
 impl<'de> Visitor<'de> for SourceVisitor {
     type Value = SecretSource;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string, or a table with exactly one of `env`, `file` or `command`")
+        f.write_str(SOURCE_EXPECTED)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         Ok(SecretSource::Inline(v.to_owned()))
     }
 
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(wrong_type("a boolean", SOURCE_EXPECTED))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(wrong_type("an integer", SOURCE_EXPECTED))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(wrong_type("an integer", SOURCE_EXPECTED))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(wrong_type("a float", SOURCE_EXPECTED))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(wrong_type("an array", SOURCE_EXPECTED))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found: Option<SecretSource> = None;
         while let Some(key) = map.next_key::<String>()? {
             let source = match key.as_str() {
-                "env" => SecretSource::Env(map.next_value()?),
-                "file" => SecretSource::File(map.next_value()?),
+                "env" => SecretSource::Env(map.next_value::<SecretText>()?.0),
+                "file" => SecretSource::File(PathBuf::from(map.next_value::<SecretText>()?.0)),
                 "command" => {
-                    let argv: Vec<String> = map.next_value()?;
+                    let argv: Vec<String> = map.next_value::<Vec<SecretText>>()?.into_iter().map(|t| t.0).collect();
                     if argv.is_empty() || argv[0].is_empty() {
                         return Err(de::Error::custom(
                             "`command` needs at least the program, e.g. [\"pass\", \"show\", \"mm\"]",
                         ));
                     }
                     SecretSource::Command(argv)
+                }
+                // toml hands date-times over as a one-key table.
+                other if other.starts_with("$__toml_private") => {
+                    return Err(wrong_type("a date-time", SOURCE_EXPECTED));
                 }
                 other => {
                     return Err(de::Error::custom(format!(
@@ -86,6 +119,54 @@ impl<'de> Visitor<'de> for SourceVisitor {
             found = Some(source);
         }
         found.ok_or_else(|| de::Error::custom("empty secret table; use `env`, `file` or `command`"))
+    }
+}
+
+/// A string inside a secret table (`env`, `file`, `command` arguments) whose type errors
+/// never quote the value.
+struct SecretText(String);
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = SecretText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(SecretText(v.to_owned()))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(wrong_type("a boolean", "a string"))
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(wrong_type("an integer", "a string"))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(wrong_type("an integer", "a string"))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(wrong_type("a float", "a string"))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(wrong_type("an array", "a string"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(wrong_type("a table", "a string"))
     }
 }
 
@@ -144,13 +225,21 @@ pub enum SecretError {
     Empty(String),
 }
 
-/// How long a password command may run.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Set when the process shuts down: running password commands are killed instead of
+/// holding the exit up for their timeout.
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// Kills every running password command and makes later ones fail at once; for
+/// shutdown (SIGTERM), so that a hanging `pass` or vault CLI cannot delay the exit.
+pub fn cancel_commands() {
+    CANCELLED.store(true, Ordering::SeqCst);
+}
 
 impl SecretSource {
-    /// Resolves the secret. Relative file paths are taken relative to `base`. Blocking:
-    /// reads files and may run a command, so call it off the async runtime.
-    pub fn resolve(&self, base: &Path) -> Result<Secret, SecretError> {
+    /// Resolves the secret. Relative file paths are taken relative to `base`; a command
+    /// may run for `timeout` (the account's `timeout_secs`). Blocking: reads files and
+    /// may run a command, so call it off the async runtime.
+    pub fn resolve(&self, base: &Path, timeout: Duration) -> Result<Secret, SecretError> {
         let (value, what) = match self {
             SecretSource::Inline(v) => (v.clone(), "the account file".to_owned()),
             SecretSource::Env(name) => {
@@ -163,7 +252,7 @@ impl SecretSource {
                     .map_err(|source| SecretError::File { path: full.clone(), source })?;
                 (strip_newline(v), format!("file {}", full.display()))
             }
-            SecretSource::Command(argv) => (run_command(argv, base)?, format!("command `{}`", argv[0])),
+            SecretSource::Command(argv) => (run_command(argv, base, timeout)?, format!("command `{}`", argv[0])),
         };
         if value.is_empty() {
             return Err(SecretError::Empty(what));
@@ -187,9 +276,12 @@ fn strip_newline(mut v: String) -> String {
     v
 }
 
-fn run_command(argv: &[String], base: &Path) -> Result<String, SecretError> {
+fn run_command(argv: &[String], base: &Path, timeout: Duration) -> Result<String, SecretError> {
     let program = argv.first().cloned().unwrap_or_default();
     let fail = |reason: String| SecretError::Command { program: program.clone(), reason };
+    if CANCELLED.load(Ordering::SeqCst) {
+        return Err(fail("was not started: postfachd is shutting down".into()));
+    }
     let mut child = Command::new(&program)
         .args(&argv[1..])
         .current_dir(base)
@@ -202,10 +294,15 @@ fn run_command(argv: &[String], base: &Path) -> Result<String, SecretError> {
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > COMMAND_TIMEOUT => {
+            Ok(None) if started.elapsed() > timeout => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(fail(format!("did not finish within {}s", COMMAND_TIMEOUT.as_secs())));
+                return Err(fail(format!("did not finish within {}s (timeout_secs)", timeout.as_secs())));
+            }
+            Ok(None) if CANCELLED.load(Ordering::SeqCst) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail("was stopped: postfachd is shutting down".into()));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(fail(format!("could not be waited for: {e}"))),
@@ -267,12 +364,36 @@ mod tests {
     }
 
     #[test]
+    fn type_errors_name_the_kind_never_the_value() {
+        for src in [
+            "password = 987654321",
+            "password = 9876543.21",
+            "password = true",
+            "password = [\"987654321\"]",
+            "password = 1987-06-05T04:03:21Z",
+            "password = { env = 987654321 }",
+            "password = { file = 987654321 }",
+            "password = { command = [\"pass\", 987654321] }",
+            "password = { env = [\"987654321\"] }",
+        ] {
+            let e = parse(src).unwrap_err();
+            let text = e.message();
+            assert!(text.contains("invalid type"), "{src}: {text}");
+            for leak in ["987654321", "9876543.21", "true", "1987"] {
+                assert!(!text.contains(leak), "{src}: {text}");
+            }
+        }
+    }
+
+    #[test]
     fn resolves_command_and_file_without_trailing_newline() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "geheim\n").unwrap();
-        let s = SecretSource::File("pw".into()).resolve(dir.path()).unwrap();
+        let s = SecretSource::File("pw".into()).resolve(dir.path(), Duration::from_secs(5)).unwrap();
         assert_eq!(s.expose(), "geheim");
-        let s = SecretSource::Command(vec!["printf".into(), "abc\\n".into()]).resolve(dir.path()).unwrap();
+        let s = SecretSource::Command(vec!["printf".into(), "abc\\n".into()])
+            .resolve(dir.path(), Duration::from_secs(5))
+            .unwrap();
         assert_eq!(s.expose(), "abc");
     }
 
@@ -280,7 +401,7 @@ mod tests {
     fn failing_command_reports_status_not_output() {
         let dir = tempfile::tempdir().unwrap();
         let e = SecretSource::Command(vec!["sh".into(), "-c".into(), "echo topsecret; echo nope >&2; exit 3".into()])
-            .resolve(dir.path())
+            .resolve(dir.path(), Duration::from_secs(5))
             .unwrap_err()
             .to_string();
         assert!(e.contains("exit status: 3") && e.contains("nope"), "{e}");

@@ -3,6 +3,10 @@
 //! Each rule returns the key path it is about, so the loader can point at the line.
 //! Rules that need other files (one default account) live in `load`.
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
+use super::ranges;
 use super::schema::{AccountFile, AfterWindow, AuthMechanism, Security};
 
 /// One problem, attached to a key path such as `["sync", "after_window"]`.
@@ -95,12 +99,25 @@ pub fn account(file: &AccountFile) -> Vec<Problem> {
             format!("hierarchy_separator must be a single character such as \".\" or \"/\", not {sep:?}"),
         ));
     }
-    for (section, timeout) in [("imap", file.imap.timeout_secs), ("smtp", file.smtp.timeout_secs)] {
-        if timeout == Some(0) {
-            let key: &'static str = if section == "imap" { "imap" } else { "smtp" };
-            problems.push(Problem::value(&[key, "timeout_secs"], "timeout_secs must be at least 1"));
+    for (section, host) in [("imap", &file.imap.host), ("smtp", &file.smtp.host)] {
+        if let Some(host) = host
+            && (host.trim().is_empty() || host.chars().any(char::is_whitespace))
+        {
+            problems.push(Problem::value(
+                &[section, "host"],
+                format!("{section}.host must be a host name or address such as \"imap.example.de\", not {host:?}; remove the key to let the provider adapter supply it"),
+            ));
         }
     }
+    for (section, timeout) in [("imap", file.imap.timeout_secs), ("smtp", file.smtp.timeout_secs)] {
+        if let Some(t) = timeout {
+            problems.extend(in_range(&[section, "timeout_secs"], t, &ranges::TIMEOUT_SECS));
+        }
+    }
+    let smtp = &file.smtp;
+    problems.extend(in_range(&["smtp", "retry_initial_secs"], smtp.retry_initial_secs, &ranges::RETRY_SECS));
+    problems.extend(in_range(&["smtp", "retry_max_secs"], smtp.retry_max_secs, &ranges::RETRY_SECS));
+    problems.extend(in_range(&["smtp", "give_up_after_hours"], smtp.give_up_after_hours, &ranges::GIVE_UP_AFTER_HOURS));
 
     problems.extend(folders(file));
     problems.extend(sync(file));
@@ -187,11 +204,27 @@ fn folders(file: &AccountFile) -> Vec<Problem> {
 fn sync(file: &AccountFile) -> Vec<Problem> {
     let mut problems = Vec::new();
     let s = &file.sync;
-    if s.interval_secs == 0 {
-        problems.push(Problem::value(&["sync", "interval_secs"], "interval_secs must be at least 1"));
+    problems.extend(in_range(&["sync", "interval_secs"], s.interval_secs, &ranges::INTERVAL_SECS));
+    problems.extend(in_range(&["sync", "max_failures"], s.max_failures, &ranges::MAX_FAILURES));
+    problems.extend(in_range(&["sync", "retry_initial_secs"], s.retry_initial_secs, &ranges::RETRY_SECS));
+    problems.extend(in_range(&["sync", "retry_max_secs"], s.retry_max_secs, &ranges::RETRY_SECS));
+    if let Some(days) = s.window_days
+        && days != 0
+    {
+        problems.extend(in_range(&["sync", "window_days"], days, &ranges::WINDOW_DAYS));
     }
-    if s.max_failures == 0 {
-        problems.push(Problem::value(&["sync", "max_failures"], "max_failures must be at least 1"));
+    let retention = &s.server_retention_days;
+    for (role, days) in [("inbox", retention.inbox), ("junk", retention.junk), ("sent", retention.sent)] {
+        if !ranges::RETENTION_DAYS.contains(&days) {
+            problems.push(Problem::value(
+                &["sync", "server_retention_days", role],
+                format!(
+                    "server_retention_days.{role} must be between {} and {} days (0 = never)",
+                    ranges::RETENTION_DAYS.start(),
+                    ranges::RETENTION_DAYS.end()
+                ),
+            ));
+        }
     }
     if s.retry_max_secs < s.retry_initial_secs {
         problems.push(Problem::value(
@@ -222,6 +255,15 @@ fn sync(file: &AccountFile) -> Vec<Problem> {
         AfterWindow::Archive | AfterWindow::Delete => {}
     }
     problems
+}
+
+/// A number outside its documented range (see [`ranges`]).
+fn in_range<T: PartialOrd + Display>(key: &[&'static str], value: T, range: &RangeInclusive<T>) -> Option<Problem> {
+    if range.contains(&value) {
+        return None;
+    }
+    let name = key.last().copied().unwrap_or_default();
+    Some(Problem::value(key, format!("{name} must be between {} and {}, not {value}", range.start(), range.end())))
 }
 
 fn same_folder(a: &str, b: &str) -> bool {

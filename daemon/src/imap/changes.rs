@@ -10,10 +10,10 @@ use futures::TryStreamExt;
 
 use super::error::ImapError;
 use super::session::Session;
-use super::sync::{sequence_set, timed};
+use super::sync::{search, sequence_set, timed};
 use crate::model::Role;
 use crate::store::changes::{Change, Op};
-use crate::store::messages::Place;
+use crate::store::messages::{Link, Place};
 use crate::store::{self, FolderRow, SharedStore};
 
 /// What a move or deletion did on the server.
@@ -203,16 +203,30 @@ async fn apply_one(
         Op::Delete => {
             let trash = by_role(folders, Role::Trash);
             let mut done = Vec::new();
+            let mut moved = false;
             for place in places {
                 let in_trash = trash.is_some_and(|t| t.id == place.folder.id);
                 enter(session, place).await?;
-                let removal = match trash {
-                    Some(t) if !in_trash => move_uids(session, &[place.uid], &t.folder.raw).await,
-                    _ => delete_uids(session, &[place.uid]).await,
+                let to = trash.filter(|_| !in_trash);
+                let removal = match to {
+                    Some(t) => move_uids(session, &[place.uid], &t.folder.raw).await,
+                    None => delete_uids(session, &[place.uid]).await,
                 }
                 .map_err(classify)?;
                 forget(store, place).await?;
-                done.push(describe(place, removal, if in_trash || trash.is_none() { None } else { trash }));
+                if let Some(t) = to {
+                    moved = true;
+                    follow(session, store, &change.account, change.message, t).await?;
+                }
+                done.push(describe(place, removal, to));
+            }
+            if !moved {
+                // Deleted for good from every folder: say so at once.
+                let (account, message) = (change.account.clone(), change.message);
+                store
+                    .call(move |c| store::messages::emit_removed(c, &account, &[message]))
+                    .await
+                    .map_err(|e| Problem::Connection(e.into()))?;
             }
             Ok(done.join("; "))
         }
@@ -240,6 +254,7 @@ async fn apply_one(
             enter(session, place).await?;
             let removal = move_uids(session, &[place.uid], &target.folder.raw).await.map_err(classify)?;
             forget(store, place).await?;
+            follow(session, store, &change.account, change.message, target).await?;
             Ok(describe(place, removal, Some(target)))
         }
     }
@@ -265,6 +280,71 @@ async fn forget(store: &SharedStore, place: &Place) -> Result<(), Problem> {
         .await
         .map(drop)
         .map_err(|e| Problem::Connection(e.into()))
+}
+
+/// After a move: finds the message in the destination and records its new place at
+/// once, so the store never shows it in no folder until the next pass. The message is
+/// found by its Message-ID among the destination's UIDs the store does not know yet
+/// (without a Message-ID: the destination's newest UID). Not finding it is no error:
+/// the next pass links it.
+async fn follow(
+    session: &mut Session,
+    store: &SharedStore,
+    account: &str,
+    message: i64,
+    to: &FolderRow,
+) -> Result<(), Problem> {
+    let message_id = store
+        .call(move |c| store::messages::message_id_of(c, message))
+        .await
+        .map_err(|e| Problem::Connection(e.into()))?;
+    let raw = to.folder.raw.clone();
+    let t = session.timeout;
+    let mailbox = timed(t, format!("SELECT {raw}"), session.inner.select(&raw))
+        .await
+        .map_err(Problem::Connection)?
+        .map_err(|e| classify(ImapError::command(format!("SELECT \"{raw}\""), e)))?;
+    let Some(uidvalidity) = mailbox.uid_validity else { return Ok(()) };
+    let query = match message_id.as_deref().and_then(quoted) {
+        Some(id) => format!("HEADER Message-ID {id}"),
+        None => "UID *".to_owned(),
+    };
+    let found = search(session, &query).await.map_err(classify)?;
+    let folder = to.id;
+    let known = store
+        .call(move |c| store::messages::known_uids(c, folder, uidvalidity))
+        .await
+        .map_err(|e| Problem::Connection(e.into()))?;
+    let Some(uid) = found.into_iter().filter(|u| !known.contains(u)).max() else { return Ok(()) };
+    let command = format!("UID FETCH {uid} (UID FLAGS)");
+    let fetched: Vec<_> = {
+        let stream = timed(t, command.clone(), session.inner.uid_fetch(uid.to_string(), "(UID FLAGS)"))
+            .await
+            .map_err(Problem::Connection)?
+            .map_err(|e| classify(ImapError::command(command.clone(), e)))?;
+        timed(t, command.clone(), stream.try_collect::<Vec<_>>())
+            .await
+            .map_err(Problem::Connection)?
+            .map_err(|e| classify(ImapError::command(command.clone(), e)))?
+    };
+    let (flags, modseq) =
+        fetched.iter().find(|f| f.uid == Some(uid)).map(|f| (super::sync::flags(f), f.modseq)).unwrap_or_default();
+    let link = Link { uid, message, flags, modseq };
+    let account = account.to_owned();
+    store
+        .call(move |c| store::messages::commit_batch(c, &account, folder, uidvalidity, &[], &[link]))
+        .await
+        .map(drop)
+        .map_err(|e| Problem::Connection(e.into()))
+}
+
+/// An IMAP quoted string, or `None` for a value that cannot be one (control characters,
+/// 8-bit text).
+fn quoted(value: &str) -> Option<String> {
+    if value.is_empty() || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    Some(format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
 }
 
 fn describe(place: &Place, removal: Removal, to: Option<&FolderRow>) -> String {

@@ -47,6 +47,10 @@ pub struct SyncOptions {
     pub full_check: bool,
     /// After the pass, apply `after_window` and `server_retention_days` on the server.
     pub housekeeping: bool,
+    /// On a server without CONDSTORE, read every flag even when UIDNEXT and EXISTS are
+    /// unchanged: nothing else tells whether another client changed a flag. Off only
+    /// for a pass right after one that just did so.
+    pub flag_scan: bool,
 }
 
 /// What a folder pass did.
@@ -89,12 +93,19 @@ pub async fn sync_folder(
         ImapError::Server(format!("the server reports no UIDVALIDITY for \"{}\"; cannot sync it", folder.folder.name))
     })?;
     report.uidvalidity_changed = folder.uidvalidity.is_some_and(|v| v != uidvalidity);
-    // Unchanged UIDNEXT means nothing arrived; unchanged EXISTS, that nothing left.
+    // Unchanged UIDNEXT means nothing arrived; unchanged EXISTS, that nothing left; an
+    // unchanged HIGHESTMODSEQ, that no flag changed. Without CONDSTORE only reading the
+    // flags tells the last.
+    let flags_unchanged = match (folder.highestmodseq, mailbox.highest_modseq) {
+        (Some(ours), Some(theirs)) => ours == theirs,
+        _ => !opts.flag_scan,
+    };
     if !opts.full_check
         && folder.uidvalidity == Some(uidvalidity)
         && mailbox.uid_next.is_some()
         && folder.uidnext == mailbox.uid_next
         && folder.exists == Some(mailbox.exists)
+        && flags_unchanged
     {
         report.unchanged = true;
         return Ok(report);
@@ -431,7 +442,7 @@ pub(crate) fn flags(fetch: &Fetch) -> Vec<String> {
     flags
 }
 
-async fn search(session: &mut Session, query: &str) -> Result<HashSet<u32>, ImapError> {
+pub(crate) async fn search(session: &mut Session, query: &str) -> Result<HashSet<u32>, ImapError> {
     let t = session.timeout;
     timed(t, format!("UID SEARCH {query}"), session.inner.uid_search(query))
         .await?
@@ -443,9 +454,12 @@ pub(crate) async fn timed<T>(limit: Duration, what: String, fut: impl Future<Out
     tokio::time::timeout(limit, fut).await.map_err(|_| ImapError::Timeout { what, secs: limit.as_secs() })
 }
 
-/// The IMAP date `window_days` ago (`23-Oct-2026`), for SEARCH SINCE.
+/// The IMAP date `window_days` ago (`23-Oct-2026`), for SEARCH SINCE. A window reaching
+/// past 1970 (no mail is that old) is cut there instead of overflowing.
 pub fn since_date(window_days: u32) -> String {
-    let day = chrono::Utc::now().date_naive() - chrono::Days::new(u64::from(window_days));
+    let today = chrono::Utc::now().date_naive();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(chrono::NaiveDate::MIN);
+    let day = today.checked_sub_days(chrono::Days::new(u64::from(window_days))).unwrap_or(epoch).max(epoch);
     day.format("%d-%b-%Y").to_string()
 }
 
@@ -482,6 +496,11 @@ mod tests {
         assert_eq!(sequence_set(&[1, 2, 3, 7, 9, 10, 11, 12]), "1:3,7,9:12");
         assert_eq!(sequence_set(&[5]), "5");
         assert_eq!(sequence_set(&[]), "");
+    }
+
+    #[test]
+    fn a_window_past_1970_stops_there() {
+        assert_eq!(since_date(u32::MAX), "01-Jan-1970");
     }
 
     #[test]

@@ -100,10 +100,37 @@ fn mailbox(text: &str) -> Result<Mailbox, ComposeError> {
     text.trim().parse::<Mailbox>().map_err(|_| ComposeError::Address(text.trim().to_owned()))
 }
 
-/// One `--to` value may list several addresses (`a@x, "Müller, Jürgen" <j@y>`).
+/// One `--to` value may list several addresses (`a@x, "Müller, Jürgen" <j@y>`). Empty
+/// entries (`a@x, ` as pasted from a spreadsheet, `a@x,,b@y`) are skipped.
 fn mailboxes(text: &str) -> Result<Vec<Mailbox>, ComposeError> {
-    let list = text.trim().parse::<Mailboxes>().map_err(|_| ComposeError::Address(text.trim().to_owned()))?;
+    let cleaned = without_empty_entries(text);
+    if cleaned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = cleaned.parse::<Mailboxes>().map_err(|_| ComposeError::Address(text.trim().to_owned()))?;
     Ok(list.into_iter().collect())
+}
+
+/// Drops empty entries of a comma-separated address list; commas inside quotes or angle
+/// brackets are not separators.
+fn without_empty_entries(text: &str) -> String {
+    let mut entries: Vec<String> = Vec::new();
+    let (mut current, mut quoted, mut angle) = (String::new(), false, false);
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                entries.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    entries.push(current);
+    entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect::<Vec<_>>().join(", ")
 }
 
 /// A new Message-ID for an address's domain.
@@ -254,6 +281,20 @@ mod tests {
             signature_html: Some("<b>Jürgen Müller</b>".into()),
             signature_on_reply: false,
         }
+    }
+
+    #[test]
+    fn empty_entries_in_an_address_list_are_skipped() {
+        let got: Vec<String> = mailboxes("a@x.de, ").unwrap().into_iter().map(|m| m.email.to_string()).collect();
+        assert_eq!(got, ["a@x.de"]);
+        let got: Vec<String> = mailboxes(",a@x.de,, \"Müller, Jürgen\" <j@y.de>,")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.email.to_string())
+            .collect();
+        assert_eq!(got, ["a@x.de", "j@y.de"]);
+        assert!(mailboxes(" , ").unwrap().is_empty());
+        assert!(mailboxes("a@x.de, kein-address").is_err());
     }
 
     fn parse(raw: &[u8]) -> mail_parser::Message<'_> {

@@ -168,7 +168,8 @@ async fn fail(ctx: &Context, entry: &Entry, error: String) -> Result<Outcome, St
 }
 
 async fn defer(ctx: &Context, account: &Account, entry: &Entry, error: String) -> Result<Outcome, StoreError> {
-    let give_up = entry.created_at + account.file.smtp.give_up_after_hours as i64 * 3600;
+    let hours = i64::try_from(account.file.smtp.give_up_after_hours).unwrap_or(i64::MAX);
+    let give_up = entry.created_at.saturating_add(hours.saturating_mul(3600));
     if now_unix() >= give_up {
         return fail(ctx, entry, format!("gave up after {} attempts; the last: {error}", entry.attempts + 1)).await;
     }

@@ -590,6 +590,14 @@ pub fn places(conn: &Connection, message: i64) -> rusqlite::Result<Vec<Place>> {
     Ok(out)
 }
 
+/// The Message-ID of a stored message (`None` when it has none, or no such message).
+pub fn message_id_of(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT message_id FROM messages WHERE id = ?1", [local_id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 /// The account a stored message belongs to.
 pub fn account_of(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<String>> {
     conn.query_row("SELECT account FROM messages WHERE id = ?1", [local_id], |r| r.get(0)).optional()

@@ -78,7 +78,8 @@ impl Supervisor {
         if restart_all {
             self.load_projects();
         }
-        let set = self.config.load_accounts();
+        let incumbent = self.running.values().find(|r| r.account.file.default).map(|r| r.account.id.clone());
+        let set = self.config.load_accounts_keeping_default(incumbent.as_deref());
         let mut report = ReconcileReport::default();
         for e in &set.other_errors {
             warn!("{e}");
@@ -151,7 +152,7 @@ impl Supervisor {
     fn start(&mut self, account: Account) {
         let cancel = CancellationToken::new();
         let wake = Arc::new(Notify::new());
-        let task = tokio::spawn(task::run(
+        let task = tokio::spawn(keep_running(
             account.clone(),
             SharedStore::clone(&self.store),
             self.plugins.clone(),
@@ -188,6 +189,78 @@ impl Supervisor {
             stop(r).await;
         }
         let _ = self.store.call(|c| store::accounts::mark_all_stopped(c)).await;
+    }
+}
+
+/// Runs an account's task and watches it: a task that panics or ends while it should
+/// run is a bug, but it must not leave a silently dead account. The account shows
+/// `failed` with the reason and the task is started again with backoff.
+async fn keep_running(
+    account: Account,
+    store: SharedStore,
+    plugins: Option<Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let mut crashes = 0u32;
+    loop {
+        let handle = tokio::spawn(task::run(
+            account.clone(),
+            SharedStore::clone(&store),
+            plugins.clone(),
+            projects.clone(),
+            Arc::clone(&wake),
+            cancel.clone(),
+        ));
+        // Stopping this watcher (abort after the grace period) stops the task too.
+        let _guard = AbortOnDrop(handle.abort_handle());
+        let outcome = handle.await;
+        if cancel.is_cancelled() {
+            return;
+        }
+        crashes = crashes.saturating_add(1);
+        let why = match outcome {
+            Ok(()) => "the account's task ended unexpectedly".to_owned(),
+            Err(e) if e.is_panic() => format!("internal error: {}", panic_text(e.into_panic())),
+            Err(e) => format!("internal error: {e}"),
+        };
+        let delay = task::backoff(crashes, &account);
+        tracing::error!(account = %account.id, error = %why, retry_in_ms = delay.as_millis() as u64, "account task failed; restarting");
+        let (id, text) = (account.id.clone(), format!("{why}; restarting in {} s", delay.as_secs().max(1)));
+        let recorded = store
+            .call(move |c| {
+                store::accounts::set_status(
+                    c,
+                    &id,
+                    &AccountStatus { state: AccountState::Failed, last_error: Some(&text), failures: crashes },
+                )
+            })
+            .await;
+        if let Err(e) = recorded {
+            warn!(account = %account.id, error = %e, "cannot record account state");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The message of a panic payload (`panic!("…")` gives a `&str` or a `String`).
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(|| "a panic".to_owned(), |s| (*s).to_owned()),
     }
 }
 

@@ -65,6 +65,7 @@ impl AccountTask {
 
         let mut full_check = true;
         loop {
+            fault_injection(&self.account.id);
             self.set_state(AccountState::Connecting).await;
             let cancel = self.cancel.clone();
             let e = tokio::select! {
@@ -128,13 +129,20 @@ impl AccountTask {
         let mut inbox: Option<i64> = None;
         let mut left: Vec<i64> = Vec::new();
         loop {
+            // The inbox was read in full by this iteration's full pass; its quick pass
+            // only re-selects it for IDLE.
+            let mut inbox_fresh = false;
             if let Err(e) = self.apply_changes(&mut session).await {
                 return e;
             }
             if Instant::now() >= next_full {
                 self.set_state(AccountState::Syncing).await;
-                let opts =
-                    SyncOptions { window_days: file.sync.window_days, full_check: *full_check, housekeeping: true };
+                let opts = SyncOptions {
+                    window_days: file.sync.window_days,
+                    full_check: *full_check,
+                    housekeeping: true,
+                    flag_scan: true,
+                };
                 let report =
                     match imap::sync_with_session(&mut session, &self.account, &self.store, adapter.as_ref(), &opts)
                         .await
@@ -156,7 +164,8 @@ impl AccountTask {
                 let notes = self.start_watchers(&mut watchers, &stored, &quirks).await;
                 self.finish_pass(&report, &notes).await;
                 self.settle(&mut left).await;
-                next_full = Instant::now() + interval;
+                next_full = later(interval);
+                inbox_fresh = true;
             }
             // Folders the watchers saw change, and (before IDLE) the inbox itself.
             let mut quick: Vec<i64> = watchers.take_changed();
@@ -167,7 +176,8 @@ impl AccountTask {
                 quick.push(id);
             }
             for folder in quick {
-                match self.quick_pass(&mut session, folder).await {
+                let flag_scan = !(inbox_fresh && Some(folder) == inbox);
+                match self.quick_pass(&mut session, folder, flag_scan).await {
                     Ok(gone) if !gone.is_empty() => {
                         // Probably moved: find out where, now.
                         left.extend(gone);
@@ -212,10 +222,19 @@ impl AccountTask {
     /// A pass over one folder (the inbox after IDLE, a watched folder); new mail is routed
     /// at once. Returns the messages that left the folder: a move looks like a removal
     /// until the destination is synced, so those wait for the next full pass.
-    async fn quick_pass(&self, session: &mut imap::Session, folder: i64) -> Result<Vec<i64>, imap::ImapError> {
+    async fn quick_pass(
+        &self,
+        session: &mut imap::Session,
+        folder: i64,
+        flag_scan: bool,
+    ) -> Result<Vec<i64>, imap::ImapError> {
         let Some(row) = self.store.call(move |c| store::folders::get(c, folder)).await? else { return Ok(Vec::new()) };
-        let opts =
-            SyncOptions { window_days: self.account.file.sync.window_days, full_check: false, housekeeping: false };
+        let opts = SyncOptions {
+            window_days: self.account.file.sync.window_days,
+            full_check: false,
+            housekeeping: false,
+            flag_scan,
+        };
         let report = imap::sync_folder(session, &self.store, &self.account.id, &row, &opts).await?;
         if report.unchanged {
             return Ok(Vec::new());
@@ -393,6 +412,24 @@ impl AccountTask {
             warn!(error = %e, "cannot record account state");
         }
     }
+}
+
+/// Test builds only: `POSTFACH_FAULT_PANIC=<account id>` makes that account's task panic
+/// before it connects, so tests can prove that a dying task is seen and restarted.
+#[cfg(debug_assertions)]
+fn fault_injection(account: &str) {
+    if std::env::var("POSTFACH_FAULT_PANIC").is_ok_and(|v| v == account) {
+        panic!("injected fault (POSTFACH_FAULT_PANIC)");
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn fault_injection(_: &str) {}
+
+/// `now + d`, or far in the future where that would overflow.
+fn later(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }
 
 async fn imap_noop(session: &mut imap::Session, t: Duration) -> Result<(), imap::ImapError> {

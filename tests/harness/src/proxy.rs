@@ -1,6 +1,6 @@
-//! A recording TCP relay: forwards a client to a real server and keeps a copy of what the
-//! client sent, so tests can assert on the exact commands on the wire (the server still
-//! does all the answering).
+//! A recording TCP relay: forwards a client to a real server and keeps a copy of what
+//! each side sent, so tests can assert on the exact commands on the wire and wait for
+//! what the server announced (the server still does all the answering).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -15,6 +15,7 @@ pub struct RecordingProxy {
     /// The port clients connect to.
     pub port: u16,
     sent: Arc<Mutex<Vec<u8>>>,
+    received: Arc<Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -25,27 +26,34 @@ impl RecordingProxy {
         let port = listener.local_addr().map_err(io("proxy address"))?.port();
         listener.set_nonblocking(true).map_err(io("proxy nonblocking"))?;
         let sent = Arc::new(Mutex::new(Vec::new()));
+        let received = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (sent2, stop2) = (Arc::clone(&sent), Arc::clone(&stop));
+        let (sent2, received2, stop2) = (Arc::clone(&sent), Arc::clone(&received), Arc::clone(&stop));
         std::thread::spawn(move || {
             while !stop2.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
                         let _ = client.set_nonblocking(false);
                         if let Ok(server) = TcpStream::connect(target) {
-                            relay(client, server, Arc::clone(&sent2));
+                            relay(client, server, Arc::clone(&sent2), Arc::clone(&received2));
                         }
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
             }
         });
-        Ok(RecordingProxy { port, sent, stop })
+        Ok(RecordingProxy { port, sent, received, stop })
     }
 
     /// Everything clients sent so far, as text (lossy).
     pub fn client_text(&self) -> String {
         String::from_utf8_lossy(&self.sent.lock().map(|v| v.clone()).unwrap_or_default()).into_owned()
+    }
+
+    /// Everything the server sent so far, as text (lossy): greetings, answers and
+    /// unsolicited news such as what it announces during IDLE.
+    pub fn server_text(&self) -> String {
+        String::from_utf8_lossy(&self.received.lock().map(|v| v.clone()).unwrap_or_default()).into_owned()
     }
 }
 
@@ -55,7 +63,7 @@ impl Drop for RecordingProxy {
     }
 }
 
-fn relay(client: TcpStream, server: TcpStream, sent: Arc<Mutex<Vec<u8>>>) {
+fn relay(client: TcpStream, server: TcpStream, sent: Arc<Mutex<Vec<u8>>>, received: Arc<Mutex<Vec<u8>>>) {
     let (Ok(mut c_read), Ok(mut s_write)) = (client.try_clone(), server.try_clone()) else { return };
     let (mut s_read, mut c_write) = (server, client);
     std::thread::spawn(move || {
@@ -76,7 +84,13 @@ fn relay(client: TcpStream, server: TcpStream, sent: Arc<Mutex<Vec<u8>>>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 16384];
         while let Ok(n) = s_read.read(&mut buf) {
-            if n == 0 || c_write.write_all(&buf[..n]).is_err() {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut log) = received.lock() {
+                log.extend_from_slice(&buf[..n]);
+            }
+            if c_write.write_all(&buf[..n]).is_err() {
                 break;
             }
         }
