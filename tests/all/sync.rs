@@ -77,7 +77,8 @@ fn stored_bytes_equal_the_servers() {
     assert_eq!(msgs[0]["subject"], "Grüße aus Süd – Übergabe");
     let id = msgs[0]["local_id"].as_i64().unwrap();
     let store = postfach::store::Store::open(&env.path().join("data/postfach.sqlite3")).unwrap();
-    let raw = store.with(|c| postfach::store::messages::raw(c, id)).unwrap().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let raw = runtime.block_on(store.raw_message(id)).unwrap().unwrap();
     assert_eq!(raw, original);
 }
 

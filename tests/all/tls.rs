@@ -137,24 +137,24 @@ fn client_configs_are_shared_per_ca_file_and_follow_edits() {
     let connect = |port: u16| {
         runtime.block_on(async {
             let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            postfach::tls::handshake(tcp, "127.0.0.1", Some(&ca)).await.map(drop)
+            postfach::net::tls::handshake(tcp, "127.0.0.1", Some(&ca)).await.map(drop)
         })
     };
 
-    let first = postfach::tls::client_config(Some(&ca)).unwrap();
-    assert!(Arc::ptr_eq(&first, &postfach::tls::client_config(Some(&ca)).unwrap()), "same file, same config");
+    let first = postfach::net::tls::client_config(Some(&ca)).unwrap();
+    assert!(Arc::ptr_eq(&first, &postfach::net::tls::client_config(Some(&ca)).unwrap()), "same file, same config");
     connect(a.imaps_port).unwrap();
     // Both CAs have the same name, so rustls reports a bad signature.
     let err = connect(b.imaps_port).unwrap_err().to_string();
     assert!(err.contains("invalid peer certificate"), "{err}");
 
     std::fs::copy(b.ca_file(), &ca).unwrap();
-    let edited = postfach::tls::client_config(Some(&ca)).unwrap();
+    let edited = postfach::net::tls::client_config(Some(&ca)).unwrap();
     assert!(!Arc::ptr_eq(&first, &edited), "an edited file must give a new config");
     connect(b.imaps_port).unwrap();
     assert!(connect(a.imaps_port).is_err());
 
     std::fs::remove_file(&ca).unwrap();
-    let err = postfach::tls::client_config(Some(&ca)).unwrap_err().to_string();
+    let err = postfach::net::tls::client_config(Some(&ca)).unwrap_err().to_string();
     assert!(err.starts_with(&format!("tls_ca_file {}", ca.display())), "{err}");
 }

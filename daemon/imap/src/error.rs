@@ -1,0 +1,151 @@
+//! Errors of an IMAP session, worded for the admin who reads them in `postfachd accounts`.
+
+use crate::store::StoreFailure;
+use postfach_config::EndpointError;
+use postfach_net::tls::TlsError;
+
+/// What went wrong talking to the IMAP server. Server texts are kept verbatim.
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    /// The account's settings could not be turned into an endpoint.
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
+    /// TCP connect failed (refused, unreachable, DNS).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// `host:port`.
+        addr: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TLS setup or handshake failed.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// An operation took longer than `timeout_secs`.
+    #[error("{what} timed out after {secs}s (imap.timeout_secs)")]
+    Timeout {
+        /// What was being waited for.
+        what: String,
+        /// The limit.
+        secs: u64,
+    },
+    /// The server greeted with BYE or not at all.
+    #[error("{addr} did not greet as an IMAP server: {text}")]
+    Greeting {
+        /// `host:port`.
+        addr: String,
+        /// What it sent instead.
+        text: String,
+    },
+    /// STARTTLS was refused.
+    #[error("{addr} refused STARTTLS: {text}")]
+    Starttls {
+        /// `host:port`.
+        addr: String,
+        /// Server text.
+        text: String,
+    },
+    /// The server rejected the login; `text` is the server's words.
+    #[error("login as {user} failed: {text}")]
+    Auth {
+        /// Login name (never the password).
+        user: String,
+        /// Server text, e.g. `[AUTHENTICATIONFAILED] Authentication failed.`
+        text: String,
+    },
+    /// A command failed or the connection broke.
+    #[error("{command}: {text}")]
+    Command {
+        /// The command, e.g. `SELECT "Entw&APw-rfe"`.
+        command: String,
+        /// Server text or I/O error.
+        text: String,
+    },
+    /// The server's data does not allow syncing (e.g. no UIDVALIDITY).
+    #[error("{0}")]
+    Server(String),
+    /// The store failed (in the store's words).
+    #[error("{0}")]
+    Store(#[from] StoreFailure),
+}
+
+impl ImapError {
+    /// Whether this is a credentials problem (the account shows `auth-failed`).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ImapError::Auth { .. })
+    }
+
+    /// Wraps an async-imap error from `command`, keeping the server's words.
+    pub fn command(command: impl Into<String>, e: async_imap::error::Error) -> Self {
+        ImapError::Command { command: command.into(), text: server_text(e) }
+    }
+}
+
+/// The most useful text of an async-imap error: the server's own words for NO/BAD.
+pub fn server_text(e: async_imap::error::Error) -> String {
+    use async_imap::error::Error;
+    match e {
+        Error::No(text) => format!("NO {}", server_words(&text)),
+        Error::Bad(text) => format!("BAD {}", server_words(&text)),
+        Error::ConnectionLost => "the server closed the connection".to_owned(),
+        Error::Io(e) => format!("connection error: {e}"),
+        other => other.to_string(),
+    }
+}
+
+/// Recovers the server's words from async-imap's rendering of a tagged NO/BAD, which is
+/// `code: Some(Alert), info: Some("text")`: gives `[ALERT] text`. Text in any other
+/// shape is returned trimmed.
+pub fn server_words(rendered: &str) -> String {
+    let Some(info_at) = rendered.find("info: ") else { return rendered.trim().to_owned() };
+    let info = &rendered[info_at + 6..];
+    let text = match info.strip_prefix("Some(\"").and_then(|r| r.strip_suffix("\")")) {
+        Some(quoted) => unescape_debug(quoted),
+        None => String::new(),
+    };
+    let code = rendered
+        .strip_prefix("code: Some(")
+        .and_then(|r| r.get(..r.find("), info: ")?))
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+        .map(|c| format!("[{}] ", c.to_ascii_uppercase()))
+        .unwrap_or_default();
+    format!("{code}{}", text.trim()).trim_end().to_owned()
+}
+
+fn unescape_debug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovers_server_words() {
+        assert_eq!(
+            server_words(r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(r#"code: Some(Alert), info: Some("Quota \"x\" exceeded")"#),
+            r#"[ALERT] Quota "x" exceeded"#
+        );
+        assert_eq!(server_words(r#"code: Some(TryCreate), info: None"#), "[TRYCREATE]");
+        assert_eq!(server_words("plain text "), "plain text");
+    }
+}

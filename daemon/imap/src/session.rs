@@ -1,0 +1,269 @@
+//! Opening an authenticated IMAP session: TCP, TLS / STARTTLS / plain, greeting, login
+//! by the configured mechanism, CAPABILITY re-read after login (servers change it).
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_imap::imap_proto::{Response, Status};
+use async_imap::types::Capabilities;
+use async_imap::{Authenticator, Client};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::error::{ImapError, server_text, server_words};
+use postfach_config::{AuthMechanism, ImapEndpoint, Security};
+use postfach_net::{sasl, tls};
+
+/// The byte stream under a session: TLS or (after an explicit opt-in) plain TCP.
+pub enum Transport {
+    /// TLS, implicit or after STARTTLS.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Unencrypted.
+    Plain(TcpStream),
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transport::Tls(_) => "Transport::Tls",
+            Transport::Plain(_) => "Transport::Plain",
+        })
+    }
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// An authenticated session and what the server offers.
+pub struct Session {
+    /// The async-imap session (the protocol stays inside this crate).
+    pub(crate) inner: async_imap::Session<Transport>,
+    /// Capabilities as re-read after login.
+    pub(crate) capabilities: Capabilities,
+    /// The per-command timeout.
+    pub timeout: Duration,
+    /// How flag changes can be asked for (CONDSTORE / QRESYNC, enabled at login).
+    pub changes: ChangeTracking,
+}
+
+/// What the server offers for finding changes since the last pass (RFC 7162).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeTracking {
+    /// Neither: flags are compared by a full `UID FETCH 1:* (FLAGS)`.
+    None,
+    /// CONDSTORE: `CHANGEDSINCE <modseq>` returns only changed flags.
+    Condstore,
+    /// QRESYNC: as CONDSTORE, and `VANISHED` reports expunged UIDs.
+    Qresync,
+}
+
+impl Session {
+    /// Whether the server advertises `cap` (case-insensitive).
+    pub fn has(&self, cap: &str) -> bool {
+        self.capabilities.has_str(cap) || self.capabilities.has_str(cap.to_ascii_uppercase())
+    }
+
+    /// `NOOP`: keeps an idle connection alive where providers drop quiet ones.
+    pub async fn noop(&mut self) -> Result<(), ImapError> {
+        let t = self.timeout;
+        tokio::time::timeout(t, self.inner.noop())
+            .await
+            .map_err(|_| ImapError::Timeout { what: "NOOP".into(), secs: t.as_secs() })?
+            .map_err(|e| ImapError::command("NOOP", e))
+    }
+
+    /// `EXAMINE`: selects a folder read-only (for a watcher that only IDLEs on it).
+    pub async fn examine(&mut self, raw: &str) -> Result<(), ImapError> {
+        let t = self.timeout;
+        tokio::time::timeout(t, self.inner.examine(raw))
+            .await
+            .map_err(|_| ImapError::Timeout { what: format!("EXAMINE {raw}"), secs: t.as_secs() })?
+            .map(drop)
+            .map_err(|e| ImapError::command(format!("EXAMINE \"{raw}\""), e))
+    }
+
+    /// The server's answer to `ID` (RFC 2971), sorted, after telling it who we are;
+    /// `None` when it has none or the command fails.
+    pub async fn server_id(&mut self) -> Option<Vec<(String, String)>> {
+        let answer = tokio::time::timeout(
+            self.timeout,
+            self.inner.id([("name", Some("Postfach")), ("version", Some(env!("CARGO_PKG_VERSION")))]),
+        )
+        .await
+        .ok()?
+        .ok()??;
+        let mut pairs: Vec<(String, String)> = answer.into_iter().collect();
+        pairs.sort();
+        Some(pairs)
+    }
+
+    /// Logs out politely; errors are irrelevant at this point.
+    pub async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.inner.logout()).await;
+    }
+}
+
+/// Connects, secures and logs in, all within the endpoint's timeout per step.
+pub async fn open(ep: &ImapEndpoint) -> Result<Session, ImapError> {
+    let addr = format!("{}:{}", ep.host, ep.port);
+    let limit = |what: &str| ImapError::Timeout { what: format!("{what} {addr}"), secs: ep.timeout.as_secs() };
+    let client = tokio::time::timeout(ep.timeout, connect(ep, &addr)).await.map_err(|_| limit("connecting to"))??;
+    let mut session =
+        tokio::time::timeout(ep.timeout, login(client, ep)).await.map_err(|_| limit("logging in to"))??;
+    let capabilities = tokio::time::timeout(ep.timeout, session.capabilities())
+        .await
+        .map_err(|_| limit("CAPABILITY at"))?
+        .map_err(|e| ImapError::command("CAPABILITY", e))?;
+    let has = |c: &str| capabilities.has_str(c);
+    let wanted = if has("QRESYNC") {
+        ChangeTracking::Qresync
+    } else if has("CONDSTORE") {
+        ChangeTracking::Condstore
+    } else {
+        ChangeTracking::None
+    };
+    // Enabling makes the server report MODSEQ (and VANISHED) from now on.
+    let changes = match wanted {
+        ChangeTracking::None => ChangeTracking::None,
+        mode => {
+            let command = if mode == ChangeTracking::Qresync { "ENABLE QRESYNC" } else { "ENABLE CONDSTORE" };
+            match tokio::time::timeout(ep.timeout, session.run_command_and_check_ok(command)).await {
+                Ok(Ok(())) => mode,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %server_text(e), "{command} refused; comparing flags instead");
+                    ChangeTracking::None
+                }
+                Err(_) => return Err(limit(command)),
+            }
+        }
+    };
+    Ok(Session { inner: session, capabilities, timeout: ep.timeout, changes })
+}
+
+async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, ImapError> {
+    let tcp = TcpStream::connect((ep.host.as_str(), ep.port))
+        .await
+        .map_err(|source| ImapError::Connect { addr: addr.to_owned(), source })?;
+    let _ = tcp.set_nodelay(true);
+    let ca = ep.tls_ca_file.as_deref();
+    match ep.security {
+        Security::Tls => {
+            let tls = tls::handshake(tcp, &ep.host, ca).await?;
+            let mut client = Client::new(Transport::Tls(Box::new(tls)));
+            greeting(&mut client, addr).await?;
+            Ok(client)
+        }
+        Security::Starttls => {
+            let mut client = Client::new(Transport::Plain(tcp));
+            greeting(&mut client, addr).await?;
+            client
+                .run_command_and_check_ok("STARTTLS", None)
+                .await
+                .map_err(|e| ImapError::Starttls { addr: addr.to_owned(), text: server_text(e) })?;
+            let Transport::Plain(tcp) = client.into_inner() else {
+                return Err(ImapError::Server("internal: STARTTLS on a TLS transport".into()));
+            };
+            let tls = tls::handshake(tcp, &ep.host, ca).await?;
+            // RFC 3501 §6.2.1: no greeting after STARTTLS; capabilities are re-read after login.
+            Ok(Client::new(Transport::Tls(Box::new(tls))))
+        }
+        Security::Plain => {
+            let mut client = Client::new(Transport::Plain(tcp));
+            greeting(&mut client, addr).await?;
+            Ok(client)
+        }
+    }
+}
+
+async fn greeting(client: &mut Client<Transport>, addr: &str) -> Result<(), ImapError> {
+    let fail = |text: String| ImapError::Greeting { addr: addr.to_owned(), text };
+    let response = client
+        .read_response()
+        .await
+        .map_err(|e| fail(format!("connection error: {e}")))?
+        .ok_or_else(|| fail("connection closed before the greeting".into()))?;
+    match response.parsed() {
+        Response::Data { status: Status::Ok | Status::PreAuth, .. } => Ok(()),
+        Response::Data { status, outcome } => {
+            Err(fail(format!("{status:?} {}", outcome.information.as_deref().unwrap_or("")).trim().to_owned()))
+        }
+        other => Err(fail(format!("unexpected greeting {other:?}"))),
+    }
+}
+
+async fn login(client: Client<Transport>, ep: &ImapEndpoint) -> Result<async_imap::Session<Transport>, ImapError> {
+    let user = ep.username.as_str();
+    let password = ep.password.as_ref().map(|p| p.expose()).unwrap_or("");
+    let auth_err = |e: async_imap::error::Error| match e {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            ImapError::Auth { user: user.to_owned(), text: server_words(&text) }
+        }
+        other => ImapError::Command { command: "login".into(), text: server_text(other) },
+    };
+    let result = match ep.auth {
+        AuthMechanism::Login => client.login(user, password).await,
+        AuthMechanism::Plain | AuthMechanism::None => {
+            client.authenticate("PLAIN", Sasl::Initial(sasl::plain(user, password))).await
+        }
+        AuthMechanism::CramMd5 => {
+            client
+                .authenticate("CRAM-MD5", Sasl::CramMd5 { user: user.to_owned(), password: password.to_owned() })
+                .await
+        }
+        AuthMechanism::Xoauth2 => client.authenticate("XOAUTH2", Sasl::Initial(sasl::xoauth2(user, password))).await,
+    };
+    result.map_err(|(e, _client)| auth_err(e))
+}
+
+/// Answers server challenges of an AUTHENTICATE exchange.
+enum Sasl {
+    /// Mechanisms with one client message (PLAIN, XOAUTH2); later challenges (an XOAUTH2
+    /// error report) get an empty answer so the server can finish with NO.
+    Initial(Vec<u8>),
+    /// CRAM-MD5 answers the server's challenge.
+    CramMd5 { user: String, password: String },
+}
+
+impl Authenticator for Sasl {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Self::Response {
+        match self {
+            Sasl::Initial(first) => std::mem::take(first),
+            Sasl::CramMd5 { user, password } => sasl::cram_md5(user, password, challenge),
+        }
+    }
+}

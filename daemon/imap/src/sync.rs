@@ -1,0 +1,503 @@
+//! Syncing one folder from the server into the store.
+//!
+//! 1. SELECT; compare UIDVALIDITY and UIDNEXT with the stored checkpoint. Unchanged
+//!    UIDNEXT under the same UIDVALIDITY means nothing new: done.
+//! 2. UID SEARCH (SINCE the window start, if any) and subtract the UIDs already stored:
+//!    what remains is new. This is correct after a crash, a widened window or a
+//!    half-finished pass, because the store itself is the checkpoint.
+//! 3. Pre-pass (only when the account already has mail, or after a UIDVALIDITY change):
+//!    fetch just Message-ID and size of the new UIDs; those that are already stored
+//!    (moved or copied mail, a renumbered folder) are linked without downloading them.
+//! 4. Fetch the rest with `BODY.PEEK[]` in chunks, commit in batches (one transaction
+//!    each) while the next batch is already streaming in.
+//! 5. Flags of stored messages: with CONDSTORE only those changed since the last pass
+//!    (`CHANGEDSINCE`), otherwise all of them, compared with the store.
+//! 6. Removals: after a UIDVALIDITY change, locations not found again are gone; with
+//!    QRESYNC the server names expunged UIDs (`VANISHED`); otherwise the stored UIDs
+//!    missing from the search are. Then the checkpoint is saved.
+//!
+//! With QRESYNC and an unchanged UIDVALIDITY, step 2 searches only `UID <uidnext>:*`, so
+//! a pass over a large, quiet folder costs a few short commands.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_imap::types::{Fetch, Flag};
+use futures::TryStreamExt;
+use tokio::task::JoinHandle;
+
+use super::error::ImapError;
+use super::headers;
+use super::session::{ChangeTracking, Session};
+use crate::store::{MailStore, StoreFailure};
+use postfach_model::{BatchStats, Checkpoint, FetchedMessage, FolderRow, Link, PassOutcome, identity_of};
+
+/// UIDs per FETCH command.
+const FETCH_CHUNK: usize = 1000;
+/// Messages per store transaction.
+const BATCH_MESSAGES: usize = 250;
+/// Bytes per store transaction (large attachments commit sooner).
+const BATCH_BYTES: usize = 16 << 20;
+
+/// How to sync a folder.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Only mail whose INTERNALDATE is within this many days.
+    pub window_days: Option<u32>,
+    /// Search even when UIDNEXT is unchanged (first pass after start, config change).
+    pub full_check: bool,
+    /// After the pass, apply `after_window` and `server_retention_days` on the server.
+    pub housekeeping: bool,
+    /// On a server without CONDSTORE, read every flag even when UIDNEXT and EXISTS are
+    /// unchanged: nothing else tells whether another client changed a flag. Off only
+    /// for a pass right after one that just did so.
+    pub flag_scan: bool,
+}
+
+/// What a folder pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderReport {
+    /// Decoded folder name.
+    pub folder: String,
+    /// Nothing could have changed (UIDNEXT unchanged); the folder was not searched.
+    pub unchanged: bool,
+    /// Store counters.
+    pub stats: BatchStats,
+    /// Locations found gone after a UIDVALIDITY change.
+    pub removed: u64,
+    /// Bytes of message content downloaded.
+    pub bytes: u64,
+    /// The UIDVALIDITY changed since the last pass.
+    pub uidvalidity_changed: bool,
+    /// Stored messages whose flags changed on the server.
+    pub flags_changed: u64,
+    /// Messages that lost their location here (expunged, or moved to another folder).
+    pub gone: Vec<i64>,
+}
+
+/// Syncs one folder. The session is left with the folder selected.
+pub async fn sync_folder<S: MailStore>(
+    session: &mut Session,
+    store: &S,
+    account: &str,
+    folder: &FolderRow,
+    opts: &SyncOptions,
+) -> Result<FolderReport, ImapError> {
+    let raw = folder.folder.raw.clone();
+    let t = session.timeout;
+    let mut report = FolderReport { folder: folder.folder.name.clone(), ..Default::default() };
+
+    let mailbox = timed(t, format!("SELECT {raw}"), session.inner.select(&raw))
+        .await?
+        .map_err(|e| ImapError::command(format!("SELECT \"{raw}\""), e))?;
+    let uidvalidity = mailbox.uid_validity.ok_or_else(|| {
+        ImapError::Server(format!("the server reports no UIDVALIDITY for \"{}\"; cannot sync it", folder.folder.name))
+    })?;
+    report.uidvalidity_changed = folder.uidvalidity.is_some_and(|v| v != uidvalidity);
+    // Unchanged UIDNEXT means nothing arrived; unchanged EXISTS, that nothing left; an
+    // unchanged HIGHESTMODSEQ, that no flag changed. Without CONDSTORE only reading the
+    // flags tells the last.
+    let flags_unchanged = match (folder.highestmodseq, mailbox.highest_modseq) {
+        (Some(ours), Some(theirs)) => ours == theirs,
+        _ => !opts.flag_scan,
+    };
+    if !opts.full_check
+        && folder.uidvalidity == Some(uidvalidity)
+        && mailbox.uid_next.is_some()
+        && folder.uidnext == mailbox.uid_next
+        && folder.exists == Some(mailbox.exists)
+        && flags_unchanged
+    {
+        report.unchanged = true;
+        return Ok(report);
+    }
+
+    let since = opts.window_days.map(since_date);
+    // QRESYNC reports expunged UIDs itself, so only UIDs above the checkpoint need a search.
+    let incremental = match (session.changes, folder.uidnext, folder.highestmodseq, mailbox.highest_modseq) {
+        (ChangeTracking::Qresync, Some(uidnext), Some(_), Some(_)) => {
+            (!opts.full_check && since.is_none() && folder.uidvalidity == Some(uidvalidity)).then_some(uidnext)
+        }
+        _ => None,
+    };
+    let window_uids: HashSet<u32> = if mailbox.exists == 0 {
+        HashSet::new()
+    } else if let Some(uidnext) = incremental {
+        // `n:*` always includes the highest UID, even below n.
+        search(session, &format!("UID {uidnext}:*")).await?.into_iter().filter(|u| *u >= uidnext).collect()
+    } else {
+        let query = since.as_ref().map_or_else(|| "ALL".to_owned(), |d| format!("SINCE {d}"));
+        search(session, &query).await?
+    };
+
+    let folder_id = folder.id;
+    let known = store.known_uids(folder_id, uidvalidity).await?;
+    let stale = store.stale_locations(folder_id, uidvalidity).await? > 0;
+    let has_mail = store.account_has_messages(account).await?;
+
+    let mut todo: Vec<u32> = window_uids.iter().copied().filter(|u| !known.contains(u)).collect();
+    todo.sort_unstable();
+
+    // Pre-pass: link mail the store already has instead of downloading it again. After a
+    // UIDVALIDITY change this covers the whole folder, not only the window, so mail older
+    // than the window is re-linked rather than reported gone.
+    if stale || has_mail {
+        let mut candidates: Vec<u32> = if stale && since.is_some() && mailbox.exists > 0 {
+            search(session, "ALL").await?.into_iter().filter(|u| !known.contains(u)).collect()
+        } else {
+            todo.clone()
+        };
+        candidates.sort_unstable();
+        if !candidates.is_empty() {
+            let links = find_stored(session, store, account, &candidates).await?;
+            let linked: HashSet<u32> = links.iter().map(|l| l.uid).collect();
+            todo.retain(|u| !linked.contains(u));
+            for chunk in links.chunks(BATCH_MESSAGES * 4) {
+                report.stats += store.commit_batch(account, folder_id, uidvalidity, Vec::new(), chunk.to_vec()).await?;
+            }
+        }
+    }
+
+    fetch_and_store(session, store, account, folder_id, uidvalidity, &todo, &mut report).await?;
+
+    let since_modseq = folder.highestmodseq.filter(|_| folder.uidvalidity == Some(uidvalidity));
+    let expunged = if known.is_empty() {
+        Vec::new()
+    } else {
+        sync_flags(session, store, folder_id, uidvalidity, since_modseq, mailbox.highest_modseq, &known, &mut report)
+            .await?
+    };
+
+    let gone = if stale {
+        store.finish_pass(folder_id, uidvalidity).await?
+    } else if incremental.is_some() {
+        if expunged.is_empty() {
+            PassOutcome::default()
+        } else {
+            store.mark_removed(folder_id, uidvalidity, expunged).await?
+        }
+    } else {
+        let missing = vanished(session, store, folder_id, uidvalidity, &window_uids, since.is_some()).await?;
+        if missing.is_empty() {
+            PassOutcome::default()
+        } else {
+            store.mark_removed(folder_id, uidvalidity, missing).await?
+        }
+    };
+    report.removed = gone.removed;
+    report.gone = gone.touched.clone();
+    report.stats.touched.extend(gone.touched);
+    let (uidnext, modseq, exists) = (mailbox.uid_next, mailbox.highest_modseq, mailbox.exists);
+    store.set_checkpoint(folder_id, Checkpoint { uidvalidity, uidnext, highestmodseq: modseq, exists }).await?;
+    Ok(report)
+}
+
+/// Brings the stored flags of a folder's known UIDs in line with the server's; returns
+/// the UIDs the server reported expunged (QRESYNC `VANISHED (EARLIER)`).
+#[allow(clippy::too_many_arguments)]
+async fn sync_flags<S: MailStore>(
+    session: &mut Session,
+    store: &S,
+    folder_id: i64,
+    uidvalidity: u32,
+    since_modseq: Option<u64>,
+    server_modseq: Option<u64>,
+    known: &HashSet<u32>,
+    report: &mut FolderReport,
+) -> Result<Vec<u32>, ImapError> {
+    let items = match (session.changes, since_modseq, server_modseq) {
+        (ChangeTracking::None, _, _) | (_, None, _) | (_, _, None) => "(UID FLAGS)".to_owned(),
+        (_, Some(ours), Some(theirs)) if ours == theirs => return Ok(Vec::new()),
+        (ChangeTracking::Qresync, Some(ours), _) => format!("(UID FLAGS) (CHANGEDSINCE {ours} VANISHED)"),
+        (ChangeTracking::Condstore, Some(ours), _) => format!("(UID FLAGS) (CHANGEDSINCE {ours})"),
+    };
+    let t = session.timeout;
+    // Anything queued earlier is stale; VANISHED for this command arrives unsolicited.
+    while session.inner.unsolicited_responses.try_recv().is_ok() {}
+    let command = format!("UID FETCH 1:* {items}");
+    let mut changes: Vec<(u32, Vec<String>, Option<u64>)> = Vec::new();
+    {
+        let mut stream = timed(t, command.clone(), session.inner.uid_fetch("1:*", &items))
+            .await?
+            .map_err(|e| ImapError::command(command.clone(), e))?;
+        while let Some(fetch) =
+            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
+        {
+            if let Some(uid) = fetch.uid.filter(|u| known.contains(u)) {
+                changes.push((uid, flags(&fetch), fetch.modseq));
+            }
+        }
+    }
+    let mut expunged = Vec::new();
+    while let Ok(response) = session.inner.unsolicited_responses.try_recv() {
+        if let async_imap::types::UnsolicitedResponse::Other(data) = response
+            && let async_imap::imap_proto::Response::Vanished { uids, .. } = data.parsed()
+        {
+            for range in uids {
+                expunged.extend(range.clone().filter(|u| known.contains(u)));
+            }
+        }
+    }
+    if !changes.is_empty() {
+        let changed = store.update_flags(folder_id, uidvalidity, changes).await?;
+        report.flags_changed += changed.len() as u64;
+    }
+    Ok(expunged)
+}
+
+/// Stored UIDs no longer on the server (moved away or expunged by another client).
+/// Without a window `on_server` already is every UID; with one, UIDs outside it are
+/// checked with a `UID SEARCH UID <set>` of just those.
+async fn vanished<S: MailStore>(
+    session: &mut Session,
+    store: &S,
+    folder_id: i64,
+    uidvalidity: u32,
+    on_server: &HashSet<u32>,
+    windowed: bool,
+) -> Result<Vec<u32>, ImapError> {
+    let stored = store.on_server_uids(folder_id, uidvalidity).await?;
+    let mut candidates: Vec<u32> = stored.into_iter().filter(|u| !on_server.contains(u)).collect();
+    candidates.sort_unstable();
+    if candidates.is_empty() || !windowed {
+        return Ok(candidates);
+    }
+    let mut still_there = HashSet::new();
+    for chunk in candidates.chunks(FETCH_CHUNK * 4) {
+        still_there.extend(search(session, &format!("UID {}", sequence_set(chunk))).await?);
+    }
+    Ok(candidates.into_iter().filter(|u| !still_there.contains(u)).collect())
+}
+
+/// Downloads `uids` in chunks and commits them in batches, overlapping the store write of
+/// one batch with the download of the next.
+async fn fetch_and_store<S: MailStore>(
+    session: &mut Session,
+    store: &S,
+    account: &str,
+    folder_id: i64,
+    uidvalidity: u32,
+    uids: &[u32],
+    report: &mut FolderReport,
+) -> Result<(), ImapError> {
+    let t = session.timeout;
+    let mut pending: Option<JoinHandle<Result<BatchStats, StoreFailure>>> = None;
+    let mut batch: Vec<FetchedMessage> = Vec::new();
+    let mut batch_bytes = 0usize;
+    for chunk in uids.chunks(FETCH_CHUNK) {
+        let set = sequence_set(chunk);
+        let command = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
+        let mut stream = timed(
+            t,
+            command.clone(),
+            session.inner.uid_fetch(&set, "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
+        )
+        .await?
+        .map_err(|e| ImapError::command(command.clone(), e))?;
+        loop {
+            let item = timed(t, command.clone(), stream.try_next())
+                .await?
+                .map_err(|e| ImapError::command(command.clone(), e))?;
+            let Some(fetch) = item else { break };
+            // Unsolicited flag updates arrive as FETCH responses without a body.
+            let Some(message) = fetched_message(&fetch) else { continue };
+            report.bytes += message.raw.len() as u64;
+            batch_bytes += message.raw.len();
+            batch.push(message);
+            if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
+                report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
+                batch_bytes = 0;
+            }
+        }
+    }
+    report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
+    if let Some(last) = pending.take() {
+        report.stats += join(last).await?;
+    }
+    Ok(())
+}
+
+/// Starts committing `batch` in the background after the previous commit has finished;
+/// returns the previous commit's counters.
+async fn commit<S: MailStore>(
+    store: &S,
+    account: &str,
+    folder_id: i64,
+    uidvalidity: u32,
+    batch: &mut Vec<FetchedMessage>,
+    pending: &mut Option<JoinHandle<Result<BatchStats, StoreFailure>>>,
+) -> Result<BatchStats, ImapError> {
+    let previous = match pending.take() {
+        Some(p) => join(p).await?,
+        None => BatchStats::default(),
+    };
+    if !batch.is_empty() {
+        let messages = std::mem::take(batch);
+        let (store, account) = (store.clone(), account.to_owned());
+        *pending = Some(tokio::spawn(async move {
+            store.commit_batch(&account, folder_id, uidvalidity, messages, Vec::new()).await
+        }));
+    }
+    Ok(previous)
+}
+
+async fn join(handle: JoinHandle<Result<BatchStats, StoreFailure>>) -> Result<BatchStats, ImapError> {
+    handle.await.map_err(|e| ImapError::Store(e.to_string().into()))?.map_err(ImapError::Store)
+}
+
+/// Fetches Message-ID and size of `uids` and returns links for those already stored
+/// with the same size.
+async fn find_stored<S: MailStore>(
+    session: &mut Session,
+    store: &S,
+    account: &str,
+    uids: &[u32],
+) -> Result<Vec<Link>, ImapError> {
+    let t = session.timeout;
+    struct Seen {
+        uid: u32,
+        identity: String,
+        size: u64,
+        flags: Vec<String>,
+        modseq: Option<u64>,
+    }
+    let mut seen: Vec<Seen> = Vec::new();
+    for chunk in uids.chunks(FETCH_CHUNK * 4) {
+        let set = sequence_set(chunk);
+        let items = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])";
+        let command = format!("UID FETCH {set} {items}");
+        let mut stream = timed(t, command.clone(), session.inner.uid_fetch(&set, items))
+            .await?
+            .map_err(|e| ImapError::command(command.clone(), e))?;
+        while let Some(fetch) =
+            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
+        {
+            let (Some(uid), Some(size), Some(header)) = (fetch.uid, fetch.size, fetch.header()) else { continue };
+            if let Some(id) = headers::message_id(header) {
+                seen.push(Seen {
+                    uid,
+                    identity: identity_of(Some(&id), ""),
+                    size: u64::from(size),
+                    flags: flags(&fetch),
+                    modseq: fetch.modseq,
+                });
+            }
+        }
+    }
+    if seen.is_empty() {
+        return Ok(Vec::new());
+    }
+    let identities: Vec<String> = seen.iter().map(|s| s.identity.clone()).collect();
+    let stored = store.lookup(account, identities).await?;
+    Ok(seen
+        .into_iter()
+        .filter_map(|s| {
+            let hit = stored.get(&s.identity)?;
+            // Same Message-ID but different size: a different message that reuses the id.
+            // Download it so its bytes are kept.
+            (hit.size == s.size).then_some(Link { uid: s.uid, message: hit.id, flags: s.flags, modseq: s.modseq })
+        })
+        .collect())
+}
+
+fn fetched_message(fetch: &Fetch) -> Option<FetchedMessage> {
+    let uid = fetch.uid?;
+    let raw = fetch.body()?.to_vec();
+    let hash = blake3::hash(&raw).to_hex().to_string();
+    Some(FetchedMessage {
+        uid,
+        flags: flags(fetch),
+        modseq: fetch.modseq,
+        internal_date: fetch.internal_date().map(|d| d.timestamp()),
+        headers: headers::parse(&raw),
+        hash,
+        raw,
+    })
+}
+
+/// Flags as IMAP writes them, sorted; `\Recent` is per-session and not stored.
+pub(crate) fn flags(fetch: &Fetch) -> Vec<String> {
+    let mut flags: Vec<String> = fetch
+        .flags()
+        .filter_map(|f| match f {
+            Flag::Seen => Some("\\Seen".to_owned()),
+            Flag::Answered => Some("\\Answered".to_owned()),
+            Flag::Flagged => Some("\\Flagged".to_owned()),
+            Flag::Deleted => Some("\\Deleted".to_owned()),
+            Flag::Draft => Some("\\Draft".to_owned()),
+            Flag::Recent | Flag::MayCreate => None,
+            Flag::Custom(c) => Some(c.to_string()),
+        })
+        .collect();
+    flags.sort_unstable();
+    flags
+}
+
+pub(crate) async fn search(session: &mut Session, query: &str) -> Result<HashSet<u32>, ImapError> {
+    let t = session.timeout;
+    timed(t, format!("UID SEARCH {query}"), session.inner.uid_search(query))
+        .await?
+        .map_err(|e| ImapError::command(format!("UID SEARCH {query}"), e))
+}
+
+/// Runs `fut` within `limit`.
+pub(crate) async fn timed<T>(limit: Duration, what: String, fut: impl Future<Output = T>) -> Result<T, ImapError> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| ImapError::Timeout { what, secs: limit.as_secs() })
+}
+
+/// The IMAP date `window_days` ago (`23-Oct-2026`), for SEARCH SINCE. A window reaching
+/// past 1970 (no mail is that old) is cut there instead of overflowing.
+pub fn since_date(window_days: u32) -> String {
+    let today = chrono::Utc::now().date_naive();
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or(chrono::NaiveDate::MIN);
+    let day = today.checked_sub_days(chrono::Days::new(u64::from(window_days))).unwrap_or(epoch).max(epoch);
+    day.format("%d-%b-%Y").to_string()
+}
+
+/// Compresses sorted UIDs into an IMAP sequence set: `1:3,7,9:12`.
+pub fn sequence_set(sorted: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_sets() {
+        assert_eq!(sequence_set(&[1, 2, 3, 7, 9, 10, 11, 12]), "1:3,7,9:12");
+        assert_eq!(sequence_set(&[5]), "5");
+        assert_eq!(sequence_set(&[]), "");
+    }
+
+    #[test]
+    fn a_window_past_1970_stops_there() {
+        assert_eq!(since_date(u32::MAX), "01-Jan-1970");
+    }
+
+    #[test]
+    fn since_uses_imap_date_format() {
+        let d = since_date(0);
+        assert_eq!(d.len(), 11, "{d}");
+        assert!(d.chars().nth(2) == Some('-') && d.chars().nth(6) == Some('-'), "{d}");
+    }
+}

@@ -1,0 +1,429 @@
+//! The command line: argument definitions and one module per command group.
+//!
+//! Every command takes `--config DIR`; listing commands print a table, or a JSON array
+//! with `--json`. Exit status: 0 success, 1 a user-facing error (printed on stderr),
+//! 2 a usage error.
+
+mod accounts;
+mod autoconfig;
+mod changes;
+mod check;
+mod folders;
+mod import;
+mod messages;
+mod outbox;
+mod output;
+mod plugins;
+mod probe;
+mod routing;
+mod send;
+mod sync;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Account, Config, ConfigError, ConfigErrors};
+use crate::daemon::DaemonError;
+use crate::imap::ImapError;
+use crate::store::{Store, StoreError};
+
+/// Postfach: keeps IMAP/SMTP accounts in sync with a local store.
+#[derive(Debug, Parser)]
+#[command(name = "postfachd", version, about, long_about = None)]
+pub struct Cli {
+    /// The config directory (postfach.toml, accounts/).
+    #[arg(long, global = true, env = "POSTFACH_CONFIG", default_value = "/etc/postfach")]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (SIGHUP reloads, SIGTERM stops cleanly).
+    Run,
+    /// One full sync pass (all accounts or one), then exit; for cron and benchmarks.
+    Sync {
+        /// Only this account.
+        account: Option<String>,
+        /// Required: run a single pass (the continuous mode is `postfachd run`).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate every config file; exit 1 with path:line:col: message on any error.
+    Check,
+    /// List accounts with their state.
+    Accounts {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an account's folders (stored, or fresh from the server with --refresh).
+    Folders {
+        /// The account id.
+        account: String,
+        /// Connect to the server and load the folder list now.
+        #[arg(long)]
+        refresh: bool,
+        /// Create the missing sent, drafts, trash, junk and archive folders on the server
+        /// (provider naming, the server's separator); implies --refresh.
+        #[arg(long)]
+        create_missing: bool,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored messages.
+    Messages {
+        /// The account id.
+        account: String,
+        /// Only messages in this folder (decoded full name, e.g. `INBOX.Entwürfe`).
+        #[arg(long)]
+        folder: Option<String>,
+        /// Only messages assigned to this project.
+        #[arg(long)]
+        project: Option<String>,
+        /// At most this many (newest first).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the loaded plugins: id, kind, API version, state (ok, quarantined + why).
+    Plugins {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a ready account file for an address, from the provider adapters.
+    Autoconfig {
+        /// The address.
+        email: String,
+    },
+    /// Messages per project and account.
+    Projects {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Routing: explain a message's routing, or replay an account's mail through a chain.
+    Route {
+        /// What to do.
+        #[command(subcommand)]
+        action: RouteAction,
+    },
+    /// Test an account: IMAP login + LIST, SMTP connect + EHLO + AUTH; no mail is sent.
+    Test {
+        /// The account id.
+        account: String,
+        /// Print a JSON array of steps.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a short test message from an account, right away.
+    SendTest {
+        /// The account id.
+        account: String,
+        /// The recipient.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a message in the outbox (the running daemon delivers it), or deliver it now.
+    Send(SendCommand),
+    /// Mark a stored message read, unread, flagged, answered … on the server.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
+    Mark {
+        /// The message's local id (from `postfachd messages`).
+        local_id: i64,
+        /// Set \Seen.
+        #[arg(long, group = "what", conflicts_with = "unread")]
+        read: bool,
+        /// Clear \Seen.
+        #[arg(long, group = "what")]
+        unread: bool,
+        /// Set \Flagged.
+        #[arg(long, group = "what", conflicts_with = "unflag")]
+        flag: bool,
+        /// Clear \Flagged.
+        #[arg(long, group = "what")]
+        unflag: bool,
+        /// Set \Answered.
+        #[arg(long, group = "what", conflicts_with = "unanswered")]
+        answered: bool,
+        /// Clear \Answered.
+        #[arg(long, group = "what")]
+        unanswered: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a message on the server: into the trash, or for good when it is in the
+    /// trash already (the store keeps it, marked gone from the server).
+    Delete {
+        /// The message's local id.
+        local_id: i64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a message to the server's junk folder (trains the provider's filter), or with
+    /// `--not-spam` back to the inbox.
+    Spam {
+        /// The message's local id.
+        local_id: i64,
+        /// Not spam: move it from the junk folder back to the inbox.
+        #[arg(long)]
+        not_spam: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import an mbox file or a maildir (from a POP3-era mail client) into an account's
+    /// store; mail that later syncs over IMAP is never stored twice.
+    Import {
+        /// The account id.
+        account: String,
+        /// An mbox file, or a maildir (with cur/ and new/).
+        path: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queued, sent and failed messages with the server's words; `retry ID` queues one again.
+    Outbox {
+        /// What to do; lists the outbox when absent.
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `postfachd send …`.
+#[derive(Debug, clap::Args)]
+pub struct SendCommand {
+    /// The sending account; the one with `default = true` when absent (for replies and
+    /// forwards: the original's account).
+    pub account: Option<String>,
+    /// Recipient; repeat, or list several separated by commas.
+    #[arg(long)]
+    pub to: Vec<String>,
+    /// Copy recipient.
+    #[arg(long)]
+    pub cc: Vec<String>,
+    /// Blind copy recipient (never in the header).
+    #[arg(long)]
+    pub bcc: Vec<String>,
+    /// Subject (replies and forwards default to `Re:`/`Fwd:` and the original's).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// The text body from a file; `-` reads standard input.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// The text body.
+    #[arg(long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// An HTML body (sent as multipart/alternative with the text).
+    #[arg(long)]
+    pub html_file: Option<PathBuf>,
+    /// A file to attach; repeat for more.
+    #[arg(long)]
+    pub attach: Vec<PathBuf>,
+    /// Reply to this stored message (In-Reply-To, References; To defaults to its sender).
+    #[arg(long)]
+    pub reply_to_local_id: Option<i64>,
+    /// Forward this stored message as an attachment.
+    #[arg(long, conflicts_with = "reply_to_local_id")]
+    pub forward_local_id: Option<i64>,
+    /// Save to the server's Drafts folder instead of sending.
+    #[arg(long)]
+    pub draft: bool,
+    /// Deliver now, from this process, and report the server's answer.
+    #[arg(long)]
+    pub now: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `postfachd outbox …`.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Queue a failed or deferred message again, now.
+    Retry {
+        /// The outbox id.
+        id: i64,
+    },
+}
+
+/// `postfachd route …`.
+#[derive(Debug, Subcommand)]
+pub enum RouteAction {
+    /// Which routers ran for a message, what each answered, and which won.
+    Explain {
+        /// The message's local id (from `postfachd messages`).
+        local_id: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay an account's stored messages through its router chain; prints what would
+    /// change and writes nothing.
+    DryRun {
+        /// The account id.
+        account: String,
+        /// A router file to try: it replaces the installed router with the same id (or
+        /// joins the end of the chain).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failed command. Its text is printed as is on stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A config file problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Several config problems.
+    #[error(transparent)]
+    ConfigErrors(#[from] ConfigErrors),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The IMAP server or connection failed.
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    /// An account pass failed.
+    #[error(transparent)]
+    Pass(#[from] crate::pass::PassError),
+    /// The daemon could not run.
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    /// A message could not be queued.
+    #[error(transparent)]
+    Send(#[from] crate::outbox::SendError),
+    /// Any other user-facing problem.
+    #[error("{0}")]
+    Message(String),
+    /// The command printed its own failure report already.
+    #[error("")]
+    Reported,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let dir = cli.config.clone();
+    match cli.command {
+        Command::Run => {
+            let config = Config::load(&dir)?;
+            crate::daemon::run(config).await?;
+            Ok(())
+        }
+        Command::Check => check::run(&dir).await,
+        Command::Sync { account, once: _, json } => sync::run(&Config::load(&dir)?, account.as_deref(), json).await,
+        Command::Accounts { json } => accounts::run(&Config::load(&dir)?, json).await,
+        Command::Folders { account, refresh, create_missing, json } => {
+            folders::run(&Config::load(&dir)?, &account, refresh, create_missing, json).await
+        }
+        Command::Mark { local_id, read, unread, flag, unflag, answered, unanswered, json } => {
+            let mut add = Vec::new();
+            let mut remove = Vec::new();
+            for (set, clear, flag_name) in
+                [(read, unread, "\\Seen"), (flag, unflag, "\\Flagged"), (answered, unanswered, "\\Answered")]
+            {
+                if set {
+                    add.push(flag_name.to_owned());
+                }
+                if clear {
+                    remove.push(flag_name.to_owned());
+                }
+            }
+            changes::run(&Config::load(&dir)?, local_id, crate::store::Op::Flags, add, remove, json).await
+        }
+        Command::Delete { local_id, json } => {
+            changes::run(&Config::load(&dir)?, local_id, crate::store::Op::Delete, vec![], vec![], json).await
+        }
+        Command::Spam { local_id, not_spam, json } => {
+            let op = if not_spam { crate::store::Op::NotSpam } else { crate::store::Op::Spam };
+            changes::run(&Config::load(&dir)?, local_id, op, vec![], vec![], json).await
+        }
+        Command::Import { account, path, json } => import::run(&Config::load(&dir)?, &account, &path, json).await,
+        Command::Messages { account, folder, project, limit, json } => {
+            messages::run(&Config::load(&dir)?, &account, folder, project, limit, json).await
+        }
+        Command::Plugins { json } => plugins::run(&Config::load(&dir)?, json).await,
+        Command::Autoconfig { email } => autoconfig::run(&Config::load(&dir)?, &email).await,
+        Command::Projects { json } => routing::projects(&Config::load(&dir)?, json).await,
+        Command::Route { action: RouteAction::Explain { local_id, json } } => {
+            routing::explain(&Config::load(&dir)?, local_id, json).await
+        }
+        Command::Route { action: RouteAction::DryRun { account, plugin, json } } => {
+            routing::dry_run(&Config::load(&dir)?, &account, plugin.as_deref(), json).await
+        }
+        Command::Test { account, json } => probe::run(&Config::load(&dir)?, &account, json).await,
+        Command::SendTest { account, to, json } => send::test(&Config::load(&dir)?, &account, &to, json).await,
+        Command::Send(args) => send::run(&Config::load(&dir)?, &args).await,
+        Command::Outbox { action: None, json } => outbox::list(&Config::load(&dir)?, json).await,
+        Command::Outbox { action: Some(OutboxAction::Retry { id }), json: _ } => {
+            outbox::retry(&Config::load(&dir)?, id).await
+        }
+    }
+}
+
+/// Loads the plugins for a one-shot command (compiling off the async runtime).
+async fn plugin_host(config: &Config) -> Result<Arc<crate::plugins::PluginHost>, CliError> {
+    let config = config.clone();
+    tokio::task::spawn_blocking(move || crate::daemon::plugin_host(&config, None))
+        .await
+        .map_err(|e| CliError::Message(e.to_string()))?
+        .map_err(CliError::Message)
+}
+
+/// Opens the store of a config.
+fn open_store(config: &Config) -> Result<Arc<Store>, CliError> {
+    Ok(Arc::new(Store::open(&config.store_path())?))
+}
+
+/// Loads one account by id, with a helpful error when it is unknown or invalid.
+async fn load_account(config: &Config, id: &str) -> Result<Account, CliError> {
+    let set = config.load_accounts();
+    if let Some(account) = set.accounts.get(id) {
+        return Ok(account.clone());
+    }
+    if let Some(errors) = set.errors.get(id) {
+        return Err(CliError::ConfigErrors(errors.clone()));
+    }
+    let mut known: Vec<String> = set.accounts.keys().cloned().collect();
+    // Removed accounts whose mail the store still serves (`messages` lists it).
+    if config.store_path().exists()
+        && let Ok(store) = Store::open(&config.store_path())
+        && let Ok(rows) = store.accounts().await
+    {
+        known.extend(
+            rows.into_iter().filter(|r| !set.accounts.contains_key(&r.id)).map(|r| format!("{} (removed)", r.id)),
+        );
+    }
+    known.sort();
+    known.dedup();
+    Err(CliError::Message(format!(
+        "no account `{id}` in {} (known: {})",
+        config.accounts_dir().display(),
+        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+    )))
+}

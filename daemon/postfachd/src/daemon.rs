@@ -1,0 +1,277 @@
+//! `postfachd run`: the long-running daemon.
+//!
+//! Holds a lock on the data directory (one daemon per store), starts the supervisor,
+//! watches the accounts directory, reloads on SIGHUP and stops cleanly on SIGTERM or
+//! SIGINT.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{Config, DirWatcher, WatchError, account_id_of, symlink_target_dirs};
+use crate::plugins::{HostConfig, PluginHost};
+use crate::store::{PluginRecord, SharedStore, Store, StoreError};
+use crate::supervisor::Supervisor;
+
+/// Why the daemon could not start or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another daemon holds the store.
+    #[error("another postfachd is already running on {0} (lock held)")]
+    Locked(PathBuf),
+    /// The lock file could not be created.
+    #[error("cannot create lock file {path}: {source}")]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The accounts directory could not be created.
+    #[error("cannot create accounts directory {path}: {source}")]
+    AccountsDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The accounts directory could not be watched.
+    #[error(transparent)]
+    Watch(#[from] WatchError),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+    /// The plugin engine could not be created.
+    #[error("{0}")]
+    Plugins(String),
+}
+
+/// Creates the plugin host for a config, recording plugin states in the store. Blocking
+/// (compiles plugins not in the cache).
+pub fn plugin_host(config: &Config, store: Option<SharedStore>) -> Result<Arc<PluginHost>, String> {
+    let observer: Option<crate::plugins::Observer> = store.map(|store| {
+        Box::new(move |info: &crate::plugins::PluginInfo| {
+            if let Err(e) = store.record_plugin(&plugin_record(info)) {
+                warn!(plugin = %info.id, error = %e, "cannot record plugin state");
+            }
+        }) as crate::plugins::Observer
+    });
+    PluginHost::new(HostConfig::from_config(config), observer)
+}
+
+/// What the store keeps of a plugin's state (the store does not know the plugin host).
+pub fn plugin_record(info: &crate::plugins::PluginInfo) -> PluginRecord {
+    PluginRecord {
+        file: info.file.display().to_string(),
+        id: info.id.clone(),
+        kind: info.kind.map(|k| k.as_str().to_owned()),
+        api_version: info.api_version.clone(),
+        digest: info.digest.clone(),
+        state: info.state.to_owned(),
+        reason: info.reason.clone(),
+        failures: info.failures,
+    }
+}
+
+/// The daemon's exclusive hold on its data directory.
+pub struct DaemonLock {
+    _file: File,
+}
+
+/// The lock file of a data directory.
+pub fn lock_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("postfachd.lock")
+}
+
+/// Takes the data directory's lock, or reports that a daemon already holds it.
+pub fn lock(data_dir: &Path) -> Result<DaemonLock, DaemonError> {
+    let path = lock_path(data_dir);
+    std::fs::create_dir_all(data_dir).map_err(|source| DaemonError::LockFile { path: path.clone(), source })?;
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| DaemonError::LockFile { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(DaemonLock { _file: file }),
+        Err(_) => Err(DaemonError::Locked(data_dir.to_owned())),
+    }
+}
+
+/// Whether a daemon currently holds the data directory.
+pub fn is_running(data_dir: &Path) -> bool {
+    let Ok(file) = File::options().write(true).open(lock_path(data_dir)) else { return false };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Raises the open-file limit to the hard limit: every account holds a connection (two
+/// with IDLE watchers), and distributions start services with a soft limit of 1024.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit { current: limit.maximum, maximum: limit.maximum };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(to = ?limit.maximum, "open-file limit raised"),
+            Err(e) => warn!(error = %e, "cannot raise the open-file limit"),
+        }
+    }
+}
+
+/// Watches the directories behind symlinked account files (and stops watching those no
+/// longer needed); returns the set now watched for that reason.
+fn watch_symlink_targets(watcher: &mut DirWatcher, accounts_dir: &Path, before: &[PathBuf]) -> Vec<PathBuf> {
+    let now = symlink_target_dirs(accounts_dir);
+    for dir in before.iter().filter(|d| !now.contains(d)) {
+        watcher.unwatch(dir);
+    }
+    for dir in now.iter().filter(|d| !before.contains(d)) {
+        if let Err(e) = watcher.watch(dir, true) {
+            warn!(error = %e, "cannot watch the target of a symlinked account file; edits there need SIGHUP");
+        }
+    }
+    now
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let _lock = lock(&config.data_dir())?;
+    raise_fd_limit();
+    let store = Arc::new(Store::open(&config.store_path())?);
+    let accounts_dir = config.accounts_dir();
+    std::fs::create_dir_all(&accounts_dir)
+        .map_err(|source| DaemonError::AccountsDir { path: accounts_dir.clone(), source })?;
+    // States left behind by a crashed daemon are stale.
+    store.mark_all_stopped().await?;
+
+    for dir in config.plugin_dirs() {
+        // A missing plugin directory cannot be watched; an empty one can.
+        let _ = std::fs::create_dir_all(&dir);
+    }
+    let plugins = {
+        let (config, store) = (config.clone(), Arc::clone(&store));
+        tokio::task::spawn_blocking(move || plugin_host(&config, Some(store)))
+            .await
+            .map_err(|e| DaemonError::Plugins(e.to_string()))?
+            .map_err(DaemonError::Plugins)?
+    };
+    for p in plugins.list() {
+        if let Err(e) = store.record_plugin(&plugin_record(&p)) {
+            warn!(plugin = %p.id, error = %e, "cannot record plugin state");
+        }
+    }
+
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+
+    // Watch before the first scan so no change between the two is missed.
+    // The watcher reports absolute paths; compare like with like.
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
+    let plugin_dirs: Vec<PathBuf> = plugins.dirs().iter().filter(|d| d.is_dir()).map(|d| absolute(d)).collect();
+    // `postfachd send` touches a file here to wake the outbox.
+    let wake_dir = crate::wake::dir(&config);
+    let _ = std::fs::create_dir_all(&wake_dir);
+    let wake_dir = absolute(&wake_dir);
+    let accounts_dir = absolute(&accounts_dir);
+    let mut watched: Vec<&Path> = vec![accounts_dir.as_path(), wake_dir.as_path()];
+    watched.extend(plugin_dirs.iter().map(PathBuf::as_path));
+    let (mut watcher, mut changes) = DirWatcher::new(&watched, &[accounts_dir.as_path()])?;
+    let mut target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &[]);
+    let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store), Some(Arc::clone(&plugins)));
+    let first = supervisor.reconcile(false).await;
+    let outbox_wake = Arc::new(Notify::new());
+    let outbox_stop = CancellationToken::new();
+    let outbox = tokio::spawn(crate::outbox::run(
+        crate::outbox::Context {
+            config: config.clone(),
+            store: Arc::clone(&store),
+            plugins: Some(Arc::clone(&plugins)),
+        },
+        Arc::clone(&outbox_wake),
+        outbox_stop.clone(),
+    ));
+    info!(
+        config = %config.dir.display(),
+        store = %store.path().display(),
+        accounts = first.started.len(),
+        invalid = first.invalid.len(),
+        "postfachd running"
+    );
+
+    loop {
+        tokio::select! {
+            Some(paths) = changes.recv() => {
+                tracing::debug!(?paths, "files changed");
+                // An empty list means the watcher lost track (overflow): rescan anyway.
+                if paths.is_empty() {
+                    outbox_wake.notify_one();
+                }
+                for target in paths.iter().filter(|p| p.starts_with(&wake_dir)).filter_map(|p| crate::wake::target_of(p)) {
+                    match target {
+                        crate::wake::Target::Outbox => outbox_wake.notify_one(),
+                        crate::wake::Target::Account(id) => {
+                            supervisor.wake(&id);
+                        }
+                    }
+                }
+                let accounts = paths.is_empty()
+                    || paths.iter().any(|p| account_id_of(p).is_some() || p == &accounts_dir)
+                    || paths.iter().any(|p| p.parent().is_some_and(|d| target_dirs.iter().any(|t| t == d)));
+                let wasm = paths.is_empty()
+                    || paths.iter().any(|p| p.extension().is_some_and(|e| e == "wasm") && p.parent().is_some_and(|d| plugin_dirs.iter().any(|pd| pd == d)));
+                if wasm {
+                    let host = Arc::clone(&plugins);
+                    if let Ok(report) = tokio::task::spawn_blocking(move || host.reload()).await {
+                        for (file, error) in &report.failed {
+                            warn!(file = %file.display(), %error, "plugin not loaded");
+                        }
+                    }
+                }
+                if accounts {
+                    let report = supervisor.reconcile(false).await;
+                    tracing::debug!(?report, "accounts reconciled");
+                    target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
+                }
+            }
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading every account");
+                match Config::load(&config.dir) {
+                    Ok(new) if new.daemon != config.daemon => {
+                        warn!("postfach.toml changed; restart postfachd for daemon-level settings to take effect");
+                    }
+                    Ok(_) => {}
+                    Err(e) => warn!("{e}"),
+                }
+                supervisor.reconcile(true).await;
+            }
+            _ = term.recv() => { info!("SIGTERM: stopping"); break; }
+            _ = int.recv() => { info!("SIGINT: stopping"); break; }
+        }
+    }
+    // A hanging password command must not hold the exit up.
+    crate::config::cancel_commands();
+    // A submission in flight is finished rather than cut off mid-DATA.
+    outbox_stop.cancel();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), outbox).await.is_err() {
+        warn!("the outbox did not stop within 30 s; an interrupted message is sent again at the next start");
+    }
+    supervisor.shutdown().await;
+    info!("postfachd stopped");
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The outbox: enqueueing, delivering what is due, retrying temporary failures with
+//! backoff, and keeping the Sent copy.
+//!
+//! Guarantee: a message is stored (with its final bytes and Message-ID) before
+//! `postfachd send` returns, and it leaves the outbox only as `sent`, `saved` or `failed`.
+//! A crash before delivery starts delays it; it is sent exactly once after the restart.
+//! A crash in the instant between the server accepting it and the store recording that
+//! cannot be told apart from a crash before the server accepted it: the message is sent
+//! again after the restart (at least once, never zero times), with the same Message-ID so
+//! mail clients show it once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, warn};
+
+use crate::config::{Account, Config};
+use crate::imap::{self, Placed};
+use crate::model::{Role, now_unix};
+use crate::plugins::PluginHost;
+use crate::provider;
+use crate::smtp::submit;
+use crate::smtp::{ComposeError, Draft, compose};
+use crate::store::{NewOutboxEntry, OutboxEntry as Entry, OutboxKind as Kind, OutboxState, SharedStore, StoreError};
+
+/// Why a message cannot be enqueued.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// `enabled = false`.
+    #[error("account `{0}` is disabled (enabled = false in its file)")]
+    AccountDisabled(String),
+    /// `send = false`.
+    #[error("account `{0}` does not send mail (send = false in its file)")]
+    SendDisabled(String),
+    /// No account named and no default.
+    #[error("no account given and none has default = true; name one: postfachd send ACCOUNT …")]
+    NoDefault,
+    /// The message could not be built.
+    #[error(transparent)]
+    Compose(#[from] ComposeError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Builds the message and enqueues it; returns the outbox id and the Message-ID.
+pub async fn enqueue(
+    store: &SharedStore,
+    account: &Account,
+    draft: &Draft,
+    kind: Kind,
+) -> Result<(i64, String), SendError> {
+    if !account.file.enabled {
+        return Err(SendError::AccountDisabled(account.id.clone()));
+    }
+    if !account.file.send && kind == Kind::Send {
+        return Err(SendError::SendDisabled(account.id.clone()));
+    }
+    let composed = compose(&account.file.identity, draft)?;
+    if kind == Kind::Send && composed.recipients.is_empty() {
+        return Err(ComposeError::NoRecipient.into());
+    }
+    let entry = NewOutboxEntry {
+        account: account.id.clone(),
+        kind,
+        message_id: composed.message_id.clone(),
+        subject: Some(draft.subject.clone()),
+        envelope_from: composed.envelope_from,
+        recipients: composed.recipients,
+        raw: composed.raw,
+    };
+    let id = store.enqueue_outbox(entry).await?;
+    Ok((id, composed.message_id))
+}
+
+/// What an attempt did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Accepted (or saved as a draft); the server's words, and what happened to the copy.
+    Sent {
+        /// The server's reply.
+        reply: String,
+        /// The Sent / Drafts copy.
+        copy: String,
+    },
+    /// A temporary failure; retried later.
+    Deferred(String),
+    /// A permanent failure.
+    Failed(String),
+    /// Another process is delivering it.
+    Busy,
+}
+
+/// Everything an attempt needs.
+#[derive(Clone)]
+pub struct Context {
+    /// The config (account files are read per attempt, so edits apply).
+    pub config: Config,
+    /// The store.
+    pub store: SharedStore,
+    /// The plugins (provider defaults and quirks).
+    pub plugins: Option<Arc<PluginHost>>,
+}
+
+fn backoff(account: &Account, attempts: u32) -> i64 {
+    let s = &account.file.smtp;
+    let base = s.retry_initial_secs.max(1) as f64 * 2f64.powi(attempts.saturating_sub(1).min(20) as i32);
+    let capped = base.min(s.retry_max_secs.max(1) as f64);
+    (capped * (0.8 + fastrand::f64() * 0.4)).round() as i64
+}
+
+/// Makes one attempt at an entry.
+pub async fn attempt(ctx: &Context, entry: &Entry) -> Result<Outcome, StoreError> {
+    let id = entry.id;
+    if !ctx.store.claim_outbox(id).await? {
+        return Ok(Outcome::Busy);
+    }
+    let account = match ctx.config.load_accounts().accounts.remove(&entry.account) {
+        Some(a) if a.file.enabled => a,
+        Some(_) => return fail(ctx, entry, format!("account `{}` is disabled", entry.account)).await,
+        None => return fail(ctx, entry, format!("account `{}` has no valid file any more", entry.account)).await,
+    };
+    let raw = ctx.store.outbox_raw(id).await?.unwrap_or_default();
+    if entry.kind == Kind::Draft {
+        return match place(ctx, &account, entry, &raw, Role::Drafts, "(\\Draft \\Seen)").await {
+            Ok(copy) => {
+                ctx.store.mark_sent(id, &entry.account, OutboxState::Saved, &copy).await?;
+                ctx.store.set_copy(id, &copy).await?;
+                Ok(Outcome::Sent { reply: "saved as a draft".into(), copy: "saved".into() })
+            }
+            Err(e) => defer(ctx, &account, entry, e).await,
+        };
+    }
+    let (host, acct) = (ctx.plugins.clone(), account.clone());
+    let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(host.as_deref(), &acct)).await;
+    let endpoint = match endpoint {
+        Ok(Ok(ep)) => ep,
+        Ok(Err(e)) => return defer(ctx, &account, entry, format!("smtp: {e}")).await,
+        Err(e) => return defer(ctx, &account, entry, format!("internal: {e}")).await,
+    };
+    match submit(&endpoint, &entry.envelope_from, &entry.recipients, &raw).await {
+        Ok(reply) => {
+            ctx.store.mark_sent(id, &entry.account, OutboxState::Sent, &reply).await?;
+            info!(account = %entry.account, outbox = id, %reply, "sent");
+            let copy = sent_copy(ctx, &account, entry, &raw).await;
+            ctx.store.set_copy(id, &copy).await?;
+            Ok(Outcome::Sent { reply, copy })
+        }
+        Err(e) if e.permanent => fail(ctx, entry, e.to_string()).await,
+        Err(e) => defer(ctx, &account, entry, e.to_string()).await,
+    }
+}
+
+async fn fail(ctx: &Context, entry: &Entry, error: String) -> Result<Outcome, StoreError> {
+    ctx.store.mark_failed(entry.id, &entry.account, &error).await?;
+    warn!(account = %entry.account, outbox = entry.id, %error, "not sent");
+    Ok(Outcome::Failed(error))
+}
+
+async fn defer(ctx: &Context, account: &Account, entry: &Entry, error: String) -> Result<Outcome, StoreError> {
+    let hours = i64::try_from(account.file.smtp.give_up_after_hours).unwrap_or(i64::MAX);
+    let give_up = entry.created_at.saturating_add(hours.saturating_mul(3600));
+    if now_unix() >= give_up {
+        return fail(ctx, entry, format!("gave up after {} attempts; the last: {error}", entry.attempts + 1)).await;
+    }
+    let at = now_unix() + backoff(account, entry.attempts + 1);
+    ctx.store.mark_deferred(entry.id, &error, at).await?;
+    warn!(account = %entry.account, outbox = entry.id, %error, retry_at = at, "not sent yet; will retry");
+    Ok(Outcome::Deferred(error))
+}
+
+/// Keeps the copy in Sent, unless the provider does that itself.
+async fn sent_copy(ctx: &Context, account: &Account, entry: &Entry, raw: &[u8]) -> String {
+    let chosen = match &ctx.plugins {
+        Some(host) => {
+            let (h, a) = (Arc::clone(host), account.clone());
+            tokio::task::spawn_blocking(move || {
+                let c = provider::choose(&h, &a, &[]).ok().flatten()?;
+                Some((c.id.clone(), provider::quirks(&h, Some(&c.id))))
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    if let Some((adapter, quirks)) = &chosen
+        && quirks.auto_saves_sent
+    {
+        return format!("skipped: the {adapter} server keeps its own copy of sent mail");
+    }
+    match place(ctx, account, entry, raw, Role::Sent, "(\\Seen)").await {
+        Ok(copy) => copy,
+        Err(e) => {
+            warn!(account = %account.id, outbox = entry.id, error = %e, "no copy in Sent");
+            format!("error: {e}")
+        }
+    }
+}
+
+/// APPENDs to the folder with `role`, unless the Message-ID is there already.
+async fn place(
+    ctx: &Context,
+    account: &Account,
+    entry: &Entry,
+    raw: &[u8],
+    role: Role,
+    flags: &str,
+) -> Result<String, String> {
+    let crate::pass::Connected { mut session, adapter, .. } =
+        crate::pass::connect(account, ctx.plugins.as_ref()).await.map_err(|e| e.to_string())?;
+    let result = async {
+        let (rows, _) = crate::pass::refresh_folders(&mut session, &ctx.store, account, adapter.as_ref())
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(folder) = rows.iter().find(|r| r.present && r.folder.role == Some(role)) else {
+            return Ok(format!("skipped: the server has no {role} folder (set folders.{role})"));
+        };
+        let placed = imap::append_once(&mut session, &folder.folder.raw, &entry.message_id, flags, raw)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match placed {
+            Placed::Appended => format!("appended to {}", folder.folder.name),
+            Placed::AlreadyThere => format!("already in {}", folder.folder.name),
+        })
+    }
+    .await;
+    session.logout().await;
+    result
+}
+
+/// The daemon's outbox loop: delivers what is due, sleeps until the next entry is due or a
+/// `postfachd send` wakes it.
+pub async fn run(ctx: Context, wake: Arc<Notify>, cancel: CancellationToken) {
+    match ctx.store.recover_outbox().await {
+        Ok(n) if n > 0 => {
+            warn!(entries = n, "outbox entries were being sent when postfachd stopped; sending them again")
+        }
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "cannot recover the outbox"),
+    }
+    loop {
+        let due = match ctx.store.outbox_due(now_unix()).await {
+            Ok(due) => due,
+            Err(e) => {
+                warn!(error = %e, "cannot read the outbox; trying again");
+                Vec::new()
+            }
+        };
+        for entry in due {
+            let span = tracing::info_span!("outbox", account = %entry.account, id = entry.id);
+            if let Err(e) = attempt(&ctx, &entry).instrument(span).await {
+                warn!(error = %e, "outbox store error");
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
+        let next = ctx.store.outbox_next_due().await.ok().flatten();
+        let wait =
+            next.map_or(Duration::from_secs(60), |at| Duration::from_secs((at - now_unix()).clamp(0, 60) as u64));
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}
+            () = cancel.cancelled() => return,
+        }
+    }
+}

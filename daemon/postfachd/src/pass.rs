@@ -1,0 +1,304 @@
+//! One sync pass over an account: open a session (through the provider adapter's
+//! defaults), refresh the folder list (roles from the adapter), sync every folder in the
+//! sync set, apply retention, record removals. The daemon's account task and `sync
+//! --once` both run it; the IMAP crate does the protocol, this module brings the
+//! provider adapter and the store to it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use postfach_imap::folders::{self, RoleHints};
+use postfach_imap::{self as imap, FolderReport, ImapError, MailStore, Session, StoreFailure, SyncOptions};
+use postfach_model::{BatchStats, Checkpoint, FetchedMessage, Link, ListedFolder, PassOutcome, StoredIdentity};
+use tracing::{debug, info, warn};
+
+use crate::config::Account;
+use crate::plugins::PluginHost;
+use crate::provider::{self, AdapterRef, Chosen};
+use crate::store::{FolderRow, SharedStore, StoreError};
+
+/// Why an account pass failed: the server (or the connection), or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    /// IMAP: connection, login, a command, the server's data.
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    /// The store could not record what the pass found.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl PassError {
+    /// Whether the server refused the credentials (the account shows `auth-failed`).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, PassError::Imap(e) if e.is_auth())
+    }
+}
+
+/// The daemon's store, as the IMAP crate's folder pass sees it.
+#[derive(Clone)]
+pub struct SyncStore(pub SharedStore);
+
+fn failure(e: StoreError) -> StoreFailure {
+    Box::new(e)
+}
+
+impl MailStore for SyncStore {
+    async fn known_uids(&self, folder: i64, uidvalidity: u32) -> Result<HashSet<u32>, StoreFailure> {
+        self.0.known_uids(folder, uidvalidity).await.map_err(failure)
+    }
+
+    async fn stale_locations(&self, folder: i64, uidvalidity: u32) -> Result<u64, StoreFailure> {
+        self.0.stale_locations(folder, uidvalidity).await.map_err(failure)
+    }
+
+    async fn account_has_messages(&self, account: &str) -> Result<bool, StoreFailure> {
+        self.0.account_has_messages(account).await.map_err(failure)
+    }
+
+    async fn lookup(
+        &self,
+        account: &str,
+        identities: Vec<String>,
+    ) -> Result<HashMap<String, StoredIdentity>, StoreFailure> {
+        self.0.lookup(account, identities).await.map_err(failure)
+    }
+
+    async fn commit_batch(
+        &self,
+        account: &str,
+        folder: i64,
+        uidvalidity: u32,
+        fetched: Vec<FetchedMessage>,
+        links: Vec<Link>,
+    ) -> Result<BatchStats, StoreFailure> {
+        self.0.commit_batch(account, folder, uidvalidity, fetched, links).await.map_err(failure)
+    }
+
+    async fn update_flags(
+        &self,
+        folder: i64,
+        uidvalidity: u32,
+        changes: Vec<(u32, Vec<String>, Option<u64>)>,
+    ) -> Result<Vec<i64>, StoreFailure> {
+        self.0.update_flags(folder, uidvalidity, changes).await.map_err(failure)
+    }
+
+    async fn on_server_uids(&self, folder: i64, uidvalidity: u32) -> Result<Vec<u32>, StoreFailure> {
+        self.0.on_server_uids(folder, uidvalidity).await.map_err(failure)
+    }
+
+    async fn mark_removed(&self, folder: i64, uidvalidity: u32, uids: Vec<u32>) -> Result<PassOutcome, StoreFailure> {
+        self.0.mark_removed(folder, uidvalidity, uids).await.map_err(failure)
+    }
+
+    async fn finish_pass(&self, folder: i64, uidvalidity: u32) -> Result<PassOutcome, StoreFailure> {
+        self.0.finish_pass(folder, uidvalidity).await.map_err(failure)
+    }
+
+    async fn set_checkpoint(&self, folder: i64, at: Checkpoint) -> Result<(), StoreFailure> {
+        self.0.set_checkpoint(folder, at).await.map_err(failure)
+    }
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Default)]
+pub struct AccountReport {
+    /// Per synced folder.
+    pub folders: Vec<FolderReport>,
+    /// Folders the server refused (e.g. deleted between LIST and SELECT), with its words.
+    pub folder_errors: Vec<(String, String)>,
+    /// The provider adapter's failure, when roles fell back to attributes.
+    pub adapter_error: Option<String>,
+    /// What retention did on the server: `(folder, what)`.
+    pub retention: Vec<(String, String)>,
+    /// Messages that lost a location through retention.
+    pub retention_touched: Vec<i64>,
+}
+
+impl AccountReport {
+    /// New messages stored in this pass.
+    pub fn new_messages(&self) -> u64 {
+        self.folders.iter().map(|f| f.stats.new_messages).sum()
+    }
+
+    /// Messages whose locations changed in this pass (to be routed).
+    pub fn touched(&self) -> Vec<i64> {
+        self.folders
+            .iter()
+            .flat_map(|f| f.stats.touched.iter().copied())
+            .chain(self.retention_touched.iter().copied())
+            .collect()
+    }
+
+    /// Stored messages whose flags changed on the server.
+    pub fn flags_changed(&self) -> u64 {
+        self.folders.iter().map(|f| f.flags_changed).sum()
+    }
+}
+
+/// An open session and the provider adapter serving the account.
+pub struct Connected {
+    /// The session.
+    pub session: Session,
+    /// The adapter, if one applies.
+    pub adapter: Option<AdapterRef>,
+    /// How it was chosen.
+    pub chosen: Option<Chosen>,
+    /// `host:port` as connected to.
+    pub address: String,
+    /// The login name used.
+    pub user: String,
+}
+
+/// Resolves the endpoint (password, adapter defaults) off the async runtime, connects,
+/// logs in and, with `provider = "auto"`, asks the server's `ID` to confirm the adapter.
+pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Result<Connected, ImapError> {
+    let (acct, host) = (account.clone(), plugins.cloned());
+    let (ep, mut chosen) = tokio::task::spawn_blocking(move || provider::imap_endpoint(host.as_deref(), &acct))
+        .await
+        .map_err(|e| ImapError::Server(format!("internal: {e}")))??;
+    let mut session = imap::open(&ep).await?;
+    if let Some(host) = plugins
+        && account.file.provider == "auto"
+        && session.has("ID")
+        && let Some(server_id) = session.server_id().await
+    {
+        let (host, acct) = (Arc::clone(host), account.clone());
+        if let Ok(Ok(Some(better))) =
+            tokio::task::spawn_blocking(move || provider::choose(&host, &acct, &server_id)).await
+        {
+            chosen = Some(better);
+        }
+    }
+    let adapter = match (plugins, &chosen) {
+        (Some(host), Some(c)) => Some(AdapterRef { host: Arc::clone(host), id: c.id.clone() }),
+        _ => None,
+    };
+    let address = format!("{}:{}", ep.host, ep.port);
+    Ok(Connected { session, adapter, chosen, address, user: ep.username.clone() })
+}
+
+/// LISTs the folders, decides roles (adapter, else attributes; `[folders]` wins), and
+/// records them in the store. Returns the rows and the adapter's failure, if any.
+pub async fn refresh_folders(
+    session: &mut Session,
+    store: &SharedStore,
+    account: &Account,
+    adapter: Option<&AdapterRef>,
+) -> Result<(Vec<FolderRow>, Option<String>), PassError> {
+    let entries = folders::list(session).await?;
+    let separator = account.file.imap.hierarchy_separator.as_ref().and_then(|s| s.chars().next());
+    let mut listing = folders::decode_listing(&entries, separator);
+    let (hints, adapter_error) = match adapter {
+        Some(a) => {
+            let (host, id, snapshot) = (Arc::clone(&a.host), a.id.clone(), listing.clone());
+            match tokio::task::spawn_blocking(move || provider::roles(&host, &id, &snapshot)).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    warn!(error = %e, "provider adapter task failed");
+                    (RoleHints::default(), None)
+                }
+            }
+        }
+        None => (RoleHints::default(), None),
+    };
+    let adapter_error = adapter_error.map(|e| format!("{e}; folder roles from SPECIAL-USE attributes instead"));
+    if let Some(e) = &adapter_error {
+        warn!(error = %e, "provider adapter failed");
+    }
+    folders::assign_roles(&mut listing, &hints, &account.file.folders);
+    warn_unknown_overrides(account, &listing);
+    let rows = store.replace_listing(&account.id, listing).await?;
+    Ok((rows, adapter_error))
+}
+
+fn warn_unknown_overrides(account: &Account, listing: &[ListedFolder]) {
+    for (role, name) in account.file.folders.overrides() {
+        if let Some(name) = name
+            && !listing.iter().any(|l| folders::same_name(name, l))
+        {
+            warn!(folder = %name, "folders.{role} names a folder the server does not list");
+        }
+    }
+}
+
+/// Runs one full pass: connect, sync, log out.
+pub async fn sync_account(
+    account: &Account,
+    store: &SharedStore,
+    plugins: Option<&Arc<PluginHost>>,
+    opts: &SyncOptions,
+) -> Result<(AccountReport, Option<Chosen>), PassError> {
+    let Connected { mut session, adapter, chosen, .. } = connect(account, plugins).await?;
+    // Local changes first, so the server's state read next already includes them.
+    if let Err(e) = crate::changes::apply_pending(&mut session, store, &account.id).await {
+        session.logout().await;
+        return Err(e);
+    }
+    let result = sync_with_session(&mut session, account, store, adapter.as_ref(), opts).await;
+    session.logout().await;
+    result.map(|r| (r, chosen))
+}
+
+/// Runs one pass on an open session.
+pub async fn sync_with_session(
+    session: &mut Session,
+    account: &Account,
+    store: &SharedStore,
+    adapter: Option<&AdapterRef>,
+    opts: &SyncOptions,
+) -> Result<AccountReport, PassError> {
+    let (rows, adapter_error) = refresh_folders(session, store, account, adapter).await?;
+    let listing: Vec<ListedFolder> = rows.iter().filter(|r| r.present).map(|r| r.folder.clone()).collect();
+    let wanted = folders::sync_set(&listing, account.file.folders.sync.as_deref());
+    let mut report = AccountReport { adapter_error, ..AccountReport::default() };
+    let sync_store = SyncStore(Arc::clone(store));
+    let mut synced: Vec<&FolderRow> = Vec::new();
+    for folder in wanted {
+        let Some(row) = rows.iter().find(|r| r.folder.raw == folder.raw) else { continue };
+        match imap::sync_folder(session, &sync_store, &account.id, row, opts).await {
+            Ok(r) => {
+                if !r.unchanged {
+                    debug!(folder = %r.folder, new = r.stats.new_messages, linked = r.stats.linked,
+                        relinked = r.stats.relinked, removed = r.removed, bytes = r.bytes, "folder synced");
+                }
+                if r.uidvalidity_changed {
+                    info!(folder = %r.folder, relinked = r.stats.relinked, removed = r.removed,
+                        "UIDVALIDITY changed; stored messages re-linked");
+                }
+                report.folders.push(r);
+                synced.push(row);
+            }
+            Err(ImapError::Command { command, text }) if text.starts_with("NO ") => {
+                warn!(folder = %row.folder.name, %command, %text, "folder skipped");
+                report.folder_errors.push((row.folder.name.clone(), text));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if opts.housekeeping {
+        let done = imap::retention::apply(session, &sync_store, account, &synced, &rows).await?;
+        report.retention = done.actions;
+        report.retention_touched = done.touched;
+    }
+    let mut touched = report.touched();
+    touched.sort_unstable();
+    touched.dedup();
+    store.emit_removed(&account.id, touched).await?;
+    Ok(report)
+}
+/// [`create_missing`] with the names the account's provider adapter gives (or the
+/// host's German defaults when it gives none).
+pub async fn create_missing_for(
+    session: &mut imap::Session,
+    host: &std::sync::Arc<postfach_plugins::PluginHost>,
+    adapter: Option<&crate::provider::AdapterRef>,
+    rows: &[FolderRow],
+) -> Result<imap::Created, ImapError> {
+    let (host, id) = (std::sync::Arc::clone(host), adapter.map(|a| a.id.clone()));
+    let names = tokio::task::spawn_blocking(move || crate::provider::folder_names(&host, id.as_deref()))
+        .await
+        .map_err(|e| ImapError::Server(format!("internal: {e}")))?;
+    imap::create_missing(session, rows, &|role| names.get(&role).cloned()).await
+}

@@ -1,0 +1,267 @@
+//! The supervisor: one task per account, kept in line with the account files.
+//!
+//! [`Supervisor::reconcile`] reads the accounts directory and compares it with what runs:
+//! new files start accounts, changed files restart them, removed files stop them (their
+//! mail stays in the store), and a file that fails validation leaves its account running
+//! on the last good version, with the problem visible in `postfachd accounts`. Accounts
+//! whose files did not change are never touched.
+
+mod task;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::{Account, Config};
+use crate::model::AccountState;
+use crate::plugins::PluginHost;
+use crate::store::{AccountStatus, SharedStore};
+
+pub use task::backoff;
+
+/// How long stopping accounts may take before their tasks are abandoned.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+struct Running {
+    account: Account,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// What a reconcile did, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Accounts started.
+    pub started: Vec<String>,
+    /// Accounts restarted with a changed file.
+    pub restarted: Vec<String>,
+    /// Accounts stopped because their file is gone.
+    pub stopped: Vec<String>,
+    /// Accounts whose file is invalid (running on their last good version, if any).
+    pub invalid: Vec<String>,
+}
+
+/// Runs and supervises the account tasks.
+pub struct Supervisor {
+    config: Config,
+    store: SharedStore,
+    plugins: Option<Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
+    running: BTreeMap<String, Running>,
+}
+
+impl Supervisor {
+    /// A supervisor with nothing running yet.
+    pub fn new(config: Config, store: SharedStore, plugins: Option<Arc<PluginHost>>) -> Self {
+        let mut supervisor = Supervisor { config, store, plugins, projects: None, running: BTreeMap::new() };
+        supervisor.load_projects();
+        supervisor
+    }
+
+    /// (Re)reads the project list; a broken file keeps the previous list.
+    fn load_projects(&mut self) {
+        match self.config.projects() {
+            Ok(p) => self.projects = p.map(|p| p.numbers()),
+            Err(e) => warn!(error = %e, "project list not reloaded"),
+        }
+    }
+
+    /// Brings the running accounts in line with the files. With `restart_all`, every
+    /// valid account restarts (SIGHUP: re-resolve secrets, reconnect).
+    pub async fn reconcile(&mut self, restart_all: bool) -> ReconcileReport {
+        if restart_all {
+            self.load_projects();
+        }
+        let incumbent = self.running.values().find(|r| r.account.file.default).map(|r| r.account.id.clone());
+        let set = self.config.load_accounts_keeping_default(incumbent.as_deref());
+        let mut report = ReconcileReport::default();
+        for e in &set.other_errors {
+            warn!("{e}");
+        }
+
+        for (id, errors) in &set.errors {
+            let text = errors.to_string();
+            if self.running.contains_key(id) {
+                warn!(account = %id, error = %text, "invalid account file; the last good version keeps running");
+            } else {
+                warn!(account = %id, error = %text, "invalid account file; account not started");
+            }
+            report.invalid.push(id.clone());
+            if let Err(e) = self.store.set_config_error(id, Some(&text)).await {
+                warn!(account = %id, error = %e, "cannot record the config error in the store");
+            }
+            if !self.running.contains_key(id) {
+                self.record(id, AccountState::ConfigError).await;
+            }
+        }
+
+        let gone: Vec<String> = self
+            .running
+            .keys()
+            .filter(|id| !set.accounts.contains_key(*id) && !set.errors.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(r) = self.running.remove(&id) {
+                info!(account = %id, "account file removed; stopping (stored mail is kept)");
+                stop(r).await;
+                self.record(&id, AccountState::Stopped).await;
+                report.stopped.push(id);
+            }
+        }
+
+        for (id, account) in set.accounts {
+            if let Err(e) = self.store.set_config_error(&id, None).await {
+                warn!(account = %id, error = %e, "cannot clear the config error in the store");
+            }
+            match self.running.get(&id) {
+                Some(r) if !restart_all && r.account.digest == account.digest => {}
+                Some(_) => {
+                    if let Some(r) = self.running.remove(&id) {
+                        info!(account = %id, "account file changed; restarting");
+                        stop(r).await;
+                    }
+                    self.start(account);
+                    report.restarted.push(id);
+                }
+                None => {
+                    info!(account = %id, "starting account");
+                    self.start(account);
+                    report.started.push(id);
+                }
+            }
+        }
+        report
+    }
+
+    /// Records a state without an error for an account no task runs.
+    async fn record(&self, id: &str, state: AccountState) {
+        if let Err(e) = self.store.set_account_status(id, AccountStatus::clean(state)).await {
+            warn!(account = %id, error = %e, "cannot record account state");
+        }
+    }
+
+    fn start(&mut self, account: Account) {
+        let cancel = CancellationToken::new();
+        let wake = Arc::new(Notify::new());
+        let task = tokio::spawn(keep_running(
+            account.clone(),
+            SharedStore::clone(&self.store),
+            self.plugins.clone(),
+            self.projects.clone(),
+            Arc::clone(&wake),
+            cancel.clone(),
+        ));
+        self.running.insert(account.id.clone(), Running { account, wake, cancel, task });
+    }
+
+    /// Wakes an account's task (local changes wait to be applied). False if it does not run.
+    pub fn wake(&self, id: &str) -> bool {
+        match self.running.get(id) {
+            Some(r) => {
+                r.wake.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ids of the running accounts.
+    pub fn running(&self) -> Vec<String> {
+        self.running.keys().cloned().collect()
+    }
+
+    /// Stops every account and records them as stopped.
+    pub async fn shutdown(mut self) {
+        let all: Vec<Running> = std::mem::take(&mut self.running).into_values().collect();
+        for r in &all {
+            r.cancel.cancel();
+        }
+        for r in all {
+            stop(r).await;
+        }
+        if let Err(e) = self.store.mark_all_stopped().await {
+            warn!(error = %e, "cannot mark the accounts stopped in the store");
+        }
+    }
+}
+
+/// Runs an account's task and watches it: a task that panics or ends while it should
+/// run is a bug, but it must not leave a silently dead account. The account shows
+/// `failed` with the reason and the task is started again with backoff.
+async fn keep_running(
+    account: Account,
+    store: SharedStore,
+    plugins: Option<Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let mut crashes = 0u32;
+    loop {
+        let handle = tokio::spawn(task::run(
+            account.clone(),
+            SharedStore::clone(&store),
+            plugins.clone(),
+            projects.clone(),
+            Arc::clone(&wake),
+            cancel.clone(),
+        ));
+        // Stopping this watcher (abort after the grace period) stops the task too.
+        let _guard = AbortOnDrop(handle.abort_handle());
+        let outcome = handle.await;
+        if cancel.is_cancelled() {
+            return;
+        }
+        crashes = crashes.saturating_add(1);
+        let why = match outcome {
+            Ok(()) => "the account's task ended unexpectedly".to_owned(),
+            Err(e) if e.is_panic() => format!("internal error: {}", panic_text(e.into_panic())),
+            Err(e) => format!("internal error: {e}"),
+        };
+        let delay = task::backoff(crashes, &account);
+        tracing::error!(account = %account.id, error = %why, retry_in_ms = delay.as_millis() as u64, "account task failed; restarting");
+        let text = format!("{why}; restarting in {} s", delay.as_secs().max(1));
+        let status = AccountStatus { state: AccountState::Failed, last_error: Some(text), failures: crashes };
+        let recorded = store.set_account_status(&account.id, status).await;
+        if let Err(e) = recorded {
+            warn!(account = %account.id, error = %e, "cannot record account state");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The message of a panic payload (`panic!("…")` gives a `&str` or a `String`).
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(|| "a panic".to_owned(), |s| (*s).to_owned()),
+    }
+}
+
+async fn stop(r: Running) {
+    r.cancel.cancel();
+    let abort = r.task.abort_handle();
+    if tokio::time::timeout(STOP_GRACE, r.task).await.is_err() {
+        warn!(account = %r.account.id, "account task did not stop in time; aborting it");
+        abort.abort();
+    }
+}

@@ -1,0 +1,197 @@
+//! Local changes waiting for the server: flags set or cleared (`postfachd mark`),
+//! deletions and spam moves. They are applied in the order they were made by whoever
+//! holds the account's connection (the daemon, or the command itself when no daemon
+//! runs), before the server's state is read again.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use postfach_model::now_unix;
+
+/// What a change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Add and remove flags (`+FLAGS` / `-FLAGS`; other flags are left alone).
+    Flags,
+    /// Move to the trash (or, in the trash, delete for good).
+    Delete,
+    /// Move to the junk folder.
+    Spam,
+    /// Move from the junk folder to the inbox.
+    NotSpam,
+}
+
+impl Op {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Flags => "flags",
+            Op::Delete => "delete",
+            Op::Spam => "spam",
+            Op::NotSpam => "not-spam",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Op> {
+        Some(match s {
+            "flags" => Op::Flags,
+            "delete" => Op::Delete,
+            "spam" => Op::Spam,
+            "not-spam" => Op::NotSpam,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a change stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeState {
+    /// Not applied yet (or to be tried again after the next pass).
+    Pending,
+    /// Applied on the server.
+    Done,
+    /// Refused, or given up after three tries; `result` says why.
+    Failed,
+}
+
+impl ChangeState {
+    /// The stored (and `--json`) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeState::Pending => "pending",
+            ChangeState::Done => "done",
+            ChangeState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> ChangeState {
+        match s {
+            "done" => ChangeState::Done,
+            "failed" => ChangeState::Failed,
+            _ => ChangeState::Pending,
+        }
+    }
+}
+
+impl std::fmt::Display for ChangeState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A change, pending or done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Local id of the change.
+    pub id: i64,
+    /// Account id.
+    pub account: String,
+    /// Local id of the message.
+    pub message: i64,
+    /// What to do.
+    pub op: Op,
+    /// Flags to add.
+    pub add: Vec<String>,
+    /// Flags to remove.
+    pub remove: Vec<String>,
+    /// Where it stands.
+    pub state: ChangeState,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// What happened (the server's words on failure).
+    pub result: Option<String>,
+}
+
+fn split(s: String) -> Vec<String> {
+    s.split_whitespace().map(str::to_owned).collect()
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+    let op: String = r.get(3)?;
+    Ok(Change {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        message: r.get(2)?,
+        op: Op::parse(&op).unwrap_or(Op::Flags),
+        add: split(r.get(4)?),
+        remove: split(r.get(5)?),
+        state: ChangeState::parse(&r.get::<_, String>(6)?),
+        attempts: r.get(7)?,
+        result: r.get(8)?,
+    })
+}
+
+const COLUMNS: &str = "id, account, message, op, add_flags, remove_flags, state, attempts, result";
+
+/// Records a change; returns its id.
+pub(crate) fn enqueue(
+    conn: &Connection,
+    account: &str,
+    message: i64,
+    op: Op,
+    add: &[String],
+    remove: &[String],
+) -> rusqlite::Result<i64> {
+    conn.execute(
+        "INSERT INTO changes (account, message, op, add_flags, remove_flags, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![account, message, op.as_str(), add.join(" "), remove.join(" "), now_unix()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// An account's pending changes, oldest first.
+pub(crate) fn pending(conn: &Connection, account: &str) -> rusqlite::Result<Vec<Change>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM changes WHERE account = ?1 AND state = 'pending' ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([account], row)?;
+    rows.collect()
+}
+
+/// One change.
+pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Change>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM changes WHERE id = ?1"), [id], row).optional()
+}
+
+/// Records the outcome of an attempt: `done`, `failed`, or still `pending` (tried again
+/// at the next pass).
+pub(crate) fn finish(conn: &Connection, id: i64, state: ChangeState, result: &str) -> rusqlite::Result<()> {
+    let done_at = (state != ChangeState::Pending).then(now_unix);
+    conn.execute(
+        "UPDATE changes SET state = ?2, result = ?3, attempts = attempts + 1, done_at = ?4 WHERE id = ?1",
+        params![id, state.as_str(), result, done_at],
+    )?;
+    Ok(())
+}
+
+impl super::Store {
+    /// Records a local change for the server; returns its id.
+    pub async fn enqueue_change(
+        &self,
+        account: &str,
+        message: i64,
+        op: Op,
+        add: &[String],
+        remove: &[String],
+    ) -> Result<i64, StoreError> {
+        let (account, add, remove) = (account.to_owned(), add.to_vec(), remove.to_vec());
+        self.run(move |c| enqueue(c, &account, message, op, &add, &remove)).await
+    }
+
+    /// An account's pending changes, oldest first.
+    pub async fn pending_changes(&self, account: &str) -> Result<Vec<Change>, StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| pending(c, &account)).await
+    }
+
+    /// One change.
+    pub async fn change(&self, id: i64) -> Result<Option<Change>, StoreError> {
+        self.run(move |c| get(c, id)).await
+    }
+
+    /// Records the outcome of an attempt to apply a change.
+    pub async fn finish_change(&self, id: i64, state: ChangeState, result: &str) -> Result<(), StoreError> {
+        let result = result.to_owned();
+        self.run(move |c| finish(c, id, state, &result)).await
+    }
+}

@@ -1,0 +1,212 @@
+//! The local store (the only crate that knows SQL): one SQLite database (WAL) holding folders, messages, their server
+//! locations, raw content, routing assignments and the event feed.
+//!
+//! Writes happen in batches, one transaction per batch, so a crash loses at most the
+//! batch in flight, which the next sync fetches again. The store is shared by every
+//! account task; SQLite serialises writers anyway, so one connection behind a mutex,
+//! used from blocking threads, is both simplest and fastest. Read-only commands of the
+//! CLI open their own connection.
+
+mod accounts;
+mod changes;
+mod folders;
+mod messages;
+mod outbox;
+mod plugins;
+mod routing;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+pub use accounts::{AccountRow, AccountStatus};
+pub use changes::{Change, ChangeState, Op};
+pub use messages::{MessageFilter, MessageRow};
+// The domain types in this crate's signatures, so callers need not name the model crate.
+pub use outbox::{Entry as OutboxEntry, NewEntry as NewOutboxEntry, OutboxKind, OutboxState};
+pub use plugins::{PluginRecord, PluginRow};
+pub use postfach_model::{
+    BatchStats, Checkpoint, FetchedMessage, FolderRow, Headers, Link, ListedFolder, PassOutcome, Place, StoredIdentity,
+    content_key, identity_of,
+};
+pub use routing::{Answer, ApplyStats, RouteInput, RouteResult, Step, Trace};
+
+/// Errors of the store. The path is part of the message so an admin knows which file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("store {path}: {message}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's own words.
+        message: String,
+        /// The database was locked by another process (worth retrying).
+        busy: bool,
+    },
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database was written by a newer Postfach.
+    #[error("store {path} has schema version {found}, newer than this postfachd ({known}); upgrade postfachd")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+    /// A blocking store task panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+/// The shared store: typed operations, each one transaction, as async methods (they run
+/// on a blocking thread; SQLite is synchronous). Cloning is cheap: clones share the one
+/// connection.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Inner {
+    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+        // A panic while holding the lock leaves SQLite itself consistent (the transaction
+        // rolls back on drop), so a poisoned mutex is safe to keep using.
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut conn).map_err(|source| StoreError::sqlite(&self.path, &source))
+    }
+}
+
+/// A store shared between tasks.
+pub type SharedStore = Arc<Store>;
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`. Another process
+    /// opening the same new store at the same moment (the daemon and a CLI call) can make
+    /// the first statements report "locked"; those are retried for a few seconds.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::try_open(path) {
+                Err(StoreError::Sqlite { busy: true, .. }) if started.elapsed() < OPEN_RETRY => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_owned(), source })?;
+        }
+        let sql = |source: rusqlite::Error| StoreError::sqlite(path, &source);
+        let mut conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
+        // Before WAL, so that it applies to a new database (an existing one keeps its own).
+        // Most messages are 2–16 KB: with 4 KB pages nearly every blob spills into
+        // overflow pages. 16 KB pages cut the initial sync's CPU time by about a tenth
+        // (`make bench`).
+        conn.pragma_update(None, "page_size", 16384).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        migrate(&mut conn, path)?;
+        Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), path: path.to_owned() }) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the connection, on the current thread (for the few callers that are
+    /// blocking themselves, such as plugin host callbacks).
+    fn with<R>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
+        self.inner.with(f)
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    async fn run<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.with(f)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl StoreError {
+    fn sqlite(path: &Path, e: &rusqlite::Error) -> StoreError {
+        StoreError::Sqlite { path: path.to_owned(), message: sqlite_text(e), busy: is_busy(e) }
+    }
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |source: rusqlite::Error| StoreError::sqlite(path, &source);
+    let known = schema::MIGRATIONS.len() as i64;
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    if current == known {
+        // The common case (every CLI call): no write lock needed.
+        return Ok(());
+    }
+    // The daemon and a CLI command may open a new store at the same moment: read the
+    // version under the write lock so each migration runs exactly once.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(sql)?;
+    if version > known {
+        return Err(StoreError::TooNew { path: path.to_owned(), found: version, known });
+    }
+    for (i, migration) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(migration).map_err(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1).map_err(sql)?;
+    }
+    tx.commit().map_err(sql)
+}
+
+/// How long opening a store retries while another process holds it.
+const OPEN_RETRY: Duration = Duration::from_secs(10);
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// SQLite's own message, once (rusqlite's Display repeats it).
+fn sqlite_text(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(message)) => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// JSON-encodes a list of strings for a TEXT column.
+fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Decodes a TEXT column written by [`json_list`].
+fn parse_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}

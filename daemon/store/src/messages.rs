@@ -1,0 +1,602 @@
+//! Messages, their locations on the server, raw content and events.
+//!
+//! Identity: a message is the same message when it has the same Message-ID within an
+//! account (or, without one, the same content hash). Each place it is found on the
+//! server is a location `(folder, uidvalidity, uid)`. Re-finding a known identity adds or
+//! re-links a location; it never creates a second message.
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+
+use super::{StoreError, json_list, parse_list};
+use postfach_model::now_unix;
+use postfach_model::{BatchStats, FetchedMessage, Link, PassOutcome, Place, StoredIdentity};
+
+/// UIDs already stored for a folder under its current UIDVALIDITY.
+pub(crate) fn known_uids(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<HashSet<u32>> {
+    let mut stmt = conn.prepare_cached("SELECT uid FROM locations WHERE folder = ?1 AND uidvalidity = ?2")?;
+    let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get::<_, u32>(0))?;
+    rows.collect()
+}
+
+/// Locations of a folder still marked on the server under another UIDVALIDITY.
+pub(crate) fn stale_locations(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<u64> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM locations WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
+        params![folder, uidvalidity],
+        |r| r.get::<_, i64>(0).map(|n| n as u64),
+    )
+}
+
+/// Whether the account has any stored message.
+pub(crate) fn account_has_messages(conn: &Connection, account: &str) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT EXISTS(SELECT 1 FROM messages WHERE account = ?1)", [account], |r| r.get(0))
+}
+
+/// Looks up stored identities of an account.
+pub(crate) fn lookup(
+    conn: &Connection,
+    account: &str,
+    identities: &[String],
+) -> rusqlite::Result<HashMap<String, StoredIdentity>> {
+    let mut found = HashMap::new();
+    let mut stmt = conn.prepare_cached("SELECT id, size FROM messages WHERE account = ?1 AND identity = ?2")?;
+    for identity in identities {
+        if let Some(hit) = stmt
+            .query_row(params![account, identity], |r| {
+                Ok(StoredIdentity { id: r.get(0)?, size: r.get::<_, i64>(1)? as u64 })
+            })
+            .optional()?
+        {
+            found.insert(identity.clone(), hit);
+        }
+    }
+    Ok(found)
+}
+
+/// Stores one batch in one transaction: new content, new messages, new or re-linked
+/// locations, and `new-message` events.
+pub(crate) fn commit_batch(
+    conn: &mut Connection,
+    account: &str,
+    folder: i64,
+    uidvalidity: u32,
+    fetched: &[FetchedMessage],
+    links: &[Link],
+) -> rusqlite::Result<BatchStats> {
+    let tx = conn.transaction()?;
+    let mut stats = BatchStats::default();
+    let now = now_unix();
+    for m in fetched {
+        let (message, existed) = upsert_message(&tx, account, m, now)?;
+        if !existed {
+            stats.new_messages += 1;
+        }
+        let linked = link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq)?;
+        if existed {
+            match linked {
+                Linked::Relinked => stats.relinked += 1,
+                Linked::Added => stats.linked += 1,
+                Linked::Already => {}
+            }
+        }
+        if !existed || matches!(linked, Linked::Added) {
+            stats.touched.push(message);
+        }
+    }
+    for l in links {
+        match link_location(&tx, folder, uidvalidity, l.uid, l.message, &l.flags, l.modseq)? {
+            Linked::Relinked => stats.relinked += 1,
+            Linked::Added => {
+                stats.linked += 1;
+                stats.touched.push(l.message);
+            }
+            Linked::Already => {}
+        }
+    }
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// Stores messages from an export (`postfachd import`) without a server location; known
+/// identities are skipped. Returns the local ids of the new messages and how many were
+/// already stored.
+pub(crate) fn import(
+    conn: &mut Connection,
+    account: &str,
+    messages: &[FetchedMessage],
+) -> rusqlite::Result<(Vec<i64>, u64)> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let (mut new, mut known) = (Vec::new(), 0);
+    for m in messages {
+        match upsert_message(&tx, account, m, now)? {
+            (id, false) => new.push(id),
+            (_, true) => known += 1,
+        }
+    }
+    tx.commit()?;
+    Ok((new, known))
+}
+
+/// Finds the message with `m`'s identity, or stores it (content, headers, `new-message`
+/// event). Returns its local id and whether it was stored before.
+fn upsert_message(tx: &Transaction<'_>, account: &str, m: &FetchedMessage, now: i64) -> rusqlite::Result<(i64, bool)> {
+    let identity = m.identity();
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT id FROM messages WHERE account = ?1 AND identity = ?2")?
+        .query_row(params![account, identity], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok((id, true));
+    }
+    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?.execute(params![
+        m.hash,
+        m.raw.len() as i64,
+        m.raw
+    ])?;
+    let h = &m.headers;
+    tx.prepare_cached(
+        "INSERT INTO messages (account, identity, message_id, subject, from_addr, to_addrs, cc_addrs,
+             date, in_reply_to, refs, blob, size, internal_date, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        account,
+        identity,
+        h.message_id,
+        h.subject,
+        json_list(&h.from),
+        json_list(&h.to),
+        json_list(&h.cc),
+        h.date,
+        h.in_reply_to,
+        json_list(&h.references),
+        m.hash,
+        m.raw.len() as i64,
+        m.internal_date,
+        now,
+    ])?;
+    let id = tx.last_insert_rowid();
+    event(tx, account, "new-message", Some(id), None, now)?;
+    Ok((id, false))
+}
+
+enum Linked {
+    Added,
+    Relinked,
+    Already,
+}
+
+/// Points `(folder, uidvalidity, uid)` at `message`, re-using a stale location of the same
+/// message in the same folder (a UIDVALIDITY reset) rather than adding a second one.
+fn link_location(
+    tx: &Transaction<'_>,
+    folder: i64,
+    uidvalidity: u32,
+    uid: u32,
+    message: i64,
+    flags: &[String],
+    modseq: Option<u64>,
+) -> rusqlite::Result<Linked> {
+    let flags = flags.join(" ");
+    let modseq = modseq.map(|m| m as i64);
+    let stale: Option<(u32, u32)> = tx
+        .prepare_cached(
+            "SELECT uidvalidity, uid FROM locations
+             WHERE folder = ?1 AND message = ?2 AND uidvalidity <> ?3 AND on_server = 1 LIMIT 1",
+        )?
+        .query_row(params![folder, message, uidvalidity], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((old_validity, old_uid)) = stale {
+        // A crash between the two statements is impossible: both are in one transaction.
+        tx.prepare_cached("DELETE FROM locations WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3")?
+            .execute(params![folder, uidvalidity, uid])?;
+        tx.prepare_cached(
+            "UPDATE locations SET uidvalidity = ?4, uid = ?5, flags = ?6, modseq = ?7, on_server = 1, removed_at = NULL
+             WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3",
+        )?
+        .execute(params![folder, old_validity, old_uid, uidvalidity, uid, flags, modseq])?;
+        return Ok(Linked::Relinked);
+    }
+    let added = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO locations (folder, uidvalidity, uid, message, flags, modseq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![folder, uidvalidity, uid, message, flags, modseq])?;
+    Ok(if added > 0 { Linked::Added } else { Linked::Already })
+}
+
+/// Records the server's flags for known UIDs of a folder; returns the local ids of the
+/// messages whose flags changed (each also gets a `flags` event).
+pub(crate) fn update_flags(
+    conn: &mut Connection,
+    folder: i64,
+    uidvalidity: u32,
+    changes: &[(u32, Vec<String>, Option<u64>)],
+) -> rusqlite::Result<Vec<i64>> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut changed = Vec::new();
+    for (uid, flags, modseq) in changes {
+        let text = flags.join(" ");
+        let hit: Option<(i64, String)> = tx
+            .prepare_cached(
+                "UPDATE locations SET flags = ?4, modseq = COALESCE(?5, modseq)
+                 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3 AND flags <> ?4
+                 RETURNING message, (SELECT account FROM folders WHERE id = ?1)",
+            )?
+            .query_row(params![folder, uidvalidity, uid, text, modseq.map(|m| m as i64)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((message, account)) = hit {
+            let detail = serde_json::json!({ "flags": flags }).to_string();
+            event(&tx, &account, "flags", Some(message), Some(&detail), now)?;
+            changed.push(message);
+        }
+    }
+    tx.commit()?;
+    Ok(changed)
+}
+
+/// UIDs of a folder (under its current UIDVALIDITY) that the store has on the server.
+pub(crate) fn on_server_uids(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<Vec<u32>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT uid FROM locations WHERE folder = ?1 AND uidvalidity = ?2 AND on_server = 1")?;
+    let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Marks the given UIDs of a folder as gone from the server (moved away or deleted by
+/// another client); the messages stay in the store.
+pub(crate) fn mark_removed(
+    conn: &mut Connection,
+    folder: i64,
+    uidvalidity: u32,
+    uids: &[u32],
+) -> rusqlite::Result<PassOutcome> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut gone = Vec::new();
+    for uid in uids {
+        let message: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE locations SET on_server = 0, removed_at = ?4
+                 WHERE folder = ?1 AND uidvalidity = ?2 AND uid = ?3 AND on_server = 1 RETURNING message",
+            )?
+            .query_row(params![folder, uidvalidity, uid, now], |r| r.get(0))
+            .optional()?;
+        gone.extend(message);
+    }
+    tx.commit()?;
+    Ok(PassOutcome { removed: gone.len() as u64, touched: gone })
+}
+
+/// Ends a complete folder pass: locations still on an old UIDVALIDITY were not found
+/// again, so they are gone from the server (the messages stay in the store).
+pub(crate) fn finish_pass(conn: &mut Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<PassOutcome> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let gone: Vec<i64> = {
+        let mut stmt = tx.prepare(
+            "SELECT DISTINCT message FROM locations WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
+        )?;
+        let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let removed = tx.execute(
+        "UPDATE locations SET on_server = 0, removed_at = ?3 WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
+        params![folder, uidvalidity, now],
+    )?;
+    tx.commit()?;
+    Ok(PassOutcome { removed: removed as u64, touched: gone })
+}
+
+/// At the end of an account pass: emits `removed` for the touched messages that are on
+/// the server nowhere any more. (During the pass a message moved from one folder to
+/// another is briefly in neither.)
+pub(crate) fn emit_removed(conn: &mut Connection, account: &str, touched: &[i64]) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut n = 0;
+    for message in touched {
+        let nowhere: bool = tx
+            .prepare_cached(
+                "SELECT NOT EXISTS(SELECT 1 FROM locations WHERE message = ?1 AND on_server = 1)
+                    AND EXISTS(SELECT 1 FROM messages WHERE id = ?1)",
+            )?
+            .query_row([message], |r| r.get(0))?;
+        if nowhere {
+            event(&tx, account, "removed", Some(*message), None, now)?;
+            n += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+pub(crate) fn event(
+    tx: &Transaction<'_>,
+    account: &str,
+    kind: &str,
+    message: Option<i64>,
+    detail: Option<&str>,
+    at: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO events (at, account, kind, message, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![at, account, kind, message, detail])?;
+    Ok(())
+}
+
+/// Which messages to list.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Only this account.
+    pub account: Option<String>,
+    /// Only messages with a location in this folder (decoded full name).
+    pub folder: Option<String>,
+    /// Only messages assigned to this project.
+    pub project: Option<String>,
+}
+
+/// A message as listed by `postfachd messages`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    /// Local id.
+    pub local_id: i64,
+    /// Account id.
+    pub account: String,
+    /// Decoded name of the folder shown (the filtered one, else where it is on the server).
+    pub folder: Option<String>,
+    /// UID in that folder.
+    pub uid: Option<u32>,
+    /// Message-ID.
+    pub message_id: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// From addresses.
+    pub from: Vec<String>,
+    /// Date header, Unix time.
+    pub date: Option<i64>,
+    /// Flags in that folder.
+    pub flags: Vec<String>,
+    /// Assigned project.
+    pub project: Option<String>,
+    /// Whether any server copy remains.
+    pub on_server: bool,
+    /// Every folder it is in on the server.
+    pub folders: Vec<String>,
+}
+
+/// Lists messages, newest first.
+pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Result<Vec<MessageRow>> {
+    let mut sql = String::from(
+        "SELECT m.id, m.account, m.message_id, m.subject, m.from_addr, m.date, a.project
+         FROM messages m LEFT JOIN assignments a ON a.message = m.id WHERE 1 = 1",
+    );
+    let mut args: Vec<String> = Vec::new();
+    if let Some(account) = &filter.account {
+        args.push(account.clone());
+        sql.push_str(&format!(" AND m.account = ?{}", args.len()));
+    }
+    if let Some(project) = &filter.project {
+        args.push(project.clone());
+        sql.push_str(&format!(" AND a.project = ?{}", args.len()));
+    }
+    if let Some(folder) = &filter.folder {
+        args.push(folder.clone());
+        sql.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM locations l JOIN folders f ON f.id = l.folder
+                         WHERE l.message = m.id AND f.name = ?{} AND l.on_server = 1)",
+            args.len()
+        ));
+    }
+    sql.push_str(" ORDER BY m.date DESC, m.id DESC");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows: Vec<MessageRow> = stmt
+        .query_map(params_from_iter(args.iter()), |r| {
+            let from: String = r.get(4)?;
+            Ok(MessageRow {
+                local_id: r.get(0)?,
+                account: r.get(1)?,
+                message_id: r.get(2)?,
+                subject: r.get(3)?,
+                from: parse_list(&from),
+                date: r.get(5)?,
+                project: r.get(6)?,
+                folder: None,
+                uid: None,
+                flags: Vec::new(),
+                on_server: false,
+                folders: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    let mut locations = conn.prepare_cached(
+        "SELECT f.name, l.uid, l.flags, l.on_server FROM locations l JOIN folders f ON f.id = l.folder
+         WHERE l.message = ?1 ORDER BY l.on_server DESC, (f.role = 'inbox') DESC, f.name",
+    )?;
+    for row in &mut rows {
+        let locs: Vec<(String, u32, String, bool)> = locations
+            .query_map([row.local_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        row.on_server = locs.iter().any(|l| l.3);
+        row.folders = locs.iter().filter(|l| l.3).map(|l| l.0.clone()).collect();
+        let shown = match &filter.folder {
+            Some(f) => locs.iter().find(|l| &l.0 == f && l.3),
+            None => locs.first(),
+        };
+        if let Some((name, uid, flags, _)) = shown {
+            row.folder = Some(name.clone());
+            row.uid = Some(*uid);
+            row.flags = flags.split_whitespace().map(str::to_owned).collect();
+        }
+    }
+    Ok(rows)
+}
+
+/// Where a message is on the server (present folders only).
+pub(crate) fn places(conn: &Connection, message: i64) -> rusqlite::Result<Vec<Place>> {
+    let found: Vec<(i64, u32, u32, String)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT l.folder, l.uidvalidity, l.uid, l.flags FROM locations l JOIN folders f ON f.id = l.folder
+             WHERE l.message = ?1 AND l.on_server = 1 AND f.present = 1 ORDER BY l.folder",
+        )?;
+        let rows = stmt.query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut out = Vec::new();
+    for (folder, uidvalidity, uid, flags) in found {
+        if let Some(folder) = super::folders::get(conn, folder)? {
+            out.push(Place { folder, uidvalidity, uid, flags: flags.split_whitespace().map(str::to_owned).collect() });
+        }
+    }
+    Ok(out)
+}
+
+/// The Message-ID of a stored message (`None` when it has none, or no such message).
+pub(crate) fn message_id_of(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT message_id FROM messages WHERE id = ?1", [local_id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
+/// The account a stored message belongs to.
+pub(crate) fn account_of(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT account FROM messages WHERE id = ?1", [local_id], |r| r.get(0)).optional()
+}
+
+/// The raw bytes of a stored message.
+pub(crate) fn raw(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT b.data FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1", [local_id], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+impl super::Store {
+    /// UIDs already stored for a folder under its current UIDVALIDITY.
+    pub async fn known_uids(&self, folder: i64, uidvalidity: u32) -> Result<HashSet<u32>, StoreError> {
+        self.run(move |c| known_uids(c, folder, uidvalidity)).await
+    }
+
+    /// How many locations of a folder are still on the server under another UIDVALIDITY.
+    pub async fn stale_locations(&self, folder: i64, uidvalidity: u32) -> Result<u64, StoreError> {
+        self.run(move |c| stale_locations(c, folder, uidvalidity)).await
+    }
+
+    /// Whether the account has any stored message.
+    pub async fn account_has_messages(&self, account: &str) -> Result<bool, StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| account_has_messages(c, &account)).await
+    }
+
+    /// The stored messages among `identities` (see [`identity_of`]).
+    pub async fn lookup(
+        &self,
+        account: &str,
+        identities: Vec<String>,
+    ) -> Result<HashMap<String, StoredIdentity>, StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| lookup(c, &account, &identities)).await
+    }
+
+    /// Stores one batch of a folder pass in one transaction: new messages, new or
+    /// re-linked locations, `new-message` events.
+    pub async fn commit_batch(
+        &self,
+        account: &str,
+        folder: i64,
+        uidvalidity: u32,
+        fetched: Vec<FetchedMessage>,
+        links: Vec<Link>,
+    ) -> Result<BatchStats, StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| commit_batch(c, &account, folder, uidvalidity, &fetched, &links)).await
+    }
+
+    /// Stores messages from an export (no server location); returns the local ids of the
+    /// new ones and how many were stored already.
+    pub async fn import_messages(
+        &self,
+        account: &str,
+        messages: Vec<FetchedMessage>,
+    ) -> Result<(Vec<i64>, u64), StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| {
+            let mut new = Vec::new();
+            let mut known = 0;
+            for chunk in messages.chunks(500) {
+                let (n, k) = import(c, &account, chunk)?;
+                new.extend(n);
+                known += k;
+            }
+            Ok((new, known))
+        })
+        .await
+    }
+
+    /// Records the server's flags `(uid, flags, modseq)` of a folder's known UIDs; returns
+    /// the local ids of the messages whose flags changed (each gets a `flags` event).
+    pub async fn update_flags(
+        &self,
+        folder: i64,
+        uidvalidity: u32,
+        changes: Vec<(u32, Vec<String>, Option<u64>)>,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.run(move |c| update_flags(c, folder, uidvalidity, &changes)).await
+    }
+
+    /// UIDs of a folder (under its current UIDVALIDITY) that the store has on the server.
+    pub async fn on_server_uids(&self, folder: i64, uidvalidity: u32) -> Result<Vec<u32>, StoreError> {
+        self.run(move |c| on_server_uids(c, folder, uidvalidity)).await
+    }
+
+    /// Marks UIDs of a folder gone from the server; the messages stay.
+    pub async fn mark_removed(&self, folder: i64, uidvalidity: u32, uids: Vec<u32>) -> Result<PassOutcome, StoreError> {
+        self.run(move |c| mark_removed(c, folder, uidvalidity, &uids)).await
+    }
+
+    /// Ends a complete folder pass after a UIDVALIDITY change: what was not found again
+    /// is gone from the server.
+    pub async fn finish_pass(&self, folder: i64, uidvalidity: u32) -> Result<PassOutcome, StoreError> {
+        self.run(move |c| finish_pass(c, folder, uidvalidity)).await
+    }
+
+    /// Emits `removed` for those of `touched` that are on the server nowhere any more;
+    /// returns how many.
+    pub async fn emit_removed(&self, account: &str, touched: Vec<i64>) -> Result<u64, StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| emit_removed(c, &account, &touched)).await
+    }
+
+    /// Stored messages, newest first.
+    pub async fn messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>, StoreError> {
+        self.run(move |c| list(c, &filter)).await
+    }
+
+    /// Where a message is on the server (present folders only).
+    pub async fn places(&self, message: i64) -> Result<Vec<Place>, StoreError> {
+        self.run(move |c| places(c, message)).await
+    }
+
+    /// A stored message's Message-ID.
+    pub async fn message_id_of(&self, local_id: i64) -> Result<Option<String>, StoreError> {
+        self.run(move |c| message_id_of(c, local_id)).await
+    }
+
+    /// The account a stored message belongs to.
+    pub async fn account_of(&self, local_id: i64) -> Result<Option<String>, StoreError> {
+        self.run(move |c| account_of(c, local_id)).await
+    }
+
+    /// A stored message's raw bytes.
+    pub async fn raw_message(&self, local_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(move |c| raw(c, local_id)).await
+    }
+}

@@ -1,0 +1,344 @@
+//! The outbox: messages waiting to be sent (or saved as drafts), their attempts, and the
+//! server's words about each.
+//!
+//! States: `queued` (waiting), `sending` (an attempt is running), `deferred` (the last
+//! attempt failed temporarily; tried again at `next_attempt_at`), `failed` (the server
+//! refused it permanently, or the outbox gave up), `sent`, and `saved` (a draft stored
+//! on the server).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::messages::event;
+use super::{StoreError, json_list, parse_list};
+use postfach_model::now_unix;
+
+/// What an outbox entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// Deliver over SMTP, then keep a copy in Sent.
+    Send,
+    /// Store in the server's Drafts folder.
+    Draft,
+}
+
+/// Where an outbox entry stands (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    /// Waiting for its first attempt.
+    Queued,
+    /// An attempt is running.
+    Sending,
+    /// The last attempt failed temporarily.
+    Deferred,
+    /// Refused for good, or given up.
+    Failed,
+    /// Accepted by the server.
+    Sent,
+    /// A draft stored on the server.
+    Saved,
+}
+
+macro_rules! names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The stored (and `--json`) name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+
+            fn parse(s: &str) -> Option<Self> {
+                match s { $($name => Some(Self::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+names!(OutboxKind { Send => "send", Draft => "draft" });
+names!(OutboxState {
+    Queued => "queued",
+    Sending => "sending",
+    Deferred => "deferred",
+    Failed => "failed",
+    Sent => "sent",
+    Saved => "saved",
+});
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    /// Account id.
+    pub account: String,
+    /// Send or store as a draft.
+    pub kind: OutboxKind,
+    /// Message-ID without brackets.
+    pub message_id: String,
+    /// Subject (for listings).
+    pub subject: Option<String>,
+    /// SMTP envelope sender.
+    pub envelope_from: String,
+    /// SMTP envelope recipients (To, Cc and Bcc).
+    pub recipients: Vec<String>,
+    /// The complete message.
+    pub raw: Vec<u8>,
+}
+
+/// An outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Local id.
+    pub id: i64,
+    /// Account id.
+    pub account: String,
+    /// Send or draft.
+    pub kind: OutboxKind,
+    /// Where it stands.
+    pub state: OutboxState,
+    /// Message-ID.
+    pub message_id: String,
+    /// Subject.
+    pub subject: Option<String>,
+    /// Envelope sender.
+    pub envelope_from: String,
+    /// Envelope recipients.
+    pub recipients: Vec<String>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When the next attempt is due (Unix time).
+    pub next_attempt_at: i64,
+    /// The last failure, in the server's words.
+    pub last_error: Option<String>,
+    /// The server's reply to the accepted message.
+    pub server_reply: Option<String>,
+    /// Enqueued at.
+    pub created_at: i64,
+    /// Sent at.
+    pub sent_at: Option<i64>,
+    /// What happened to the copy in Sent (or Drafts): `appended`, `already there`,
+    /// `skipped: …`, or an error.
+    pub copy: Option<String>,
+}
+
+/// Enqueues a message; returns its local id.
+pub(crate) fn enqueue(conn: &Connection, e: &NewEntry) -> rusqlite::Result<i64> {
+    let now = now_unix();
+    conn.execute(
+        "INSERT INTO outbox (account, kind, state, message_id, subject, envelope_from, recipients, raw,
+             next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+        params![
+            e.account,
+            e.kind.as_str(),
+            e.message_id,
+            e.subject,
+            e.envelope_from,
+            json_list(&e.recipients),
+            e.raw,
+            now
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+const COLUMNS: &str = "id, account, kind, state, message_id, subject, envelope_from, recipients, attempts,
+    next_attempt_at, last_error, server_reply, created_at, sent_at, copy";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        id: r.get(0)?,
+        account: r.get(1)?,
+        kind: OutboxKind::parse(&r.get::<_, String>(2)?).unwrap_or(OutboxKind::Send),
+        state: OutboxState::parse(&r.get::<_, String>(3)?).unwrap_or(OutboxState::Failed),
+        message_id: r.get(4)?,
+        subject: r.get(5)?,
+        envelope_from: r.get(6)?,
+        recipients: parse_list(&r.get::<_, String>(7)?),
+        attempts: r.get(8)?,
+        next_attempt_at: r.get(9)?,
+        last_error: r.get(10)?,
+        server_reply: r.get(11)?,
+        created_at: r.get(12)?,
+        sent_at: r.get(13)?,
+        copy: r.get(14)?,
+    })
+}
+
+/// Every entry, newest first.
+pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC"))?;
+    let rows = stmt.query_map([], row)?;
+    rows.collect()
+}
+
+/// One entry.
+pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Entry>> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], row).optional()
+}
+
+/// The message bytes of an entry.
+pub(crate) fn raw(conn: &Connection, id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT raw FROM outbox WHERE id = ?1", [id], |r| r.get(0)).optional()
+}
+
+/// Entries due for an attempt, oldest first.
+pub(crate) fn due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ?1 ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([now], row)?;
+    rows.collect()
+}
+
+/// The earliest time an entry becomes due, if any is waiting.
+pub(crate) fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'deferred')", [], |r| r.get(0))
+}
+
+/// Claims an entry for an attempt: `queued`/`deferred` → `sending`. False when another
+/// process took it first.
+pub(crate) fn claim(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?2
+         WHERE id = ?1 AND state IN ('queued', 'deferred')",
+        params![id, now_unix()],
+    )?;
+    Ok(n == 1)
+}
+
+/// After a crash, an entry left in `sending` may or may not have been accepted by the
+/// server; it is queued again (at-least-once for that instant, see the README).
+pub(crate) fn recover(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute("UPDATE outbox SET state = 'queued', updated_at = ?1 WHERE state = 'sending'", [now_unix()])
+}
+
+/// Records a successful delivery (or a saved draft).
+pub(crate) fn mark_sent(
+    conn: &mut Connection,
+    id: i64,
+    account: &str,
+    state: OutboxState,
+    reply: &str,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    tx.execute(
+        "UPDATE outbox SET state = ?2, server_reply = ?3, last_error = NULL, sent_at = ?4, updated_at = ?4 WHERE id = ?1",
+        params![id, state.as_str(), reply, now],
+    )?;
+    let detail = serde_json::json!({ "outbox": id, "state": state.as_str() }).to_string();
+    event(&tx, account, "sent", None, Some(&detail), now)?;
+    tx.commit()
+}
+
+/// Records a temporary failure; the entry is tried again at `retry_at`.
+pub(crate) fn mark_deferred(conn: &Connection, id: i64, error: &str, retry_at: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE outbox SET state = 'deferred', last_error = ?2, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, error, retry_at, now_unix()],
+    )?;
+    Ok(())
+}
+
+/// Records a permanent failure.
+pub(crate) fn mark_failed(conn: &mut Connection, id: i64, account: &str, error: &str) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    tx.execute(
+        "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, error, now],
+    )?;
+    event(&tx, account, "failed", None, Some(&serde_json::json!({ "outbox": id, "error": error }).to_string()), now)?;
+    tx.commit()
+}
+
+/// Records what happened to the Sent or Drafts copy.
+pub(crate) fn set_copy(conn: &Connection, id: i64, copy: &str) -> rusqlite::Result<()> {
+    conn.execute("UPDATE outbox SET copy = ?2, updated_at = ?3 WHERE id = ?1", params![id, copy, now_unix()])?;
+    Ok(())
+}
+
+/// Queues a failed or deferred entry again, now.
+pub(crate) fn retry(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    let now = now_unix();
+    let n = conn.execute(
+        "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'deferred')",
+        params![id, now],
+    )?;
+    Ok(n == 1)
+}
+
+impl super::Store {
+    /// Enqueues a message; returns its outbox id.
+    pub async fn enqueue_outbox(&self, entry: NewEntry) -> Result<i64, StoreError> {
+        self.run(move |c| enqueue(c, &entry)).await
+    }
+
+    /// Every outbox entry, newest first.
+    pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
+        self.run(|c| list(c)).await
+    }
+
+    /// One outbox entry.
+    pub async fn outbox_entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
+        self.run(move |c| get(c, id)).await
+    }
+
+    /// The message bytes of an outbox entry.
+    pub async fn outbox_raw(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(move |c| raw(c, id)).await
+    }
+
+    /// Entries due for an attempt at `now`, oldest first.
+    pub async fn outbox_due(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
+        self.run(move |c| due(c, now)).await
+    }
+
+    /// When the next entry becomes due, if any waits.
+    pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.run(|c| next_due(c)).await
+    }
+
+    /// Claims an entry for an attempt; false when another process took it first.
+    pub async fn claim_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        self.run(move |c| claim(c, id)).await
+    }
+
+    /// Queues entries a crash left in `sending` again; returns how many.
+    pub async fn recover_outbox(&self) -> Result<usize, StoreError> {
+        self.run(|c| recover(c)).await
+    }
+
+    /// Records a delivery (`Sent`) or a stored draft (`Saved`) with the server's reply.
+    pub async fn mark_sent(&self, id: i64, account: &str, state: OutboxState, reply: &str) -> Result<(), StoreError> {
+        let (account, reply) = (account.to_owned(), reply.to_owned());
+        self.run(move |c| mark_sent(c, id, &account, state, &reply)).await
+    }
+
+    /// Records a temporary failure; tried again at `retry_at`.
+    pub async fn mark_deferred(&self, id: i64, error: &str, retry_at: i64) -> Result<(), StoreError> {
+        let error = error.to_owned();
+        self.run(move |c| mark_deferred(c, id, &error, retry_at)).await
+    }
+
+    /// Records a permanent failure.
+    pub async fn mark_failed(&self, id: i64, account: &str, error: &str) -> Result<(), StoreError> {
+        let (account, error) = (account.to_owned(), error.to_owned());
+        self.run(move |c| mark_failed(c, id, &account, &error)).await
+    }
+
+    /// Records what happened to the Sent or Drafts copy.
+    pub async fn set_copy(&self, id: i64, copy: &str) -> Result<(), StoreError> {
+        let copy = copy.to_owned();
+        self.run(move |c| set_copy(c, id, &copy)).await
+    }
+
+    /// Queues a failed or deferred entry again, now; false if it was neither.
+    pub async fn retry_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        self.run(move |c| retry(c, id)).await
+    }
+}

@@ -1,0 +1,410 @@
+//! Routing data: which messages to route, their current assignments, and applying a
+//! routing run (assignments, traces for `route explain`, and `routed` / `unrouted` /
+//! `reassigned` events, each written only when something changed).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use super::messages::event;
+use super::{StoreError, parse_list};
+use postfach_model::now_unix;
+
+/// A message as the routing chain needs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteInput {
+    /// Local id.
+    pub local_id: i64,
+    /// Account id.
+    pub account: String,
+    /// The folder routers see: a folder of the account's own (not inbox, sent, …) if the
+    /// message is in one, else the inbox, else any folder it is in.
+    pub folder: String,
+    /// That folder's path without the namespace prefix.
+    pub folder_path: Vec<String>,
+    /// Flags there.
+    pub flags: Vec<String>,
+    /// Message-ID.
+    pub message_id: Option<String>,
+    /// Subject.
+    pub subject: Option<String>,
+    /// From.
+    pub from: Vec<String>,
+    /// To.
+    pub to: Vec<String>,
+    /// Cc.
+    pub cc: Vec<String>,
+    /// In-Reply-To.
+    pub in_reply_to: Option<String>,
+    /// References.
+    pub references: Vec<String>,
+    /// Date.
+    pub date: Option<i64>,
+    /// Size.
+    pub size: u64,
+}
+
+/// What kind of answer a router gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    /// It assigned a project.
+    Project,
+    /// It had no opinion.
+    Skip,
+    /// The call failed (or the project is not in the project list).
+    Error,
+}
+
+impl Answer {
+    /// The name in traces and `--json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Answer::Project => "project",
+            Answer::Skip => "skip",
+            Answer::Error => "error",
+        }
+    }
+}
+
+/// What one router answered for one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Router id.
+    pub plugin: String,
+    /// What kind of answer.
+    pub answer: Answer,
+    /// The project, for `project`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The router's reason, or the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The outcome of routing one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteResult {
+    /// Local id.
+    pub local_id: i64,
+    /// The folder the routers saw.
+    pub folder: String,
+    /// Every router's answer, in chain order (routers after the winner did not run).
+    pub steps: Vec<Step>,
+    /// The winning assignment: `(project, plugin, reason)`.
+    pub winner: Option<(String, String, String)>,
+}
+
+/// What applying a run changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    /// Newly assigned.
+    pub routed: u64,
+    /// Assignments removed.
+    pub unrouted: u64,
+    /// Assigned to another project.
+    pub reassigned: u64,
+}
+
+/// Messages of an account to route: those touched in the last pass, plus every message
+/// never routed with this chain. Only messages still on the server; oldest first, so
+/// parents come before their replies.
+pub(crate) fn inputs(
+    conn: &Connection,
+    account: &str,
+    chain: &str,
+    touched: &[i64],
+) -> rusqlite::Result<Vec<RouteInput>> {
+    let mut ids: Vec<i64> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT m.id FROM messages m LEFT JOIN route_traces t ON t.message = m.id
+             WHERE m.account = ?1 AND (t.message IS NULL OR t.chain <> ?2)",
+        )?;
+        let rows = stmt.query_map(params![account, chain], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    ids.extend_from_slice(touched);
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.len() > SCAN_ABOVE {
+        let wanted: HashSet<i64> = ids.into_iter().collect();
+        return scan(conn, account, Some(&wanted));
+    }
+    load(conn, &ids)
+}
+
+/// Above this many messages one scan of the account beats a lookup per message.
+const SCAN_ABOVE: usize = 200;
+
+/// One pass over an account's messages and their locations, keeping the folder routers
+/// should see (the same preference as [`load`]).
+fn scan(conn: &Connection, account: &str, wanted: Option<&HashSet<i64>>) -> rusqlite::Result<Vec<RouteInput>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.id, m.message_id, m.subject, m.from_addr, m.to_addrs, m.cc_addrs, m.in_reply_to, m.refs, m.date,
+                m.size, f.name, f.path, l.flags
+         FROM messages m JOIN locations l ON l.message = m.id AND l.on_server = 1 JOIN folders f ON f.id = l.folder
+         WHERE m.account = ?1
+         ORDER BY m.id, (f.role IS NULL) DESC, (f.role = 'inbox') DESC, f.name",
+    )?;
+    let mut rows = stmt.query([account])?;
+    let mut out: Vec<RouteInput> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if out.last().is_some_and(|m| m.local_id == id) || wanted.is_some_and(|w| !w.contains(&id)) {
+            continue;
+        }
+        let location = (r.get(10)?, r.get::<_, String>(11)?, r.get::<_, String>(12)?);
+        out.push(input(r, id, account.to_owned(), location)?);
+    }
+    out.sort_by_key(|m| (m.date.unwrap_or(i64::MIN), m.local_id));
+    Ok(out)
+}
+
+/// Every message of an account still on the server (for dry runs).
+pub(crate) fn all_inputs(conn: &Connection, account: &str) -> rusqlite::Result<Vec<RouteInput>> {
+    scan(conn, account, None)
+}
+
+/// A routing input from a row whose columns 1 to 9 are `message_id, subject, from_addr,
+/// to_addrs, cc_addrs, in_reply_to, refs, date, size`, and the chosen location's folder
+/// name, path and flags.
+fn input(
+    r: &rusqlite::Row<'_>,
+    local_id: i64,
+    account: String,
+    (folder, path, flags): (String, String, String),
+) -> rusqlite::Result<RouteInput> {
+    Ok(RouteInput {
+        local_id,
+        account,
+        folder,
+        folder_path: parse_list(&path),
+        flags: flags.split_whitespace().map(str::to_owned).collect(),
+        message_id: r.get(1)?,
+        subject: r.get(2)?,
+        from: parse_list(&r.get::<_, String>(3)?),
+        to: parse_list(&r.get::<_, String>(4)?),
+        cc: parse_list(&r.get::<_, String>(5)?),
+        in_reply_to: r.get(6)?,
+        references: parse_list(&r.get::<_, String>(7)?),
+        date: r.get(8)?,
+        size: r.get::<_, i64>(9)? as u64,
+    })
+}
+
+fn load(conn: &Connection, ids: &[i64]) -> rusqlite::Result<Vec<RouteInput>> {
+    let mut message = conn.prepare_cached(
+        "SELECT account, message_id, subject, from_addr, to_addrs, cc_addrs, in_reply_to, refs, date, size
+         FROM messages WHERE id = ?1",
+    )?;
+    // Own folders (no role) first, then the inbox, then the rest; by name for stability.
+    let mut location = conn.prepare_cached(
+        "SELECT f.name, f.path, l.flags FROM locations l JOIN folders f ON f.id = l.folder
+         WHERE l.message = ?1 AND l.on_server = 1
+         ORDER BY (f.role IS NULL) DESC, (f.role = 'inbox') DESC, f.name LIMIT 1",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some((folder, path, flags)) = location
+            .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .optional()?
+        else {
+            // Gone from the server: keep whatever it was assigned to.
+            continue;
+        };
+        out.push(message.query_row([id], |r| input(r, id, r.get(0)?, (folder, path, flags)))?);
+    }
+    out.sort_by_key(|m| (m.date.unwrap_or(i64::MIN), m.local_id));
+    Ok(out)
+}
+
+/// Current assignments `(project, plugin)` of some messages.
+pub(crate) fn assignments(conn: &Connection, ids: &[i64]) -> rusqlite::Result<HashMap<i64, (String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT project, plugin FROM assignments WHERE message = ?1")?;
+    let mut out = HashMap::new();
+    for &id in ids {
+        if let Some(a) = stmt.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).optional()? {
+            out.insert(id, a);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a routing run in one transaction.
+pub(crate) fn apply(
+    conn: &mut Connection,
+    account: &str,
+    chain: &str,
+    results: &[RouteResult],
+) -> rusqlite::Result<ApplyStats> {
+    let tx = conn.transaction()?;
+    let now = now_unix();
+    let mut stats = ApplyStats::default();
+    let mut assigned: HashMap<i64, String> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT a.message, a.project FROM assignments a JOIN messages m ON m.id = a.message WHERE m.account = ?1",
+        )?;
+        let rows = stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for r in results {
+        let steps = serde_json::to_string(&r.steps).unwrap_or_else(|_| "[]".into());
+        tx.prepare_cached(
+            "INSERT INTO route_traces (message, chain, at, folder, steps) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(message) DO UPDATE SET chain = ?2, at = ?3, folder = ?4, steps = ?5",
+        )?
+        .execute(params![r.local_id, chain, now, r.folder, steps])?;
+        let current: Option<String> = assigned.remove(&r.local_id);
+        match (&current, &r.winner) {
+            (None, None) => {}
+            (Some(_), None) => {
+                tx.prepare_cached("DELETE FROM assignments WHERE message = ?1")?.execute([r.local_id])?;
+                let detail = serde_json::json!({ "previous": current }).to_string();
+                event(&tx, account, "unrouted", Some(r.local_id), Some(&detail), now)?;
+                stats.unrouted += 1;
+            }
+            (old, Some((project, plugin, reason))) => {
+                tx.prepare_cached(
+                    "INSERT INTO assignments (message, project, plugin, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(message) DO UPDATE SET project = ?2, plugin = ?3, reason = ?4, at = ?5",
+                )?
+                .execute(params![r.local_id, project, plugin, reason, now])?;
+                match old {
+                    None => {
+                        let detail = serde_json::json!({ "project": project, "plugin": plugin }).to_string();
+                        event(&tx, account, "routed", Some(r.local_id), Some(&detail), now)?;
+                        stats.routed += 1;
+                    }
+                    Some(previous) if previous != project => {
+                        let detail = serde_json::json!({ "project": project, "previous": previous, "plugin": plugin })
+                            .to_string();
+                        event(&tx, account, "reassigned", Some(r.local_id), Some(&detail), now)?;
+                        stats.reassigned += 1;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// The project of a stored message by Message-ID, in any account.
+pub(crate) fn project_of(conn: &Connection, message_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
+        "SELECT a.project FROM messages m JOIN assignments a ON a.message = m.id
+         WHERE m.message_id = ?1 ORDER BY a.at LIMIT 1",
+    )?
+    .query_row([message_id], |r| r.get(0))
+    .optional()
+}
+
+/// How a message was last routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trace {
+    /// Account id.
+    pub account: String,
+    /// The folder the routers saw.
+    pub folder: Option<String>,
+    /// When, Unix time.
+    pub at: i64,
+    /// Each router's answer.
+    pub steps: Vec<Step>,
+}
+
+/// The trace of a message's last routing.
+pub(crate) fn trace(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<Trace>> {
+    conn.query_row(
+        "SELECT m.account, t.folder, t.at, t.steps FROM route_traces t JOIN messages m ON m.id = t.message
+         WHERE t.message = ?1",
+        [local_id],
+        |r| {
+            let steps: String = r.get(3)?;
+            Ok(Trace {
+                account: r.get(0)?,
+                folder: r.get(1)?,
+                at: r.get(2)?,
+                steps: serde_json::from_str(&steps).unwrap_or_default(),
+            })
+        },
+    )
+    .optional()
+}
+
+/// Messages per project and account.
+pub(crate) fn projects(conn: &Connection) -> rusqlite::Result<Vec<(String, String, u64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT a.project, m.account, COUNT(*) FROM assignments a JOIN messages m ON m.id = a.message
+         GROUP BY a.project, m.account ORDER BY a.project, m.account",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?;
+    rows.collect()
+}
+
+impl super::Store {
+    /// Messages of an account to route with the chain `chain` (its key): those touched
+    /// in the last pass, plus every message never routed with this chain; oldest first.
+    pub async fn route_inputs(
+        &self,
+        account: &str,
+        chain: &str,
+        touched: Vec<i64>,
+    ) -> Result<Vec<RouteInput>, StoreError> {
+        let (account, chain) = (account.to_owned(), chain.to_owned());
+        self.run(move |c| inputs(c, &account, &chain, &touched)).await
+    }
+
+    /// Every message of an account still on the server, as routers see it.
+    pub async fn all_route_inputs(&self, account: &str) -> Result<Vec<RouteInput>, StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| all_inputs(c, &account)).await
+    }
+
+    /// Current assignments `(project, plugin)` of these messages.
+    pub async fn assignments(&self, ids: Vec<i64>) -> Result<HashMap<i64, (String, String)>, StoreError> {
+        self.run(move |c| assignments(c, &ids)).await
+    }
+
+    /// Records a routing run: assignments, traces and events where something changed.
+    pub async fn apply_routes(
+        &self,
+        account: &str,
+        chain: &str,
+        results: Vec<RouteResult>,
+    ) -> Result<ApplyStats, StoreError> {
+        let (account, chain) = (account.to_owned(), chain.to_owned());
+        self.run(move |c| apply(c, &account, &chain, &results)).await
+    }
+
+    /// The project of the message with this Message-ID, if routed. Blocking: routers ask
+    /// through the plugin host while their call runs.
+    pub fn project_of(&self, message_id: &str) -> Result<Option<String>, StoreError> {
+        self.with(|c| project_of(c, message_id))
+    }
+
+    /// How a message was routed, for `route explain`.
+    pub async fn trace(&self, local_id: i64) -> Result<Option<Trace>, StoreError> {
+        self.run(move |c| trace(c, local_id)).await
+    }
+
+    /// Forgets which chain routed an account's messages, so the next run routes every
+    /// one of them again (as after a change of the chain); assignments stay until then.
+    pub async fn forget_routing(&self, account: &str) -> Result<(), StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM route_traces WHERE message IN (SELECT id FROM messages WHERE account = ?1)",
+                [&account],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    /// Messages per `(project, account)`.
+    pub async fn projects(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        self.run(|c| projects(c)).await
+    }
+}
