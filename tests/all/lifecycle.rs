@@ -65,12 +65,20 @@ fn refused_connection_backs_off_then_auto_disables_until_the_file_changes() {
     let failures = daemon.log().matches("sync failed").count();
     assert_eq!(failures, 2, "two retries before the third failure disables:\n{}", daemon.log());
 
-    // Still disabled after a daemon restart while the file is unchanged.
+    // Still disabled after a daemon restart while the file is unchanged — although the
+    // server now answers on that port: a relay to Dovecot listens there and records
+    // every connection.
     assert!(daemon.stop());
+    let relay =
+        postfach_test_harness::RecordingProxy::start_on(closed, ([127, 0, 0, 1], dv.imaps_port).into()).unwrap();
     let daemon = env.daemon();
-    std::thread::sleep(Duration::from_millis(1500));
+    daemon.wait_for("the restarted daemon to keep it disabled", T, || {
+        daemon.log().contains("still auto-disabled").then_some(())
+    });
     assert_eq!(state(&env, "mm").0, "disabled");
     assert!(env.messages("mm").is_empty());
+    assert!(relay.client_text().is_empty() && relay.server_text().is_empty(), "the disabled account connected");
+    drop(relay);
 
     // Fixing the file enables it again.
     env.write_account("mm", &broken.replace(&format!("port = {closed}"), &format!("port = {}", dv.imaps_port)));

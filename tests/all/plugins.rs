@@ -125,8 +125,18 @@ fn calls_in_flight_keep_their_version_with_a_generous_deadline() {
     let batch = vec![MessageMeta::default()];
     let h = Arc::clone(&host);
     let b = batch.clone();
-    let in_flight = std::thread::spawn(move || h.route("slow-router", CallContext::default(), &b));
-    std::thread::sleep(Duration::from_millis(100));
+    // The router asks the host for a project as it starts: that is the signal.
+    let (started, running) = std::sync::mpsc::channel::<()>();
+    let started = std::sync::Mutex::new(started);
+    let ctx = CallContext {
+        project_of: Some(Arc::new(move |_: &str| {
+            let _ = started.lock().unwrap().send(());
+            None
+        })),
+        ..CallContext::default()
+    };
+    let in_flight = std::thread::spawn(move || h.route("slow-router", ctx, &b));
+    running.recv_timeout(Duration::from_secs(10)).expect("the call to start");
     let tmp = dir.path().join(".slow.wasm.tmp");
     std::fs::copy(test_plugin("slow-router-v2"), &tmp).unwrap();
     std::fs::rename(&tmp, dir.path().join("slow.wasm")).unwrap();

@@ -21,14 +21,16 @@ fn new_mail_in_the_inbox_is_stored_and_routed_by_idle() {
     let dv = dovecot(DovecotConfig::default(), &[USER]);
     let mut c = dv.client(USER).unwrap();
     c.append("INBOX", &[], None, &Mail::new(1, "Vorher").to_bytes()).unwrap();
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
     let env = Env::new();
-    env.write_account("mm", &account_toml(&dv, USER, &format!("{NO_POLL}{ROUTER}")));
+    env.write_account("mm", &account_toml_via(&dv, USER, proxy.port, &format!("{NO_POLL}{ROUTER}")));
     let daemon = env.daemon();
     daemon.wait_for("the first pass", WAIT, || (env.account("mm")["state"] == "idle").then_some(()));
-    // The state is recorded just before IDLE starts; give the command a moment on the wire.
-    std::thread::sleep(Duration::from_millis(300));
     for n in 2..=4 {
         let subject = format!("[P-210-01] Nachtrag {n}");
+        // Mail that arrives before IDLE is found by the quick pass anyway; this test is
+        // about the announcement, so it waits for the daemon to IDLE first.
+        wait_for("the daemon to IDLE", WAIT, || idling(&proxy).then_some(()));
         c.append("INBOX", &[], None, &Mail::new(n, &subject).to_bytes()).unwrap();
         let m = daemon.wait_for("the new mail, by IDLE", WAIT, || message_by_subject(&env, "mm", &subject));
         let routed = daemon.wait_for("routing", WAIT, || {
@@ -46,12 +48,15 @@ fn folders_in_idle_folders_are_watched_too() {
         .mailbox(MailboxSpec::new("ProjektPro"))
         .mailbox(MailboxSpec::new("ProjektPro/210-01 Wohnanlage"));
     let dv = dovecot(config, &[USER]);
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
     let env = Env::new();
     let sync = "[sync]\ninterval_secs = 3600\nidle_folders = [\"ProjektPro/*\"]\n";
-    env.write_account("mm", &account_toml(&dv, USER, sync));
+    env.write_account("mm", &account_toml_via(&dv, USER, proxy.port, sync));
     let daemon = env.daemon();
     daemon.wait_for("the first pass", WAIT, || (env.account("mm")["state"] == "idle").then_some(()));
-    std::thread::sleep(Duration::from_millis(500));
+    // Two connections IDLE: the inbox and the watcher of the project folder.
+    wait_for("both connections to IDLE", WAIT, || (idle_connections(&proxy) >= 2).then_some(()));
+    assert!(proxy.client_text().contains("EXAMINE \"ProjektPro/210-01 Wohnanlage\""), "the watcher's folder");
     let mut c = dv.client(USER).unwrap();
     c.append("ProjektPro/210-01 Wohnanlage", &[], None, &Mail::new(1, "Bauzeitenplan").to_bytes()).unwrap();
     let m = daemon.wait_for("mail in the watched folder", WAIT, || message_by_subject(&env, "mm", "Bauzeitenplan"));
@@ -79,10 +84,16 @@ fn flags(m: &Value) -> Vec<String> {
     m["flags"].as_array().map(|a| a.iter().map(|f| f.as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
 }
 
-/// Whether the daemon's connection through `proxy` is in IDLE right now: the server
-/// answered more IDLE commands with `+ idling` than the daemon ended with DONE.
+/// How many of the daemon's connections through `proxy` are in IDLE right now: IDLE
+/// commands the server answered with `+ idling`, less those the daemon ended with DONE.
+fn idle_connections(proxy: &RecordingProxy) -> usize {
+    let started = proxy.server_text().matches("+ idling").count();
+    started.saturating_sub(proxy.client_text().matches("DONE\r\n").count())
+}
+
+/// Whether the daemon IDLEs through `proxy` right now.
 fn idling(proxy: &RecordingProxy) -> bool {
-    proxy.server_text().matches("+ idling").count() > proxy.client_text().matches("DONE\r\n").count()
+    idle_connections(proxy) > 0
 }
 
 /// Waits until the daemon IDLEs, lets `change` act as another client, waits for the

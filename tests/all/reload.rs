@@ -60,18 +60,24 @@ fn add_edit_break_and_remove_account_files_while_running() {
     assert_eq!(env.account("a")["state"], "idle");
 }
 
+/// SIGHUP restarts every account and re-reads its secrets: a password file fixed after
+/// a failed login takes effect at once (the next retry would be an hour away), although
+/// no account file changed.
 #[test]
-fn sighup_restarts_every_account() {
+fn sighup_rereads_a_changed_password_file() {
     let dv = dovecot(DovecotConfig::default(), &["a@example.de"]);
+    dv.client("a@example.de").unwrap().append("INBOX", &[], None, &Mail::new(1, "Hallo").to_bytes()).unwrap();
     let env = Env::new();
-    env.write_account("a", &account_toml(&dv, "a@example.de", ""));
+    std::fs::write(env.path().join("a.password"), "falsches-Passwort\n").unwrap();
+    let toml = account_toml(&dv, "a@example.de", "[sync]\nretry_initial_secs = 3600\nretry_max_secs = 3600\n")
+        .replace(&format!("password = \"{}\"", crate::support::PASSWORD), "password = { file = \"a.password\" }");
+    env.write_account("a", &toml);
     let daemon = env.daemon();
-    daemon.wait_for("a synced", T, || idle_with(&env, "a", 0));
+    daemon.wait_for("auth-failed", T, || (env.account("a")["state"] == "auth-failed").then_some(()));
+    std::fs::write(env.path().join("a.password"), format!("{}\n", crate::support::PASSWORD)).unwrap();
     daemon.signal("HUP");
-    daemon.wait_for("restart after SIGHUP", T, || {
-        daemon.log().contains("account file changed; restarting").then_some(())
-    });
-    daemon.wait_for("a synced again", T, || idle_with(&env, "a", 0));
+    daemon.wait_for("a synced with the new password", T, || idle_with(&env, "a", 1));
+    assert!(daemon.log().contains("SIGHUP: reloading every account"), "{}", daemon.log());
 }
 
 #[test]
@@ -172,7 +178,9 @@ fn a_second_default_is_blamed_on_the_file_that_claimed_it() {
     env.write_account("app", &app);
     let daemon = env.daemon();
     daemon.wait_for("both synced", T, || idle_with(&env, "app", 0).and_then(|()| idle_with(&env, "zz-architekt", 0)));
-    std::thread::sleep(Duration::from_millis(20));
+    // The default's file was written an hour ago, so "the file edited last" is certain.
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(env.account_path("zz-architekt")).unwrap().set_modified(old).unwrap();
     env.write_account("app", &app.replace("[identity]", "default = true\n\n[identity]"));
     let error =
         daemon.wait_for("the error on app", T, || env.account("app")["config_error"].as_str().map(str::to_owned));

@@ -489,7 +489,9 @@ fn kill_9_between_enqueue_and_delivery_delivers_exactly_once() {
     // Killed again right after; a third start must not send it again.
     daemon.kill9();
     let mut daemon = env.daemon();
-    std::thread::sleep(Duration::from_secs(2));
+    daemon.wait_for("the outbox looked and found nothing due", Duration::from_secs(20), || {
+        daemon.log().contains("outbox checked due=0").then_some(())
+    });
     assert!(daemon.stop());
     assert_eq!(count_with_id(&inbox(&dv, BOB, 1), &message_id), 1);
     assert_eq!(count_with_id(&mailbox(&dv, ANNA, "Gesendet"), &message_id), 1);

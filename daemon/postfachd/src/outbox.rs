@@ -243,7 +243,10 @@ pub async fn run(ctx: Context, wake: Arc<Notify>, cancel: CancellationToken) {
     }
     loop {
         let due = match ctx.store.outbox_due(now_unix()).await {
-            Ok(due) => due,
+            Ok(due) => {
+                tracing::debug!(due = due.len(), "outbox checked");
+                due
+            }
             Err(e) => {
                 warn!(error = %e, "cannot read the outbox; trying again");
                 Vec::new()

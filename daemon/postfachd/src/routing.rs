@@ -192,3 +192,78 @@ pub async fn route_account(
         .map_err(|e| StoreError::Task(e.to_string()))?;
     store.apply_routes(&account.id, &key, results).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::plugins::{HostConfig, Limits};
+
+    fn account(extra: &str) -> (tempfile::TempDir, Account) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mm.toml");
+        let toml = format!("description = \"x\"\n[identity]\nemail = \"mm@x.de\"\n{extra}");
+        std::fs::write(&file, toml).unwrap();
+        let account = crate::config::load_account(&file, dir.path()).unwrap();
+        (dir, account)
+    }
+
+    fn host(dir: &std::path::Path) -> Arc<PluginHost> {
+        let limits = Limits { timeout: std::time::Duration::from_millis(100), memory_bytes: 1 << 20 };
+        PluginHost::new(HostConfig { dirs: vec![dir.to_owned()], cache_dir: None, limits }, None).unwrap()
+    }
+
+    fn input(message_id: &str) -> RouteInput {
+        RouteInput { local_id: 1, message_id: Some(message_id.into()), ..RouteInput::default() }
+    }
+
+    #[test]
+    fn the_chain_key_follows_routers_options_and_the_project_list() {
+        let (dir, plain) = account("[routing]\nplugins = [\"subject-tag\"]\n");
+        let host = host(dir.path());
+        let key = |a: &Account, p: Option<&[&str]>| {
+            let projects = p.map(|p| Arc::new(p.iter().map(|s| (*s).to_owned()).collect::<HashSet<_>>()));
+            chain(a, &host, projects, None).key
+        };
+        let base = key(&plain, None);
+        assert_eq!(base, key(&plain, None), "stable");
+        let (_d, other_router) = account("[routing]\nplugins = [\"sender-map\"]\n");
+        let (_e, with_option) =
+            account("[routing]\nplugins = [\"subject-tag\"]\n[routing.options]\n\"subject-tag.prefix\" = \"P\"\n");
+        assert_ne!(base, key(&other_router, None));
+        assert_ne!(base, key(&with_option, None));
+        assert_ne!(base, key(&plain, Some(&["210-01"])));
+        assert_ne!(key(&plain, Some(&["210-01"])), key(&plain, Some(&["210-01", "211-07"])));
+    }
+
+    #[test]
+    fn a_project_outside_the_list_is_an_error_and_a_listed_one_wins() {
+        let (dir, account) = account("");
+        let host = host(dir.path());
+        let projects = Some(Arc::new(HashSet::from(["210-01".to_owned()])));
+        let chain = chain(&account, &host, projects, None);
+        let mut result = RouteResult { local_id: 1, folder: String::new(), steps: Vec::new(), winner: None };
+        let unknown = Decision::Project { project: "999-99".into(), reason: "guess".into() };
+        let step = decide(&chain, "r1", &input("a@x"), unknown, &mut result);
+        assert_eq!((step.answer, result.winner.is_none()), (Answer::Error, true));
+        assert!(step.detail.unwrap().contains("not in the project list"));
+        let known = Decision::Project { project: "210-01".into(), reason: "tag".into() };
+        let step = decide(&chain, "r2", &input("a@x"), known, &mut result);
+        assert_eq!(step.answer, Answer::Project);
+        assert_eq!(result.winner, Some(("210-01".into(), "r2".into(), "tag".into())));
+        // A reply in the same run sees its parent's decision before the store has it.
+        let lookup = chain.ctx.project_of.as_ref().unwrap();
+        assert_eq!(lookup("a@x"), Some("210-01".into()));
+        assert_eq!(lookup("b@x"), None);
+    }
+
+    #[test]
+    fn without_routers_nothing_is_decided() {
+        let (dir, account) = account("");
+        let host = host(dir.path());
+        let chain = chain(&account, &host, None, None);
+        let results = run(&host, &chain, &[input("a@x"), input("b@x")]);
+        assert!(results.iter().all(|r| r.steps.is_empty() && r.winner.is_none()));
+    }
+}

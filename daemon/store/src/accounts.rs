@@ -101,7 +101,8 @@ impl super::Store {
         self.run(move |c| set_config_error(c, &id, error.as_deref())).await
     }
 
-    /// Marks every account `stopped` (daemon start after a crash, and shutdown).
+    /// Marks every account that was running `stopped` (daemon start after a crash, and
+    /// shutdown); `disabled` and `config-error` stay, since an admin has to see them.
     pub async fn mark_all_stopped(&self) -> Result<(), StoreError> {
         self.run(|c| mark_all_stopped(c)).await
     }

@@ -210,3 +210,6 @@ fn json_list(items: &[String]) -> String {
 fn parse_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

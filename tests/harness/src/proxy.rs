@@ -22,7 +22,13 @@ pub struct RecordingProxy {
 impl RecordingProxy {
     /// Relays connections to `target`.
     pub fn start(target: SocketAddr) -> Result<RecordingProxy, HarnessError> {
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(io("binding the proxy"))?;
+        Self::start_on(0, target)
+    }
+
+    /// Relays connections to `target` from a given loopback port (0: a free one), e.g.
+    /// one an account file already names.
+    pub fn start_on(port: u16, target: SocketAddr) -> Result<RecordingProxy, HarnessError> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(io("binding the proxy"))?;
         let port = listener.local_addr().map_err(io("proxy address"))?.port();
         listener.set_nonblocking(true).map_err(io("proxy nonblocking"))?;
         let sent = Arc::new(Mutex::new(Vec::new()));

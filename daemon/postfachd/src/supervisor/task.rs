@@ -538,3 +538,44 @@ pub fn backoff(failures: u32, account: &Account) -> Duration {
     let jitter = 0.75 + fastrand::f64() * 0.5;
     Duration::from_secs_f64(capped * jitter)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn account(initial: u64, max: u64) -> Account {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mm.toml");
+        let toml = format!(
+            "description = \"x\"\n[identity]\nemail = \"mm@x.de\"\n[sync]\nretry_initial_secs = {initial}\nretry_max_secs = {max}\n"
+        );
+        std::fs::write(&file, toml).unwrap();
+        crate::config::load_account(&file, dir.path()).unwrap()
+    }
+
+    #[test]
+    fn backoff_doubles_within_jitter_and_stops_at_the_maximum() {
+        let a = account(2, 300);
+        for (failures, base) in [(1u32, 2.0f64), (2, 4.0), (3, 8.0), (8, 256.0), (9, 300.0), (1000, 300.0)] {
+            for _ in 0..50 {
+                let d = backoff(failures, &a).as_secs_f64();
+                assert!(d >= base * 0.75 - 1e-9 && d <= base * 1.25 + 1e-9, "{failures} failures: {d} s vs {base}");
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_spreads_accounts_that_fail_together() {
+        let a = account(60, 3600);
+        let delays: std::collections::HashSet<u128> = (0..20).map(|_| backoff(1, &a).as_millis()).collect();
+        assert!(delays.len() > 10, "jitter: {delays:?}");
+    }
+
+    #[test]
+    fn later_never_overflows() {
+        let far = later(Duration::MAX);
+        assert!(far > Instant::now());
+    }
+}

@@ -1,5 +1,6 @@
-//! A router that takes its time (about 300 ms per batch), to prove that a call in flight
-//! during a reload finishes on the version it started with.
+//! A router that takes its time (about 300 ms per message), to prove that a call in
+//! flight during a reload finishes on the version it started with. It asks the host for
+//! the project of `slow-router-started` first, so a test can see the call has begun.
 use postfach_plugin_sdk::{Decision, MessageMeta, Router, register_router};
 
 struct Slow;
@@ -12,6 +13,7 @@ impl Router for Slow {
         Slow
     }
     fn route(&self, _message: &MessageMeta<'_>) -> Decision {
+        let _ = postfach_plugin_sdk::host::project_of("slow-router-started");
         let start = std::time::Instant::now();
         while start.elapsed() < std::time::Duration::from_millis(300) {
             std::hint::spin_loop();

@@ -1,0 +1,191 @@
+//! The store's behaviour on a temporary database: identity and locations, flags and
+//! removals with their events, the outbox state machine, local changes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use postfach_model::{AccountState, FetchedMessage, Headers, Link, ListedFolder, Role};
+
+use super::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("postfach.sqlite3")).unwrap();
+    (dir, store)
+}
+
+fn folder(name: &str, role: Option<Role>) -> ListedFolder {
+    ListedFolder {
+        name: name.into(),
+        raw: name.into(),
+        delimiter: Some("/".into()),
+        path: vec![name.into()],
+        attributes: Vec::new(),
+        role,
+        role_source: None,
+        selectable: true,
+    }
+}
+
+fn message(uid: u32, message_id: Option<&str>, body: &str) -> FetchedMessage {
+    let raw = format!("Subject: {body}\r\n\r\n{body}\r\n").into_bytes();
+    FetchedMessage {
+        uid,
+        flags: vec!["\\Seen".into()],
+        modseq: None,
+        internal_date: Some(1_700_000_000),
+        hash: blake3_hex(&raw),
+        headers: Headers {
+            message_id: message_id.map(str::to_owned),
+            subject: Some(body.into()),
+            ..Headers::default()
+        },
+        raw,
+    }
+}
+
+fn blake3_hex(raw: &[u8]) -> String {
+    // The store keys blobs by whatever hash the sync computed; any stable hex will do here.
+    raw.iter().fold(String::new(), |mut s, b| {
+        s.push_str(&format!("{b:02x}"));
+        s
+    })
+}
+
+async fn event_kinds(store: &Store, account: &str) -> Vec<String> {
+    let account = account.to_owned();
+    store
+        .run(move |c| {
+            let mut stmt = c.prepare("SELECT kind FROM events WHERE account = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map([account], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_message_id_is_one_message_with_two_locations() {
+    let (_dir, store) = store();
+    let rows =
+        store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox)), folder("Ablage", None)]).await.unwrap();
+    let (inbox, ablage) = (rows[1].id, rows[0].id);
+    assert_eq!(rows[1].folder.name, "INBOX", "{rows:?}");
+    let first = store.commit_batch("mm", inbox, 7, vec![message(1, Some("a@x"), "eins")], Vec::new()).await.unwrap();
+    assert_eq!((first.new_messages, first.linked), (1, 0));
+    // The same mail found in another folder (copied there) is linked, not stored again.
+    let again = store.commit_batch("mm", ablage, 9, vec![message(4, Some("a@x"), "eins")], Vec::new()).await.unwrap();
+    assert_eq!((again.new_messages, again.linked), (0, 1));
+    let local = first.touched[0];
+    let places = store.places(local).await.unwrap();
+    let mut found: Vec<(&str, u32)> = places.iter().map(|p| (p.folder.folder.name.as_str(), p.uid)).collect();
+    found.sort_unstable();
+    assert_eq!(found, [("Ablage", 4), ("INBOX", 1)]);
+    assert_eq!(store.known_uids(inbox, 7).await.unwrap().into_iter().collect::<Vec<_>>(), [1]);
+    assert!(store.known_uids(inbox, 8).await.unwrap().is_empty(), "another UIDVALIDITY knows nothing");
+    // Gone from one folder: not `removed`, it is still in the other.
+    store.mark_removed(ablage, 9, vec![4]).await.unwrap();
+    assert_eq!(store.emit_removed("mm", vec![local]).await.unwrap(), 0);
+    // Gone from the last one: `removed`, and the store keeps the message.
+    store.mark_removed(inbox, 7, vec![1]).await.unwrap();
+    assert_eq!(store.emit_removed("mm", vec![local]).await.unwrap(), 1);
+    assert!(store.raw_message(local).await.unwrap().is_some());
+    assert_eq!(event_kinds(&store, "mm").await, ["new-message", "removed"]);
+}
+
+#[tokio::test]
+async fn a_uidvalidity_change_relinks_what_is_found_again_and_drops_the_rest() {
+    let (_dir, store) = store();
+    let rows = store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
+    let inbox = rows[0].id;
+    let batch = vec![message(1, Some("a@x"), "eins"), message(2, Some("b@x"), "zwei")];
+    let stats = store.commit_batch("mm", inbox, 100, batch, Vec::new()).await.unwrap();
+    assert_eq!(store.stale_locations(inbox, 200).await.unwrap(), 2);
+    // Renumbered: only a@x is found again, as UID 11.
+    let link = Link { uid: 11, message: stats.touched[0], flags: Vec::new(), modseq: None };
+    let relinked = store.commit_batch("mm", inbox, 200, Vec::new(), vec![link]).await.unwrap();
+    assert_eq!(relinked.relinked, 1);
+    let gone = store.finish_pass(inbox, 200).await.unwrap();
+    assert_eq!(gone.removed, 1);
+    assert_eq!(gone.touched, [stats.touched[1]]);
+    assert_eq!(store.known_uids(inbox, 200).await.unwrap().into_iter().collect::<Vec<_>>(), [11]);
+}
+
+#[tokio::test]
+async fn flag_updates_change_only_what_differs_and_record_an_event() {
+    let (_dir, store) = store();
+    let rows = store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
+    let inbox = rows[0].id;
+    store.commit_batch("mm", inbox, 1, vec![message(1, Some("a@x"), "eins")], Vec::new()).await.unwrap();
+    let same = store.update_flags(inbox, 1, vec![(1, vec!["\\Seen".into()], None)]).await.unwrap();
+    assert!(same.is_empty(), "unchanged flags are no change");
+    let changed = store.update_flags(inbox, 1, vec![(1, vec!["\\Flagged".into(), "\\Seen".into()], Some(5))]).await;
+    assert_eq!(changed.unwrap().len(), 1);
+    assert_eq!(event_kinds(&store, "mm").await, ["new-message", "flags"]);
+}
+
+#[tokio::test]
+async fn the_outbox_moves_through_its_states_and_is_claimed_once() {
+    let (_dir, store) = store();
+    let entry = NewOutboxEntry {
+        account: "mm".into(),
+        kind: OutboxKind::Send,
+        message_id: "m1@x".into(),
+        subject: Some("Hallo".into()),
+        envelope_from: "mm@x.de".into(),
+        recipients: vec!["b@y.de".into()],
+        raw: b"Subject: Hallo\r\n\r\nx\r\n".to_vec(),
+    };
+    let id = store.enqueue_outbox(entry).await.unwrap();
+    let state = |e: Option<OutboxEntry>| e.map(|e| e.state);
+    assert_eq!(state(store.outbox_entry(id).await.unwrap()), Some(OutboxState::Queued));
+    assert!(store.claim_outbox(id).await.unwrap());
+    assert!(!store.claim_outbox(id).await.unwrap(), "a second process cannot claim it too");
+    // A temporary failure waits for its time; a crash while sending queues it again.
+    store.mark_deferred(id, "450 Mailbox voll", i64::MAX).await.unwrap();
+    assert!(store.outbox_due(0).await.unwrap().is_empty());
+    assert!(store.retry_outbox(id).await.unwrap());
+    assert!(store.claim_outbox(id).await.unwrap());
+    assert_eq!(store.recover_outbox().await.unwrap(), 1);
+    assert_eq!(state(store.outbox_entry(id).await.unwrap()), Some(OutboxState::Queued));
+    assert!(store.claim_outbox(id).await.unwrap());
+    store.mark_sent(id, "mm", OutboxState::Sent, "250 Ok").await.unwrap();
+    let sent = store.outbox_entry(id).await.unwrap().unwrap();
+    assert_eq!((sent.state, sent.server_reply.as_deref(), sent.attempts), (OutboxState::Sent, Some("250 Ok"), 3));
+    assert!(!store.retry_outbox(id).await.unwrap(), "a sent message is not sent again");
+    assert_eq!(event_kinds(&store, "mm").await, ["sent"]);
+}
+
+#[tokio::test]
+async fn account_states_and_the_auto_disable_marker_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("postfach.sqlite3");
+    {
+        let store = Store::open(&path).unwrap();
+        store.upsert_account_meta("mm", "Kanzlei", "auto", true).await.unwrap();
+        let status = AccountStatus { state: AccountState::Disabled, last_error: Some("503".into()), failures: 5 };
+        store.set_account_status("mm", status).await.unwrap();
+        store.set_disabled_digest("mm", Some("abc")).await.unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let row = store.account("mm").await.unwrap().unwrap();
+    assert_eq!((row.state, row.failures, row.disabled_digest.as_deref()), (AccountState::Disabled, 5, Some("abc")));
+    // A daemon start clears what ran, not what an admin has to see.
+    store.set_account_status("other", AccountStatus::clean(AccountState::Idle)).await.unwrap();
+    store.mark_all_stopped().await.unwrap();
+    assert_eq!(store.account("other").await.unwrap().unwrap().state, AccountState::Stopped);
+    assert_eq!(store.account("mm").await.unwrap().unwrap().state, AccountState::Disabled);
+}
+
+#[tokio::test]
+async fn local_changes_are_pending_until_finished() {
+    let (_dir, store) = store();
+    let rows = store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
+    let stats = store.commit_batch("mm", rows[0].id, 1, vec![message(1, Some("a@x"), "eins")], Vec::new()).await;
+    let local = stats.unwrap().touched[0];
+    let id = store.enqueue_change("mm", local, Op::Flags, &["\\Seen".into()], &[]).await.unwrap();
+    assert_eq!(store.pending_changes("mm").await.unwrap().len(), 1);
+    store.finish_change(id, ChangeState::Done, "+\\Seen in INBOX").await.unwrap();
+    assert!(store.pending_changes("mm").await.unwrap().is_empty());
+    let c = store.change(id).await.unwrap().unwrap();
+    assert_eq!((c.state, c.attempts, c.result.as_deref()), (ChangeState::Done, 1, Some("+\\Seen in INBOX")));
+}
