@@ -247,11 +247,6 @@ impl Account {
         errors
     }
 
-    /// Whether the account file still has the content it had when loaded.
-    pub fn file_unchanged(&self) -> bool {
-        std::fs::read(&self.path).map(|b| blake3::hash(&b).to_hex().to_string() == self.digest).unwrap_or(false)
-    }
-
     /// The config directory this account's relative paths resolve against.
     pub fn base(&self) -> &Path {
         &self.base

@@ -5,6 +5,8 @@
 //! an account starts, into values that never print. The accounts directory is watched so
 //! adding, editing or removing a file takes effect without a restart.
 
+#![deny(missing_docs)]
+
 mod account;
 mod error;
 mod load;

@@ -12,6 +12,8 @@
 //! `plugin_dirs`; a plugin in a later directory replaces one with the same id from an
 //! earlier one, so a hosting provider can ship an improved adapter.
 
+#![deny(missing_docs)]
+
 mod api;
 mod cache;
 mod sandbox;

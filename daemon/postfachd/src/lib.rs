@@ -8,6 +8,8 @@
 //! [`config`] → [`imap`] / [`smtp`] → [`store`], with [`plugins`] beside them; they are
 //! re-exported here under their short names.
 
+#![deny(missing_docs)]
+
 pub mod changes;
 pub mod cli;
 pub mod daemon;

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 use crate::config::Account;
 use crate::plugins::PluginHost;
 use crate::provider::{self, AdapterRef, Chosen};
-use crate::store::{FolderRow, SharedStore, StoreError};
+use crate::store::{ApplyStats, FolderRow, SharedStore, StoreError};
 
 /// Why an account pass failed: the server (or the connection), or the store.
 #[derive(Debug, thiserror::Error)]
@@ -130,11 +130,6 @@ impl AccountReport {
             .chain(self.retention_touched.iter().copied())
             .collect()
     }
-
-    /// Stored messages whose flags changed on the server.
-    pub fn flags_changed(&self) -> u64 {
-        self.folders.iter().map(|f| f.flags_changed).sum()
-    }
 }
 
 /// An open session and the provider adapter serving the account.
@@ -223,20 +218,73 @@ fn warn_unknown_overrides(account: &Account, listing: &[ListedFolder]) {
     }
 }
 
-/// Runs one full pass: connect, sync, log out.
-pub async fn sync_account(
+/// What a full pass did: the sync, and the routing of what it touched.
+#[derive(Debug, Default)]
+pub struct PassSummary {
+    /// Folders, removals, retention.
+    pub report: AccountReport,
+    /// What routing changed (none without plugins).
+    pub routed: ApplyStats,
+    /// Why routing failed, if it did (the sync itself is recorded regardless).
+    pub routing_error: Option<String>,
+}
+
+impl PassSummary {
+    /// Notes for the account's status: the adapter's failure, routing, refused folders.
+    pub fn notes(&self) -> Vec<String> {
+        self.report
+            .adapter_error
+            .iter()
+            .cloned()
+            .chain(self.routing_error.iter().map(|e| format!("routing: {e}")))
+            .chain(self.report.folder_errors.iter().map(|(f, e)| format!("{f}: {e}")))
+            .collect()
+    }
+}
+
+/// The account pass, on an open session: the folder list and roles, every folder of the
+/// sync set, retention, removals, routing of what changed, and the time of the pass.
+/// The daemon's account task and `sync --once` both run exactly this; the caller owns
+/// the session, the schedule and the account's state.
+#[allow(clippy::too_many_arguments)]
+pub async fn full_pass(
+    session: &mut Session,
     account: &Account,
     store: &SharedStore,
     plugins: Option<&Arc<PluginHost>>,
+    adapter: Option<&AdapterRef>,
+    projects: Option<Arc<HashSet<String>>>,
     opts: &SyncOptions,
-) -> Result<(AccountReport, Option<Chosen>), PassError> {
+) -> Result<PassSummary, PassError> {
+    let report = sync_with_session(session, account, store, adapter, opts).await?;
+    let mut summary = PassSummary { report, ..PassSummary::default() };
+    if let Some(host) = plugins {
+        match crate::routing::route_account(store, host, account, projects, summary.report.touched()).await {
+            Ok(stats) => summary.routed = stats,
+            Err(e) => summary.routing_error = Some(e.to_string()),
+        }
+    }
+    store.record_sync(&account.id, postfach_model::now_unix()).await?;
+    Ok(summary)
+}
+
+/// Connects, applies pending local changes, runs the [`full_pass`], logs out (for `sync
+/// --once`, which has no session of its own).
+pub async fn pass_once(
+    account: &Account,
+    store: &SharedStore,
+    plugins: Option<&Arc<PluginHost>>,
+    projects: Option<Arc<HashSet<String>>>,
+    opts: &SyncOptions,
+) -> Result<(PassSummary, Option<Chosen>), PassError> {
     let Connected { mut session, adapter, chosen, .. } = connect(account, plugins).await?;
+    store.set_adapter(&account.id, chosen.as_ref().map(|c| c.id.as_str())).await?;
     // Local changes first, so the server's state read next already includes them.
     if let Err(e) = crate::changes::apply_pending(&mut session, store, &account.id).await {
         session.logout().await;
         return Err(e);
     }
-    let result = sync_with_session(&mut session, account, store, adapter.as_ref(), opts).await;
+    let result = full_pass(&mut session, account, store, plugins, adapter.as_ref(), projects, opts).await;
     session.logout().await;
     result.map(|r| (r, chosen))
 }

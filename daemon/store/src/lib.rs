@@ -1,11 +1,14 @@
-//! The local store (the only crate that knows SQL): one SQLite database (WAL) holding folders, messages, their server
-//! locations, raw content, routing assignments and the event feed.
+//! The local store, the only crate that knows SQL: one SQLite database (WAL) holding
+//! folders, messages, their server locations, raw content, routing assignments and the
+//! event feed, behind typed async methods on [`Store`].
 //!
 //! Writes happen in batches, one transaction per batch, so a crash loses at most the
 //! batch in flight, which the next sync fetches again. The store is shared by every
 //! account task; SQLite serialises writers anyway, so one connection behind a mutex,
 //! used from blocking threads, is both simplest and fastest. Read-only commands of the
 //! CLI open their own connection.
+
+#![deny(missing_docs)]
 
 mod accounts;
 mod changes;

@@ -11,7 +11,7 @@ use super::output;
 use super::{CliError, load_account, open_store};
 use crate::config::{Account, Config};
 use crate::imap::SyncOptions;
-use crate::model::{AccountState, now_unix};
+use crate::model::AccountState;
 use crate::plugins::PluginHost;
 use crate::store::{AccountStatus, SharedStore};
 
@@ -148,7 +148,7 @@ async fn one(
         housekeeping: true,
         flag_scan: true,
     };
-    let result = crate::pass::sync_account(&account, &store, Some(&plugins), &opts).await;
+    let result = crate::pass::pass_once(&account, &store, Some(&plugins), projects, &opts).await;
     out.seconds = started.elapsed().as_secs_f64();
     let id = account.id.as_str();
     // What this command could not record is said, not dropped.
@@ -158,13 +158,14 @@ async fn one(
         }
     };
     match result {
-        Ok((report, chosen)) => {
+        Ok((summary, chosen)) => {
+            let report = &summary.report;
             out.provider = chosen.map(|c| c.id);
-            out.warning = report.adapter_error.clone();
-            match crate::routing::route_account(&store, &plugins, &account, projects, report.touched()).await {
-                Ok(stats) => out.routed = stats.routed + stats.reassigned,
-                Err(e) => out.warning = Some(format!("routing: {e}")),
-            }
+            out.warning = report
+                .adapter_error
+                .clone()
+                .or_else(|| summary.routing_error.as_ref().map(|e| format!("routing: {e}")));
+            out.routed = summary.routed.routed + summary.routed.reassigned;
             for f in &report.folders {
                 out.new_messages += f.stats.new_messages;
                 out.linked += f.stats.linked;
@@ -175,8 +176,6 @@ async fn one(
             }
             out.retention = report.retention.iter().map(|(f, what)| format!("{f}: {what}")).collect();
             out.folders = report.folders.len();
-            note("the serving adapter", store.set_adapter(id, out.provider.as_deref()).await);
-            note("the time of the pass", store.record_sync(id, now_unix()).await);
             if !daemon_running {
                 note(
                     "the account state",

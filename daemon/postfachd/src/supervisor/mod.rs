@@ -172,11 +172,6 @@ impl Supervisor {
         }
     }
 
-    /// Ids of the running accounts.
-    pub fn running(&self) -> Vec<String> {
-        self.running.keys().cloned().collect()
-    }
-
     /// Stops every account and records them as stopped.
     pub async fn shutdown(mut self) {
         let all: Vec<Running> = std::mem::take(&mut self.running).into_values().collect();

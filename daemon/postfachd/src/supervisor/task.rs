@@ -12,7 +12,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::Account;
 use crate::imap::{self, SyncOptions};
-use crate::model::{AccountState, Role, now_unix};
+use crate::model::{AccountState, Role};
 use crate::pass::{PassError, SyncStore};
 use crate::plugins::{PluginHost, Quirks};
 use crate::provider;
@@ -145,16 +145,18 @@ impl AccountTask {
                     housekeeping: true,
                     flag_scan: true,
                 };
-                let report = match crate::pass::sync_with_session(
+                let summary = match crate::pass::full_pass(
                     &mut session,
                     &self.account,
                     &self.store,
+                    self.plugins.as_ref(),
                     adapter.as_ref(),
+                    self.projects.clone(),
                     &opts,
                 )
                 .await
                 {
-                    Ok(r) => r,
+                    Ok(s) => s,
                     Err(e) => return e,
                 };
                 *full_check = false;
@@ -165,11 +167,11 @@ impl AccountTask {
                     .find(|f| {
                         f.present
                             && f.folder.role == Some(Role::Inbox)
-                            && report.folders.iter().any(|r| r.folder == f.folder.name)
+                            && summary.report.folders.iter().any(|r| r.folder == f.folder.name)
                     })
                     .map(|f| f.id);
                 let notes = self.start_watchers(&mut watchers, &stored, &quirks).await;
-                self.finish_pass(&report, &notes).await;
+                self.finish_pass(&summary, notes).await;
                 self.settle(&mut left).await;
                 next_full = later(interval);
                 inbox_fresh = true;
@@ -288,22 +290,19 @@ impl AccountTask {
         Ok(())
     }
 
-    /// Records a finished full pass: routing, the sync time, and notes next to the state.
-    async fn finish_pass(&self, report: &crate::pass::AccountReport, extra: &[String]) {
-        let routing_error = self.route(&report.touched()).await;
-        let notes: Vec<String> = report
-            .adapter_error
-            .iter()
-            .cloned()
-            .chain(routing_error)
-            .chain(report.folder_errors.iter().map(|(f, e)| format!("{f}: {e}")))
-            .chain(extra.iter().cloned())
-            .collect();
-        let folder_errors = (!notes.is_empty()).then(|| notes.join("; "));
-        self.logged("the time of the pass", self.store.record_sync(&self.account.id, now_unix()).await);
-        self.set(AccountState::Idle, folder_errors.as_deref()).await;
-        if report.new_messages() > 0 {
-            info!(new = report.new_messages(), "synced");
+    /// Shows a finished full pass: idle, with its notes next to the state.
+    async fn finish_pass(&self, summary: &crate::pass::PassSummary, extra: Vec<String>) {
+        let routed = &summary.routed;
+        if routed.routed + routed.unrouted + routed.reassigned > 0 {
+            info!(routed = routed.routed, unrouted = routed.unrouted, reassigned = routed.reassigned, "routed");
+        }
+        let mut notes = summary.notes();
+        notes.extend(extra);
+        let notes = (!notes.is_empty()).then(|| notes.join("; "));
+        self.set(AccountState::Idle, notes.as_deref()).await;
+        let new = summary.report.new_messages();
+        if new > 0 {
+            info!(new, "synced");
         }
     }
 
