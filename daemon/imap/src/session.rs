@@ -194,7 +194,11 @@ async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, Ima
                 .await
                 .map_err(|e| ImapError::Starttls { addr: addr.to_owned(), text: server_text(e) })?;
             let Transport::Plain(tcp) = client.into_inner() else {
-                return Err(ImapError::Server("internal: STARTTLS on a TLS transport".into()));
+                // Unreachable: the client was built on a plain transport just above.
+                return Err(ImapError::Starttls {
+                    addr: addr.to_owned(),
+                    text: "the connection is encrypted already".into(),
+                });
             };
             let tls = tls::handshake(tcp, &ep.host, ca).await?;
             // RFC 3501 §6.2.1: no greeting after STARTTLS; capabilities are re-read after login.

@@ -103,6 +103,16 @@ pub enum LoadError {
     },
 }
 
+/// Why the plugin host could not start: wasmtime refused the engine configuration (an
+/// unsupported CPU, say). Plugins that fail to load are no such error; they are listed
+/// with their reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot create the WebAssembly engine: {reason}")]
+pub struct EngineError {
+    /// wasmtime's words.
+    pub reason: String,
+}
+
 /// Why a call could not be made or failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PluginError {
@@ -284,11 +294,11 @@ impl HostConfig {
 
 impl PluginHost {
     /// Creates the engine (with its epoch ticker) and loads every plugin.
-    pub fn new(config: HostConfig, observer: Option<Observer>) -> Result<Arc<PluginHost>, String> {
+    pub fn new(config: HostConfig, observer: Option<Observer>) -> Result<Arc<PluginHost>, EngineError> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true);
         wasm.epoch_interruption(true);
-        let engine = Engine::new(&wasm).map_err(|e| format!("cannot create the WebAssembly engine: {e}"))?;
+        let engine = Engine::new(&wasm).map_err(|e| EngineError { reason: e.to_string() })?;
         start_epoch_ticker(&engine);
         let host = Arc::new(PluginHost {
             cache: config.cache_dir.as_deref().map(|d| Cache::new(d, &engine)),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{Config, DirWatcher, WatchError, account_id_of, symlink_target_dirs};
-use crate::plugins::{HostConfig, PluginHost};
+use crate::plugins::{EngineError, HostConfig, PluginHost};
 use crate::store::{PluginRecord, SharedStore, Store, StoreError};
 use crate::supervisor::Supervisor;
 
@@ -50,13 +50,16 @@ pub enum DaemonError {
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
     /// The plugin engine could not be created.
-    #[error("{0}")]
-    Plugins(String),
+    #[error(transparent)]
+    Plugins(#[from] EngineError),
+    /// A blocking task of the daemon's start failed.
+    #[error("internal error: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Creates the plugin host for a config, recording plugin states in the store. Blocking
 /// (compiles plugins not in the cache).
-pub fn plugin_host(config: &Config, store: Option<SharedStore>) -> Result<Arc<PluginHost>, String> {
+pub fn plugin_host(config: &Config, store: Option<SharedStore>) -> Result<Arc<PluginHost>, EngineError> {
     let observer: Option<crate::plugins::Observer> = store.map(|store| {
         Box::new(move |info: &crate::plugins::PluginInfo| {
             if let Err(e) = store.record_plugin(&plugin_record(info)) {
@@ -165,10 +168,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     }
     let plugins = {
         let (config, store) = (config.clone(), Arc::clone(&store));
-        tokio::task::spawn_blocking(move || plugin_host(&config, Some(store)))
-            .await
-            .map_err(|e| DaemonError::Plugins(e.to_string()))?
-            .map_err(DaemonError::Plugins)?
+        tokio::task::spawn_blocking(move || plugin_host(&config, Some(store))).await??
     };
     for p in plugins.list() {
         if let Err(e) = store.record_plugin(&plugin_record(&p)) {

@@ -19,6 +19,7 @@ use tracing::{Instrument, info, warn};
 use crate::config::{Account, Config};
 use crate::imap::{self, Placed};
 use crate::model::{Role, now_unix};
+use crate::pass::PassError;
 use crate::plugins::PluginHost;
 use crate::provider;
 use crate::smtp::submit;
@@ -130,7 +131,7 @@ pub async fn attempt(ctx: &Context, entry: &Entry) -> Result<Outcome, StoreError
                 ctx.store.set_copy(id, &copy).await?;
                 Ok(Outcome::Sent { reply: "saved as a draft".into(), copy: "saved".into() })
             }
-            Err(e) => defer(ctx, &account, entry, e).await,
+            Err(e) => defer(ctx, &account, entry, e.to_string()).await,
         };
     }
     let (host, acct) = (ctx.plugins.clone(), account.clone());
@@ -208,19 +209,15 @@ async fn place(
     raw: &[u8],
     role: Role,
     flags: &str,
-) -> Result<String, String> {
+) -> Result<String, PassError> {
     let crate::pass::Connected { mut session, adapter, .. } =
-        crate::pass::connect(account, ctx.plugins.as_ref()).await.map_err(|e| e.to_string())?;
+        crate::pass::connect(account, ctx.plugins.as_ref()).await?;
     let result = async {
-        let (rows, _) = crate::pass::refresh_folders(&mut session, &ctx.store, account, adapter.as_ref())
-            .await
-            .map_err(|e| e.to_string())?;
+        let (rows, _) = crate::pass::refresh_folders(&mut session, &ctx.store, account, adapter.as_ref()).await?;
         let Some(folder) = rows.iter().find(|r| r.present && r.folder.role == Some(role)) else {
             return Ok(format!("skipped: the server has no {role} folder (set folders.{role})"));
         };
-        let placed = imap::append_once(&mut session, &folder.folder.raw, &entry.message_id, flags, raw)
-            .await
-            .map_err(|e| e.to_string())?;
+        let placed = imap::append_once(&mut session, &folder.folder.raw, &entry.message_id, flags, raw).await?;
         Ok(match placed {
             Placed::Appended => format!("appended to {}", folder.folder.name),
             Placed::AlreadyThere => format!("already in {}", folder.folder.name),

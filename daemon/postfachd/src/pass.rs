@@ -26,6 +26,9 @@ pub enum PassError {
     /// The store could not record what the pass found.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A blocking task (resolving a secret, a plugin call) failed: a bug.
+    #[error("internal error: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl PassError {
@@ -148,11 +151,10 @@ pub struct Connected {
 
 /// Resolves the endpoint (password, adapter defaults) off the async runtime, connects,
 /// logs in and, with `provider = "auto"`, asks the server's `ID` to confirm the adapter.
-pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Result<Connected, ImapError> {
+pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Result<Connected, PassError> {
     let (acct, host) = (account.clone(), plugins.cloned());
-    let (ep, mut chosen) = tokio::task::spawn_blocking(move || provider::imap_endpoint(host.as_deref(), &acct))
-        .await
-        .map_err(|e| ImapError::Server(format!("internal: {e}")))??;
+    let (ep, mut chosen) =
+        tokio::task::spawn_blocking(move || provider::imap_endpoint(host.as_deref(), &acct)).await??;
     let mut session = imap::open(&ep).await?;
     if let Some(host) = plugins
         && account.file.provider == "auto"
@@ -343,10 +345,8 @@ pub async fn create_missing_for(
     host: &std::sync::Arc<postfach_plugins::PluginHost>,
     adapter: Option<&crate::provider::AdapterRef>,
     rows: &[FolderRow],
-) -> Result<imap::Created, ImapError> {
+) -> Result<imap::Created, PassError> {
     let (host, id) = (std::sync::Arc::clone(host), adapter.map(|a| a.id.clone()));
-    let names = tokio::task::spawn_blocking(move || crate::provider::folder_names(&host, id.as_deref()))
-        .await
-        .map_err(|e| ImapError::Server(format!("internal: {e}")))?;
-    imap::create_missing(session, rows, &|role| names.get(&role).cloned()).await
+    let names = tokio::task::spawn_blocking(move || crate::provider::folder_names(&host, id.as_deref())).await?;
+    Ok(imap::create_missing(session, rows, &|role| names.get(&role).cloned()).await?)
 }

@@ -12,6 +12,7 @@
 
 mod accounts;
 mod changes;
+mod events;
 mod folders;
 mod messages;
 mod outbox;
@@ -27,6 +28,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use accounts::{AccountRow, AccountStatus};
 pub use changes::{Change, ChangeState, Op};
+pub use events::EventKind;
 pub use messages::{MessageFilter, MessageRow};
 // The domain types in this crate's signatures, so callers need not name the model crate.
 pub use outbox::{Entry as OutboxEntry, NewEntry as NewOutboxEntry, OutboxKind, OutboxState};

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
+use super::events::EventKind;
 use super::{StoreError, json_list, parse_list};
 use postfach_model::now_unix;
 use postfach_model::{BatchStats, FetchedMessage, Link, PassOutcome, Place, StoredIdentity};
@@ -159,7 +160,7 @@ fn upsert_message(tx: &Transaction<'_>, account: &str, m: &FetchedMessage, now: 
         now,
     ])?;
     let id = tx.last_insert_rowid();
-    event(tx, account, "new-message", Some(id), None, now)?;
+    event(tx, account, EventKind::NewMessage, Some(id), None, now)?;
     Ok((id, false))
 }
 
@@ -234,7 +235,7 @@ pub(crate) fn update_flags(
             .optional()?;
         if let Some((message, account)) = hit {
             let detail = serde_json::json!({ "flags": flags }).to_string();
-            event(&tx, &account, "flags", Some(message), Some(&detail), now)?;
+            event(&tx, &account, EventKind::Flags, Some(message), Some(&detail), now)?;
             changed.push(message);
         }
     }
@@ -310,7 +311,7 @@ pub(crate) fn emit_removed(conn: &mut Connection, account: &str, touched: &[i64]
             )?
             .query_row([message], |r| r.get(0))?;
         if nowhere {
-            event(&tx, account, "removed", Some(*message), None, now)?;
+            event(&tx, account, EventKind::Removed, Some(*message), None, now)?;
             n += 1;
         }
     }
@@ -321,13 +322,13 @@ pub(crate) fn emit_removed(conn: &mut Connection, account: &str, touched: &[i64]
 pub(crate) fn event(
     tx: &Transaction<'_>,
     account: &str,
-    kind: &str,
+    kind: EventKind,
     message: Option<i64>,
     detail: Option<&str>,
     at: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT INTO events (at, account, kind, message, detail) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![at, account, kind, message, detail])?;
+        .execute(params![at, account, kind.as_str(), message, detail])?;
     Ok(())
 }
 

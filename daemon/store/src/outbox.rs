@@ -8,6 +8,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::events::EventKind;
 use super::messages::event;
 use super::{StoreError, json_list, parse_list};
 use postfach_model::now_unix;
@@ -231,7 +232,7 @@ pub(crate) fn mark_sent(
         params![id, state.as_str(), reply, now],
     )?;
     let detail = serde_json::json!({ "outbox": id, "state": state.as_str() }).to_string();
-    event(&tx, account, "sent", None, Some(&detail), now)?;
+    event(&tx, account, EventKind::Sent, None, Some(&detail), now)?;
     tx.commit()
 }
 
@@ -252,7 +253,14 @@ pub(crate) fn mark_failed(conn: &mut Connection, id: i64, account: &str, error: 
         "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, error, now],
     )?;
-    event(&tx, account, "failed", None, Some(&serde_json::json!({ "outbox": id, "error": error }).to_string()), now)?;
+    event(
+        &tx,
+        account,
+        EventKind::Failed,
+        None,
+        Some(&serde_json::json!({ "outbox": id, "error": error }).to_string()),
+        now,
+    )?;
     tx.commit()
 }
 

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::events::EventKind;
 use super::messages::event;
 use super::{StoreError, parse_list};
 use postfach_model::now_unix;
@@ -261,7 +262,7 @@ pub(crate) fn apply(
             (Some(_), None) => {
                 tx.prepare_cached("DELETE FROM assignments WHERE message = ?1")?.execute([r.local_id])?;
                 let detail = serde_json::json!({ "previous": current }).to_string();
-                event(&tx, account, "unrouted", Some(r.local_id), Some(&detail), now)?;
+                event(&tx, account, EventKind::Unrouted, Some(r.local_id), Some(&detail), now)?;
                 stats.unrouted += 1;
             }
             (old, Some((project, plugin, reason))) => {
@@ -273,13 +274,13 @@ pub(crate) fn apply(
                 match old {
                     None => {
                         let detail = serde_json::json!({ "project": project, "plugin": plugin }).to_string();
-                        event(&tx, account, "routed", Some(r.local_id), Some(&detail), now)?;
+                        event(&tx, account, EventKind::Routed, Some(r.local_id), Some(&detail), now)?;
                         stats.routed += 1;
                     }
                     Some(previous) if previous != project => {
                         let detail = serde_json::json!({ "project": project, "previous": previous, "plugin": plugin })
                             .to_string();
-                        event(&tx, account, "reassigned", Some(r.local_id), Some(&detail), now)?;
+                        event(&tx, account, EventKind::Reassigned, Some(r.local_id), Some(&detail), now)?;
                         stats.reassigned += 1;
                     }
                     Some(_) => {}

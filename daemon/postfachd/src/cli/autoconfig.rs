@@ -25,9 +25,7 @@ pub async fn run(config: &Config, email: &str) -> Result<(), CliError> {
     }
     let host = plugin_host(config).await?;
     let (host, address) = (host, email.to_owned());
-    let found = tokio::task::spawn_blocking(move || provider::autoconfig(&host, &address))
-        .await
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let found = tokio::task::spawn_blocking(move || provider::autoconfig(&host, &address)).await?;
     let Some((adapter, d)) = found else {
         return Err(CliError::Message(format!("no provider adapter knows servers for `{email}`")));
     };

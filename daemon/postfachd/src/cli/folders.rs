@@ -55,7 +55,7 @@ pub async fn run(config: &Config, id: &str, refresh: bool, create_missing: bool,
                         result = crate::pass::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
                     }
                 }
-                Err(e) => result = Err(e.into()),
+                Err(e) => result = Err(e),
             }
         }
         session.logout().await;

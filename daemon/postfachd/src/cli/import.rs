@@ -24,10 +24,7 @@ pub async fn run(config: &Config, id: &str, path: &std::path::Path, json: bool) 
     let account = load_account(config, id).await?;
     let store = open_store(config)?;
     let p = path.to_owned();
-    let exported = tokio::task::spawn_blocking(move || crate::import::read(&p))
-        .await
-        .map_err(|e| CliError::Message(e.to_string()))?
-        .map_err(|e| CliError::Message(e.to_string()))?;
+    let exported = tokio::task::spawn_blocking(move || crate::import::read(&p)).await??;
     let read = exported.len();
     let messages: Vec<FetchedMessage> = exported
         .into_iter()

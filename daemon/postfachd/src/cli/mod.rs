@@ -312,6 +312,15 @@ pub enum CliError {
     /// An account pass failed.
     #[error(transparent)]
     Pass(#[from] crate::pass::PassError),
+    /// The plugin engine could not be created.
+    #[error(transparent)]
+    Plugins(#[from] crate::plugins::EngineError),
+    /// A blocking task failed (a bug).
+    #[error("internal error: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A mail export could not be read.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
     /// The daemon could not run.
     #[error(transparent)]
     Daemon(#[from] DaemonError),
@@ -389,10 +398,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 /// Loads the plugins for a one-shot command (compiling off the async runtime).
 async fn plugin_host(config: &Config) -> Result<Arc<crate::plugins::PluginHost>, CliError> {
     let config = config.clone();
-    tokio::task::spawn_blocking(move || crate::daemon::plugin_host(&config, None))
-        .await
-        .map_err(|e| CliError::Message(e.to_string()))?
-        .map_err(CliError::Message)
+    Ok(tokio::task::spawn_blocking(move || crate::daemon::plugin_host(&config, None)).await??)
 }
 
 /// Opens the store of a config.

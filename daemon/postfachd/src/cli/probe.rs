@@ -81,9 +81,7 @@ pub async fn run(config: &Config, id: &str, json: bool) -> Result<(), CliError> 
     imap_steps(config, &plugins, &account, &mut steps).await?;
     if account.file.send {
         let acct = account.clone();
-        let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(Some(&plugins), &acct))
-            .await
-            .map_err(|e| CliError::Message(e.to_string()))?;
+        let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(Some(&plugins), &acct)).await?;
         match endpoint {
             Ok(ep) => {
                 for s in smtp::probe(&ep).await {

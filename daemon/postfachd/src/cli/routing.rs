@@ -176,8 +176,7 @@ pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: boo
             })
             .collect())
     })
-    .await
-    .map_err(|e| CliError::Message(e.to_string()))??;
+    .await??;
     if json {
         output::json(&rows);
         return Ok(());
@@ -222,10 +221,7 @@ async fn host_with_file(
     std::fs::copy(file, dir.path().join(name)).map_err(|e| CliError::Message(format!("{}: {e}", file.display())))?;
     let mut host_config = HostConfig::from_config(config);
     host_config.dirs.push(dir.path().to_owned());
-    let host = tokio::task::spawn_blocking(move || PluginHost::new(host_config, None))
-        .await
-        .map_err(|e| CliError::Message(e.to_string()))?
-        .map_err(CliError::Message)?;
+    let host = tokio::task::spawn_blocking(move || PluginHost::new(host_config, None)).await??;
     let loaded = host.list().into_iter().find(|p| p.file.starts_with(dir.path()));
     match loaded {
         Some(p) if p.state == "ok" && p.kind == Some(PluginKind::Router) => Ok((host, dir, p.id)),

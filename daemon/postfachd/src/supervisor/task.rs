@@ -104,7 +104,7 @@ impl AccountTask {
         let crate::pass::Connected { mut session, adapter, chosen, .. } =
             match crate::pass::connect(&self.account, self.plugins.as_ref()).await {
                 Ok(c) => c,
-                Err(e) => return e.into(),
+                Err(e) => return e,
             };
         let adapter_id = chosen.as_ref().map(|c| c.id.as_str());
         self.logged("the serving adapter", self.store.set_adapter(&self.account.id, adapter_id).await);
@@ -496,7 +496,7 @@ impl Drop for Watchers {
     }
 }
 
-/// One watcher connection: SELECT the folder, IDLE, report changes. Returns on failure.
+/// One watcher connection: EXAMINE the folder, IDLE, report changes. Returns on failure.
 async fn watch(
     account: &Account,
     plugins: Option<&Arc<PluginHost>>,
@@ -504,13 +504,13 @@ async fn watch(
     folder: i64,
     changed: &Mutex<HashSet<i64>>,
     wake: &Notify,
-) -> imap::ImapError {
+) -> PassError {
     let mut session = match crate::pass::connect(account, plugins).await {
         Ok(c) => c.session,
         Err(e) => return e,
     };
     if let Err(e) = session.examine(raw).await {
-        return e;
+        return e.into();
     }
     // Nobody wakes a watcher early; it only ever waits for the server.
     let never = Notify::new();
@@ -523,7 +523,7 @@ async fn watch(
                     wake.notify_one();
                 }
             }
-            Err(e) => return e,
+            Err(e) => return e.into(),
         }
     }
 }
