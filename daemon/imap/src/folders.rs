@@ -29,7 +29,7 @@ pub struct ListEntry {
 }
 
 /// Runs `LIST "" "*"`.
-pub async fn list(session: &mut Session) -> Result<Vec<ListEntry>, ImapError> {
+pub async fn list_folders(session: &mut Session) -> Result<Vec<ListEntry>, ImapError> {
     let timeout = session.timeout;
     let fut = async {
         let stream = session.inner.list(Some(""), Some("*")).await?;
@@ -69,7 +69,7 @@ fn attribute_text(a: &NameAttribute<'_>) -> String {
 }
 
 /// Whether a name is the inbox (RFC 3501: `INBOX` in any case).
-pub fn is_inbox(name: &str) -> bool {
+pub(crate) fn is_inbox(name: &str) -> bool {
     name.eq_ignore_ascii_case("INBOX")
 }
 
@@ -82,8 +82,10 @@ pub struct RoleHints {
 }
 
 /// Turns LIST entries into stored folder rows: decoded names, prefix-stripped paths,
-/// selectability and roles.
-pub fn build_listing(
+/// selectability and roles (the daemon does the two steps apart, asking the provider
+/// adapter in between).
+#[cfg(test)]
+fn build_listing(
     entries: &[ListEntry],
     separator_override: Option<char>,
     hints: &RoleHints,
@@ -123,7 +125,7 @@ pub fn decode_listing(entries: &[ListEntry], separator_override: Option<char>) -
 
 /// The personal namespace prefix, when every folder but INBOX lives under `INBOX<sep>`
 /// (Courier, older Cyrus). Such servers refuse names without it.
-pub fn namespace_prefix(entries: &[ListEntry], separator_override: Option<char>) -> Option<String> {
+pub(crate) fn namespace_prefix(entries: &[ListEntry], separator_override: Option<char>) -> Option<String> {
     let mut others = entries.iter().filter(|e| !is_inbox(&e.raw)).peekable();
     others.peek()?;
     let sep = separator_override.map(String::from).or_else(|| entries.iter().find_map(|e| e.delimiter.clone()))?;
@@ -167,7 +169,7 @@ pub fn assign_roles(folders: &mut [ListedFolder], hints: &RoleHints, overrides: 
     }
     for (role, name) in overrides.overrides() {
         let (Some(name), Ok(role)) = (name, role.parse::<Role>()) else { continue };
-        let Some(target) = folders.iter().position(|f| f.selectable && same_name(name, f)) else { continue };
+        let Some(target) = folders.iter().position(|f| f.selectable && same_folder_name(name, f)) else { continue };
         for f in folders.iter_mut() {
             if f.role == Some(role) {
                 f.role = None;
@@ -213,7 +215,7 @@ fn native_roles(folders: &mut [ListedFolder]) {
 
 /// Whether a configured folder name means this folder: the decoded full name, the wire
 /// name, or the path without the namespace prefix (so `Gesendet` finds `INBOX.Gesendet`).
-pub fn same_name(configured: &str, f: &ListedFolder) -> bool {
+pub fn same_folder_name(configured: &str, f: &ListedFolder) -> bool {
     if is_inbox(configured) && is_inbox(&f.name) {
         return true;
     }

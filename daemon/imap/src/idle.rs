@@ -27,7 +27,7 @@ pub enum Woken {
 /// IDLEs on the selected folder until the server reports a change, `limit` passes, or
 /// `wake` is notified. The session is consumed and returned, since async-imap's IDLE
 /// takes ownership of it; on error it is gone and the caller reconnects.
-pub async fn wait(session: Session, limit: Duration, wake: &Notify) -> Result<(Session, Woken), ImapError> {
+pub async fn idle(session: Session, limit: Duration, wake: &Notify) -> Result<(Session, Woken), ImapError> {
     let Session { inner, capabilities, timeout, changes } = session;
     let mut handle = inner.idle();
     tokio::time::timeout(timeout, handle.init())

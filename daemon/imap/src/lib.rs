@@ -9,23 +9,27 @@
 #![deny(missing_docs)]
 
 mod append;
-pub mod changes;
+mod changes;
 mod create;
 mod error;
-pub mod folders;
+mod folders;
 mod headers;
-pub mod idle;
-pub mod retention;
+mod idle;
+mod retention;
 mod session;
 mod store;
 mod sync;
-pub mod utf7;
+mod utf7;
 
 pub use append::{Placed, append_once};
+pub use changes::{Found, Removal, delete_uids, fetch_flags, find_moved, move_uids, select_place, store_flags};
 pub use create::{Created, SYSTEM_ROLES, create_missing};
 pub use error::ImapError;
-pub use folders::{ListEntry, RoleHints};
+pub use folders::{ListEntry, RoleHints, assign_roles, decode_listing, list_folders, same_folder_name, sync_set};
 pub use headers::parse as parse_headers;
+pub use idle::{Woken, drain_changes, idle};
+pub use retention::{RetentionReport, apply_retention};
 pub use session::{ChangeTracking, Session, Transport, open};
 pub use store::{MailStore, StoreFailure};
 pub use sync::{FolderReport, SyncOptions, sequence_set, since_date, sync_folder};
+pub use utf7::{Utf7Error, decode as decode_mailbox_name, encode as encode_mailbox_name};

@@ -33,7 +33,7 @@ enum Action<'a> {
 }
 
 /// Runs the account's retention rules over the synced folders.
-pub async fn apply<S: MailStore>(
+pub async fn apply_retention<S: MailStore>(
     session: &mut Session,
     store: &S,
     account: &Account,

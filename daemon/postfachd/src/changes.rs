@@ -3,8 +3,8 @@
 //! daemon, or the command itself when no daemon runs. Moves are followed into their
 //! destination at once, so the store never shows a moved message in no folder.
 
-use postfach_imap::changes::{Removal, delete_uids, move_uids, select_place, store_flags};
 use postfach_imap::{self as imap, ImapError, Session};
+use postfach_imap::{Removal, delete_uids, move_uids, select_place, store_flags};
 use postfach_model::Role;
 use postfach_store::{Change, ChangeState, FolderRow, Link, Op, Place, Store, StoreError};
 
@@ -187,14 +187,12 @@ async fn follow(
     to: &FolderRow,
 ) -> Result<(), Problem> {
     let message_id = store.message_id_of(message).await.map_err(Problem::store)?;
-    let Some(found) =
-        imap::changes::find_moved(session, &to.folder.raw, message_id.as_deref()).await.map_err(classify)?
-    else {
+    let Some(found) = imap::find_moved(session, &to.folder.raw, message_id.as_deref()).await.map_err(classify)? else {
         return Ok(());
     };
     let known = store.known_uids(to.id, found.uidvalidity).await.map_err(Problem::store)?;
     let Some(uid) = found.uids.into_iter().filter(|u| !known.contains(u)).max() else { return Ok(()) };
-    let (flags, modseq) = imap::changes::fetch_flags(session, uid).await.map_err(classify)?.unwrap_or_default();
+    let (flags, modseq) = imap::fetch_flags(session, uid).await.map_err(classify)?.unwrap_or_default();
     let link = Link { uid, message, flags, modseq };
     store
         .commit_batch(account, to.id, found.uidvalidity, Vec::new(), vec![link])

@@ -7,8 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use postfach_imap::folders::{self, RoleHints};
-use postfach_imap::{self as imap, FolderReport, ImapError, MailStore, Session, StoreFailure, SyncOptions};
+use postfach_imap::{self as imap, FolderReport, ImapError, MailStore, RoleHints, Session, StoreFailure, SyncOptions};
 use postfach_model::{BatchStats, Checkpoint, FetchedMessage, Link, ListedFolder, PassOutcome, StoredIdentity};
 use tracing::{debug, info, warn};
 
@@ -184,9 +183,9 @@ pub async fn refresh_folders(
     account: &Account,
     adapter: Option<&AdapterRef>,
 ) -> Result<(Vec<FolderRow>, Option<String>), PassError> {
-    let entries = folders::list(session).await?;
+    let entries = imap::list_folders(session).await?;
     let separator = account.file.imap.hierarchy_separator.as_ref().and_then(|s| s.chars().next());
-    let mut listing = folders::decode_listing(&entries, separator);
+    let mut listing = imap::decode_listing(&entries, separator);
     let (hints, adapter_error) = match adapter {
         Some(a) => {
             let (host, id, snapshot) = (Arc::clone(&a.host), a.id.clone(), listing.clone());
@@ -204,7 +203,7 @@ pub async fn refresh_folders(
     if let Some(e) = &adapter_error {
         warn!(error = %e, "provider adapter failed");
     }
-    folders::assign_roles(&mut listing, &hints, &account.file.folders);
+    imap::assign_roles(&mut listing, &hints, &account.file.folders);
     warn_unknown_overrides(account, &listing);
     let rows = store.replace_listing(&account.id, listing).await?;
     Ok((rows, adapter_error))
@@ -213,7 +212,7 @@ pub async fn refresh_folders(
 fn warn_unknown_overrides(account: &Account, listing: &[ListedFolder]) {
     for (role, name) in account.file.folders.overrides() {
         if let Some(name) = name
-            && !listing.iter().any(|l| folders::same_name(name, l))
+            && !listing.iter().any(|l| imap::same_folder_name(name, l))
         {
             warn!(folder = %name, "folders.{role} names a folder the server does not list");
         }
@@ -301,7 +300,7 @@ pub async fn sync_with_session(
 ) -> Result<AccountReport, PassError> {
     let (rows, adapter_error) = refresh_folders(session, store, account, adapter).await?;
     let listing: Vec<ListedFolder> = rows.iter().filter(|r| r.present).map(|r| r.folder.clone()).collect();
-    let wanted = folders::sync_set(&listing, account.file.folders.sync.as_deref());
+    let wanted = imap::sync_set(&listing, account.file.folders.sync.as_deref());
     let mut report = AccountReport { adapter_error, ..AccountReport::default() };
     let sync_store = SyncStore(Arc::clone(store));
     let mut synced: Vec<&FolderRow> = Vec::new();
@@ -328,7 +327,7 @@ pub async fn sync_with_session(
         }
     }
     if opts.housekeeping {
-        let done = imap::retention::apply(session, &sync_store, account, &synced, &rows).await?;
+        let done = imap::apply_retention(session, &sync_store, account, &synced, &rows).await?;
         report.retention = done.actions;
         report.retention_touched = done.touched;
     }

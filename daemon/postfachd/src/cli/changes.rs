@@ -38,12 +38,10 @@ pub async fn run(
     json: bool,
 ) -> Result<(), CliError> {
     let store = open_store(config)?;
-    let account_id = store.account_of(local_id).await?.ok_or_else(|| {
-        CliError::Message(format!("no stored message with local id {local_id} (see `postfachd messages ACCOUNT`)"))
-    })?;
+    let account_id = store.account_of(local_id).await?.ok_or(CliError::UnknownMessage(local_id))?;
     let account = load_account(config, &account_id).await?;
     if !account.file.enabled {
-        return Err(CliError::Message(format!("account `{account_id}` is disabled (enabled = false in its file)")));
+        return Err(CliError::AccountDisabled(account_id));
     }
     let id = store.enqueue_change(&account_id, local_id, op, &add, &remove).await?;
     if crate::daemon::is_running(&config.data_dir()) {

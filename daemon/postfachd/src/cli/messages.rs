@@ -45,10 +45,11 @@ pub async fn run(
         if !folders.iter().any(|f| &f.folder.name == name) {
             let mut names: Vec<&str> = folders.iter().map(|f| f.folder.name.as_str()).collect();
             names.sort_unstable();
-            return Err(CliError::Message(format!(
-                "account `{id}` has no folder `{name}` (known: {}); names are the decoded full names as `postfachd folders {id}` shows them",
-                if names.is_empty() { "none synced yet".to_owned() } else { names.join(", ") }
-            )));
+            return Err(CliError::UnknownFolder {
+                account: id.to_owned(),
+                folder: name.clone(),
+                known: names.into_iter().map(str::to_owned).collect(),
+            });
         }
     }
     let filter = MessageFilter { account: Some(id.to_owned()), folder, project };

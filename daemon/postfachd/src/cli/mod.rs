@@ -327,6 +327,76 @@ pub enum CliError {
     /// A message could not be queued.
     #[error(transparent)]
     Send(#[from] crate::outbox::SendError),
+    /// No account file and no stored mail with this id.
+    #[error("no account `{id}` in {} (known: {})", dir.display(), list_or_none(known))]
+    UnknownAccount {
+        /// The id asked for.
+        id: String,
+        /// The accounts directory looked in.
+        dir: PathBuf,
+        /// The ids that exist (removed accounts marked as such).
+        known: Vec<String>,
+    },
+    /// No stored message has this local id.
+    #[error("no stored message with local id {0} (see `postfachd messages ACCOUNT`)")]
+    UnknownMessage(i64),
+    /// The account has no stored folder of this name.
+    #[error(
+        "account `{account}` has no folder `{folder}` (known: {}); names are the decoded full names as \
+         `postfachd folders {account}` shows them",
+        if known.is_empty() { "none synced yet".to_owned() } else { known.join(", ") }
+    )]
+    UnknownFolder {
+        /// The account.
+        account: String,
+        /// The folder asked for.
+        folder: String,
+        /// The folders it has.
+        known: Vec<String>,
+    },
+    /// The account's file says `enabled = false`.
+    #[error("account `{0}` is disabled (enabled = false in its file)")]
+    AccountDisabled(String),
+    /// No outbox entry has this id.
+    #[error("no outbox entry #{0}")]
+    UnknownOutboxEntry(i64),
+    /// Only failed or deferred entries can be retried.
+    #[error("outbox #{id} is {state}; only failed or deferred messages can be retried")]
+    NotRetryable {
+        /// The entry.
+        id: i64,
+        /// Where it stands.
+        state: crate::store::OutboxState,
+    },
+    /// A file named on the command line could not be read.
+    #[error("cannot read {what} {}: {source}", path.display())]
+    ReadFile {
+        /// What the file was for (`body file`, `attachment`).
+        what: &'static str,
+        /// The file (`-` for standard input).
+        path: PathBuf,
+        /// The OS's words.
+        source: std::io::Error,
+    },
+    /// A text file is not UTF-8.
+    #[error("{what} {} is not UTF-8 text", path.display())]
+    NotText {
+        /// What the file was for.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The stored message cannot serve as asked (no header, no Message-ID to reply to).
+    #[error("message {id} {problem}")]
+    UnusableMessage {
+        /// Its local id.
+        id: i64,
+        /// What it lacks.
+        problem: &'static str,
+    },
+    /// The arguments do not fit together; the text says how to call it.
+    #[error("{0}")]
+    Usage(&'static str),
     /// Any other user-facing problem.
     #[error("{0}")]
     Message(String),
@@ -427,9 +497,10 @@ async fn load_account(config: &Config, id: &str) -> Result<Account, CliError> {
     }
     known.sort();
     known.dedup();
-    Err(CliError::Message(format!(
-        "no account `{id}` in {} (known: {})",
-        config.accounts_dir().display(),
-        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-    )))
+    Err(CliError::UnknownAccount { id: id.to_owned(), dir: config.accounts_dir(), known })
+}
+
+/// `a, b, c`, or `none`.
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() { "none".to_owned() } else { items.join(", ") }
 }

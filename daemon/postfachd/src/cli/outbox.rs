@@ -100,10 +100,7 @@ pub async fn retry(config: &Config, id: i64) -> Result<(), CliError> {
         return Ok(());
     }
     match store.outbox_entry(id).await? {
-        None => Err(CliError::Message(format!("no outbox entry #{id}"))),
-        Some(e) => Err(CliError::Message(format!(
-            "outbox #{id} is {}; only failed or deferred messages can be retried",
-            e.state
-        ))),
+        None => Err(CliError::UnknownOutboxEntry(id)),
+        Some(e) => Err(CliError::NotRetryable { id, state: e.state }),
     }
 }

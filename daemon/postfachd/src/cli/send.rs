@@ -27,16 +27,16 @@ struct SendJson {
     copy: Option<String>,
 }
 
-fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
+fn read_text(path: &Path, what: &'static str) -> Result<String, CliError> {
+    let read_error = |source| CliError::ReadFile { what, path: path.to_owned(), source };
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-            .map_err(|e| CliError::Message(format!("cannot read {what} from standard input: {e}")))?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(read_error)?;
         buf
     } else {
-        std::fs::read(path).map_err(|e| CliError::Message(format!("cannot read {what} {}: {e}", path.display())))?
+        std::fs::read(path).map_err(read_error)?
     };
-    String::from_utf8(bytes).map_err(|_| CliError::Message(format!("{what} {} is not UTF-8 text", path.display())))
+    String::from_utf8(bytes).map_err(|_| CliError::NotText { what, path: path.to_owned() })
 }
 
 /// A MIME type for an attachment, from its extension.
@@ -77,9 +77,7 @@ async fn original(store: &SharedStore, local_id: i64) -> Result<Original, CliErr
     let found = (store.account_of(local_id).await?, store.raw_message(local_id).await?);
     match found {
         (Some(account), Some(raw)) => Ok(Original { account, raw }),
-        _ => Err(CliError::Message(format!(
-            "no stored message with local id {local_id} (see `postfachd messages ACCOUNT`)"
-        ))),
+        _ => Err(CliError::UnknownMessage(local_id)),
     }
 }
 
@@ -118,20 +116,23 @@ async fn choose_account(
 async fn build(args: &SendArgs, store: &SharedStore) -> Result<(Draft, Option<String>), CliError> {
     let mut draft = Draft { to: args.to.clone(), cc: args.cc.clone(), bcc: args.bcc.clone(), ..Draft::default() };
     draft.text = match (&args.body_file, &args.body) {
-        (Some(_), Some(_)) => return Err(CliError::Message("give the text once: --body-file or --body".into())),
+        (Some(_), Some(_)) => return Err(CliError::Usage("give the text once: --body-file or --body")),
         (Some(path), None) => Some(read_text(path, "body file")?),
         (None, Some(text)) => Some(text.clone()),
         (None, None) => None,
     };
     draft.html = args.html_file.as_deref().map(|p| read_text(p, "HTML file")).transpose()?;
     for path in &args.attach {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::Message(format!("cannot read attachment {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|source| CliError::ReadFile {
+            what: "attachment",
+            path: path.clone(),
+            source,
+        })?;
         let filename = path.file_name().map_or_else(|| "attachment".to_owned(), |n| n.to_string_lossy().into_owned());
         draft.attachments.push(FileAttachment { filename, content_type: content_type(path).to_owned(), bytes });
     }
     if args.reply_to_local_id.is_some() && args.forward_local_id.is_some() {
-        return Err(CliError::Message("a message is either a reply or a forward, not both".into()));
+        return Err(CliError::Usage("a message is either a reply or a forward, not both"));
     }
     let mut subject = args.subject.clone();
     let mut account = None;
@@ -139,10 +140,10 @@ async fn build(args: &SendArgs, store: &SharedStore) -> Result<(Draft, Option<St
         let orig = original(store, id).await?;
         let parsed = mail_parser::MessageParser::new()
             .parse_headers(&orig.raw)
-            .ok_or_else(|| CliError::Message(format!("message {id} has no readable header")))?;
+            .ok_or(CliError::UnusableMessage { id, problem: "has no readable header" })?;
         let message_id = parsed
             .message_id()
-            .ok_or_else(|| CliError::Message(format!("message {id} has no Message-ID to reply to")))?
+            .ok_or(CliError::UnusableMessage { id, problem: "has no Message-ID to reply to" })?
             .to_owned();
         let references =
             parsed.references().as_text_list().map(|l| l.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
@@ -165,17 +166,15 @@ async fn build(args: &SendArgs, store: &SharedStore) -> Result<(Draft, Option<St
         draft.forward = Some(orig.raw);
         account = Some(orig.account);
     }
-    draft.subject =
-        subject.ok_or_else(|| CliError::Message("--subject is required (except for replies and forwards)".into()))?;
+    draft.subject = subject.ok_or(CliError::Usage("--subject is required (except for replies and forwards)"))?;
     if draft.text.is_none()
         && draft.html.is_none()
         && draft.attachments.is_empty()
         && draft.forward.is_none()
         && !args.draft
     {
-        return Err(CliError::Message(
-            "nothing to send: give the text with --body-file FILE (- for standard input), --body TEXT or --html-file FILE"
-                .into(),
+        return Err(CliError::Usage(
+            "nothing to send: give the text with --body-file FILE (- for standard input), --body TEXT or --html-file FILE",
         ));
     }
     Ok((draft, account))

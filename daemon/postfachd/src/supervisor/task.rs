@@ -203,15 +203,15 @@ impl AccountTask {
             match (idle, inbox) {
                 (true, Some(_)) => {
                     // News that came in while the last command ran would not wake IDLE.
-                    if imap::idle::drain_changes(&mut session) {
+                    if imap::drain_changes(&mut session) {
                         continue;
                     }
-                    let (s, woken) = match imap::idle::wait(session, until_full.min(refresh), &self.wake).await {
+                    let (s, woken) = match imap::idle(session, until_full.min(refresh), &self.wake).await {
                         Ok(r) => r,
                         Err(e) => return e.into(),
                     };
                     session = s;
-                    if woken == imap::idle::Woken::Timeout
+                    if woken == imap::Woken::Timeout
                         && quirks.noop_keepalive
                         && let Err(e) = session.noop().await
                     {
@@ -515,10 +515,10 @@ async fn watch(
     // Nobody wakes a watcher early; it only ever waits for the server.
     let never = Notify::new();
     loop {
-        match imap::idle::wait(session, Duration::from_secs(25 * 60), &never).await {
+        match imap::idle(session, Duration::from_secs(25 * 60), &never).await {
             Ok((s, woken)) => {
                 session = s;
-                if woken == imap::idle::Woken::Changed {
+                if woken == imap::Woken::Changed {
                     changed.lock().unwrap_or_else(|p| p.into_inner()).insert(folder);
                     wake.notify_one();
                 }
