@@ -17,11 +17,11 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub struct Account {
     /// The file stem; `[a-z0-9._-]+`.
     pub id: String,
-    /// The file it came from.
+    /// Path of the account file, as found in the accounts directory.
     pub path: PathBuf,
     /// The config directory, for relative paths inside the file.
     pub base: PathBuf,
-    /// The parsed file.
+    /// The file's settings as written; the methods apply defaults and resolve secrets.
     pub file: AccountFile,
     /// BLAKE3 of the file's bytes; identifies "this exact file" (auto-disable lasts until
     /// it changes).
@@ -31,44 +31,44 @@ pub struct Account {
 /// Everything needed to open an IMAP session.
 #[derive(Debug, Clone)]
 pub struct ImapEndpoint {
-    /// Server host.
+    /// Server host, from the file or the provider adapter.
     pub host: String,
-    /// Server port (defaults applied).
+    /// Server port: the file's, else the adapter's, else 993 (TLS) or 143.
     pub port: u16,
-    /// Transport security.
+    /// Implicit TLS, STARTTLS, or none.
     pub security: Security,
-    /// Login name.
+    /// Login name: `imap.username`, else the identity's address.
     pub username: String,
     /// Password or token; `None` only when the file has none.
     pub password: Option<Secret>,
-    /// Mechanism.
+    /// How to log in; `plain` unless the file says otherwise.
     pub auth: AuthMechanism,
-    /// Connect and per-command timeout.
+    /// Connect, TLS and per-command timeout (`timeout_secs`, default 30 s).
     pub timeout: Duration,
-    /// Extra trust anchor.
+    /// Extra PEM CA file, resolved against the config directory.
     pub tls_ca_file: Option<PathBuf>,
-    /// Separator override.
+    /// Hierarchy separator to use instead of the one LIST reports.
     pub hierarchy_separator: Option<char>,
 }
 
 /// Everything needed to submit mail.
 #[derive(Debug, Clone)]
 pub struct SmtpEndpoint {
-    /// Server host.
+    /// Server host, from the file or the provider adapter.
     pub host: String,
-    /// Server port (defaults applied).
+    /// Server port: the file's, else the adapter's, else 465, 587 or 25 by security mode.
     pub port: u16,
-    /// Transport security.
+    /// Implicit TLS, STARTTLS, or none.
     pub security: Security,
     /// Login name; `None` when `auth = "none"`.
     pub username: Option<String>,
-    /// Password or token.
+    /// Password or token: `smtp.password`, else `imap.password`.
     pub password: Option<Secret>,
     /// Mechanism; `None` picks PLAIN or LOGIN, whichever the server offers.
     pub auth: Option<AuthMechanism>,
-    /// Connect and per-command timeout.
+    /// Connect and per-command timeout: `smtp.timeout_secs`, else `[imap]`'s.
     pub timeout: Duration,
-    /// Extra trust anchor.
+    /// Extra PEM CA file: `smtp.tls_ca_file`, else `[imap]`'s; resolved against the config dir.
     pub tls_ca_file: Option<PathBuf>,
 }
 

@@ -8,7 +8,7 @@ use super::location::LineCol;
 /// A problem in a configuration file, printed as `path:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// The file.
+    /// The file the problem is in, or the directory when the directory itself is the problem.
     pub path: PathBuf,
     /// Where in the file; `1:1` when the problem concerns the whole file.
     pub at: LineCol,

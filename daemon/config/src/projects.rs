@@ -28,7 +28,7 @@ struct ProjectsFile {
 pub struct Projects(pub BTreeMap<String, String>);
 
 impl Projects {
-    /// Reads a project list.
+    /// Reads a project list file; a bad file is an error with its line and column.
     pub fn load(path: &Path) -> Result<Projects, ConfigError> {
         let src = std::fs::read_to_string(path).map_err(|e| ConfigError::file(path, format!("cannot read: {e}")))?;
         let file: ProjectsFile = toml::from_str(&src).map_err(|e| ConfigError {

@@ -11,7 +11,7 @@ pub const INTERVAL_SECS: RangeInclusive<u64> = 1..=86_400;
 pub const WINDOW_DAYS: RangeInclusive<u32> = 1..=36_500;
 /// `[sync] server_retention_days.*`: 0 (never) to 100 years.
 pub const RETENTION_DAYS: RangeInclusive<u32> = 0..=36_500;
-/// `[sync] max_failures`.
+/// `[sync] max_failures`: 1 to 1000 consecutive failures.
 pub const MAX_FAILURES: RangeInclusive<u32> = 1..=1_000;
 /// `[sync] retry_initial_secs`, `retry_max_secs` and `[smtp]`'s: one second to one day.
 pub const RETRY_SECS: RangeInclusive<u64> = 1..=86_400;

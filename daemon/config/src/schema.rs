@@ -83,10 +83,10 @@ pub struct AccountFile {
     /// `false` switches the account off entirely.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Include in automatic receiving (sync).
+    /// `false` makes the account send-only: it is never synced.
     #[serde(default = "yes")]
     pub receive: bool,
-    /// Include in sending.
+    /// `false` refuses to send from the account (drafts can still be saved).
     #[serde(default = "yes")]
     pub send: bool,
     /// The default sending account; at most one account may set this.
@@ -97,7 +97,7 @@ pub struct AccountFile {
     pub provider: String,
     /// Sender identity and signatures.
     pub identity: Identity,
-    /// Incoming server.
+    /// The IMAP server and its login.
     #[serde(default)]
     pub imap: ImapSettings,
     /// Outgoing server; credentials default to `[imap]`'s.
@@ -132,7 +132,7 @@ pub struct Identity {
     /// Display name, sent as `Name <email>`.
     #[serde(default)]
     pub name: Option<String>,
-    /// The account's address.
+    /// The account's address: From, envelope sender, and the default login name.
     pub email: String,
     /// Sent as the `Organization` header.
     #[serde(default)]
@@ -140,10 +140,10 @@ pub struct Identity {
     /// Sent as the `Reply-To` header.
     #[serde(default)]
     pub reply_to: Option<String>,
-    /// Plain-text signature.
+    /// Plain-text signature, appended after a `-- ` line.
     #[serde(default)]
     pub signature_text: Option<String>,
-    /// HTML signature.
+    /// HTML signature; without one, HTML bodies get the text signature, escaped.
     #[serde(default)]
     pub signature_html: Option<String>,
     /// `false` leaves the signature off replies and forwards.
@@ -250,10 +250,10 @@ pub struct SmtpSettings {
     /// First retry after a temporary failure (4xx, connection); doubles per attempt.
     #[serde(default = "smtp_retry_initial")]
     pub retry_initial_secs: u64,
-    /// Longest wait between attempts.
+    /// Longest wait between attempts, in seconds.
     #[serde(default = "smtp_retry_max")]
     pub retry_max_secs: u64,
-    /// Give up on a message (state `failed`) after this long.
+    /// Give up on a message (state `failed`) this many hours after it was enqueued.
     #[serde(default = "smtp_give_up")]
     pub give_up_after_hours: u64,
 }
@@ -299,13 +299,13 @@ pub struct FolderSettings {
     /// Where sent mail goes.
     #[serde(default)]
     pub sent: Option<String>,
-    /// Drafts.
+    /// The drafts folder; the outbox stores drafts here.
     #[serde(default)]
     pub drafts: Option<String>,
-    /// Trash.
+    /// The trash folder; a `delete` change moves messages here.
     #[serde(default)]
     pub trash: Option<String>,
-    /// Spam / junk.
+    /// The spam folder; the key `spam` is accepted too.
     #[serde(default, alias = "spam")]
     pub junk: Option<String>,
     /// Where mail goes after the sync window (`after_window = "archive"`).
@@ -348,7 +348,7 @@ pub enum AfterWindow {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncSettings {
-    /// Polling interval where IDLE is unavailable.
+    /// Polling interval in seconds where IDLE is unavailable.
     pub interval_secs: u64,
     /// Use IMAP IDLE where the server offers it.
     pub idle: bool,
@@ -365,7 +365,7 @@ pub struct SyncSettings {
     pub max_failures: u32,
     /// First retry delay after a failure; doubles per failure (with jitter).
     pub retry_initial_secs: u64,
-    /// Upper bound of the retry delay.
+    /// Upper bound of the retry delay, in seconds.
     pub retry_max_secs: u64,
 }
 

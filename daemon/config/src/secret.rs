@@ -207,15 +207,15 @@ pub enum SecretError {
     /// The file could not be read.
     #[error("cannot read password file {path}: {source}")]
     File {
-        /// The file.
+        /// The password file, resolved against the config directory.
         path: PathBuf,
-        /// Why.
+        /// Why it could not be read, in the OS's words.
         source: std::io::Error,
     },
     /// The command could not be started, failed, or timed out.
     #[error("password command `{program}` {reason}")]
     Command {
-        /// argv[0].
+        /// The program (`argv[0]`); its arguments are never shown.
         program: String,
         /// What went wrong, e.g. `exited with status 1: gpg: decryption failed`.
         reason: String,

@@ -15,9 +15,9 @@ pub struct ListedFolder {
     pub path: Vec<String>,
     /// LIST attributes as sent (`\HasNoChildren`, `\Sent`).
     pub attributes: Vec<String>,
-    /// The decided role.
+    /// The folder's role; `None` for an ordinary folder that no source claimed.
     pub role: Option<Role>,
-    /// Who decided it.
+    /// Which source decided `role`; set exactly when `role` is.
     pub role_source: Option<RoleSource>,
     /// Whether the folder can be selected (not `\Noselect` / `\NonExistent`).
     pub selectable: bool,
@@ -26,13 +26,13 @@ pub struct ListedFolder {
 /// A stored folder with its checkpoints and message count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FolderRow {
-    /// Row id.
+    /// The store's id for the folder (`folders.id`); locations and checkpoints refer to it.
     pub id: i64,
-    /// The listing data.
+    /// Names, attributes and role as of the last LIST that included the folder.
     pub folder: ListedFolder,
     /// Still present in the last LIST.
     pub present: bool,
-    /// Last seen UIDVALIDITY.
+    /// UIDVALIDITY of the last complete pass; `None` before the first.
     pub uidvalidity: Option<u32>,
     /// UIDNEXT at the last complete pass.
     pub uidnext: Option<u32>,

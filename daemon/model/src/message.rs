@@ -8,13 +8,13 @@ use crate::folder::FolderRow;
 pub struct Headers {
     /// Message-ID without angle brackets.
     pub message_id: Option<String>,
-    /// Decoded subject.
+    /// The Subject header with RFC 2047 encoded words decoded (`Grüße aus Süd`).
     pub subject: Option<String>,
     /// From addresses (`Name <addr>` or `addr`).
     pub from: Vec<String>,
-    /// To addresses.
+    /// To addresses, in the same form as `from`.
     pub to: Vec<String>,
-    /// Cc addresses.
+    /// Cc addresses, in the same form as `from`.
     pub cc: Vec<String>,
     /// The Date header as Unix time.
     pub date: Option<i64>,
@@ -39,7 +39,7 @@ pub struct FetchedMessage {
     pub raw: Vec<u8>,
     /// BLAKE3 hex of `raw`.
     pub hash: String,
-    /// Parsed headers.
+    /// Fields parsed from `raw`'s header section; missing or unreadable ones stay empty.
     pub headers: Headers,
 }
 
@@ -81,18 +81,18 @@ pub struct Link {
     pub uid: u32,
     /// Local id of the stored message.
     pub message: i64,
-    /// IMAP flags.
+    /// IMAP flags of the UID, as the server reported them.
     pub flags: Vec<String>,
-    /// MODSEQ, if known.
+    /// MODSEQ of the UID; `None` where the server lacks CONDSTORE.
     pub modseq: Option<u64>,
 }
 
 /// A stored identity: local id and size of its content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredIdentity {
-    /// Local id.
+    /// Local id of the message (`messages.id`).
     pub id: i64,
-    /// Size of the stored raw message.
+    /// Size of the stored raw message in bytes, compared with the server's RFC822.SIZE.
     pub size: u64,
 }
 
@@ -130,12 +130,12 @@ pub struct PassOutcome {
 /// A place where a stored message is on the server.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Place {
-    /// The folder.
+    /// The folder holding the message, with its checkpoints.
     pub folder: FolderRow,
     /// UIDVALIDITY the UID belongs to.
     pub uidvalidity: u32,
-    /// UID in the folder.
+    /// The message's UID in the folder, valid under `uidvalidity`.
     pub uid: u32,
-    /// Flags as last seen.
+    /// IMAP flags in this folder as of the last sync (`\Seen`, keywords).
     pub flags: Vec<String>,
 }

@@ -6,21 +6,21 @@ use std::str::FromStr;
 /// What a folder is for. Lower-case names are the wire form in the store and `--json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
-    /// Incoming mail.
+    /// Where new mail arrives: `INBOX`, or `folders.inbox`.
     Inbox,
-    /// Sent mail.
+    /// Copies of sent mail; the outbox appends sent messages here unless the provider does.
     Sent,
-    /// Drafts.
+    /// Unfinished messages; the outbox stores drafts here.
     Drafts,
-    /// Deleted mail.
+    /// Deleted mail; a `delete` change moves messages here.
     Trash,
-    /// Spam.
+    /// Spam; a `spam` change moves messages here, `not-spam` back to the inbox.
     Junk,
-    /// Archive.
+    /// Old mail kept out of the inbox; `after_window = "archive"` moves mail here.
     Archive,
     /// Every message (Gmail's All Mail).
     All,
-    /// Starred / flagged view.
+    /// A view of flagged messages (`\Flagged`, Gmail's Starred).
     Flagged,
     /// Gmail's Important.
     Important,

@@ -32,9 +32,9 @@ pub enum TlsError {
     /// The CA file is missing or holds no certificate.
     #[error("tls_ca_file {path}: {reason}")]
     CaFile {
-        /// The file.
+        /// The `tls_ca_file` path; empty when rustls refused the protocol setup itself.
         path: PathBuf,
-        /// What is wrong with it.
+        /// What is wrong: the read or PEM parse error, or that it holds no certificate.
         reason: String,
     },
     /// The host is not a valid DNS name or IP address.
@@ -43,7 +43,7 @@ pub enum TlsError {
     /// The handshake failed (untrusted certificate, wrong name, protocol error).
     #[error("TLS handshake with {host} failed: {reason}")]
     Handshake {
-        /// The server.
+        /// The host name the connection was for.
         host: String,
         /// rustls' reason, with a hint for certificate problems.
         reason: String,

@@ -76,12 +76,12 @@ pub enum LoadError {
     /// Built against an API version this host does not implement.
     #[error("built for postfach:plugin@{found}; this postfachd supports postfach:plugin@{supported}")]
     Version {
-        /// The plugin's version.
+        /// The `postfach:plugin` version the plugin imports (`0.3.0`).
         found: String,
-        /// Ours.
+        /// The versions this host implements, as shown in the message (`0.1.x, 0.2.x`).
         supported: String,
     },
-    /// Exports neither world.
+    /// Exports neither `route` (router) nor `roles` (provider adapter).
     #[error("not a Postfach plugin: it exports neither `roles` (provider adapter) nor `route` (router)")]
     NotAPlugin,
     /// Imports something the host does not offer, or exports the wrong signatures.
@@ -90,15 +90,15 @@ pub enum LoadError {
     /// Its `id` call failed.
     #[error("its `id` call {0}")]
     Id(CallError),
-    /// Its id is unusable.
+    /// Its id is empty or has characters outside `[a-z0-9._-]`.
     #[error("reports the id {0:?}; ids must match [a-z0-9._-]+")]
     BadId(String),
     /// Another file in the same directory has the same id.
     #[error("has the id `{id}`, which {other} already provides")]
     Duplicate {
-        /// The id.
+        /// The id both files report.
         id: String,
-        /// The file that keeps it.
+        /// Path of the file that keeps the id: the one that sorts first in the directory.
         other: String,
     },
 }
@@ -122,17 +122,17 @@ pub enum PluginError {
     /// The plugin is of the other kind.
     #[error("plugin `{id}` is a {actual}, not a {wanted}")]
     WrongKind {
-        /// The plugin.
+        /// Id of the plugin asked for.
         id: String,
-        /// What it is.
+        /// Its actual kind (`router` or `provider-adapter`).
         actual: &'static str,
-        /// What was needed.
+        /// The kind the call needs.
         wanted: &'static str,
     },
     /// Quarantined after repeated failures.
     #[error("plugin `{id}` is quarantined until its file changes: {reason}")]
     Quarantined {
-        /// The plugin.
+        /// Id of the quarantined plugin.
         id: String,
         /// The failure that tipped it over.
         reason: String,
@@ -140,9 +140,9 @@ pub enum PluginError {
     /// The call failed.
     #[error("plugin `{id}` {error}")]
     Call {
-        /// The plugin.
+        /// Id of the plugin whose call failed.
         id: String,
-        /// What happened.
+        /// How the call failed: timeout, memory, panic, trap, or an invalid answer.
         error: CallError,
     },
 }
@@ -202,17 +202,17 @@ pub struct PluginInfo {
     pub id: String,
     /// Adapter or router; `None` when loading failed.
     pub kind: Option<PluginKind>,
-    /// The API version it was built for.
+    /// The `postfach:plugin` version it was built for (`0.2.0`); `None` when loading failed.
     pub api_version: Option<String>,
-    /// Its file.
+    /// Path of the `.wasm` file.
     pub file: PathBuf,
-    /// BLAKE3 of the file.
+    /// BLAKE3 hex digest of the file; a new digest lifts a quarantine.
     pub digest: String,
     /// `ok`, `quarantined` or `failed` (could not be loaded).
     pub state: &'static str,
     /// Why it is quarantined or failed, or its last error.
     pub reason: Option<String>,
-    /// Consecutive failed calls.
+    /// Consecutive failed calls of its most-failing function; at [`QUARANTINE_AFTER`] it is quarantined.
     pub failures: u32,
     /// Whether the compiled code came from the on-disk cache.
     pub from_cache: bool,
@@ -272,7 +272,7 @@ pub struct HostConfig {
     pub dirs: Vec<PathBuf>,
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
-    /// Per-call limits.
+    /// Time and memory budget of each call (`[plugins]` in `postfach.toml`).
     pub limits: Limits,
 }
 
@@ -585,7 +585,7 @@ impl PluginHost {
         )
     }
 
-    /// An adapter's quirks.
+    /// An adapter's quirks: provider behaviour the sync and the outbox adapt to.
     pub fn quirks(&self, id: &str) -> Result<Quirks, PluginError> {
         self.call(id, "quirks", PluginKind::ProviderAdapter, CallContext::default(), |pre, s| pre.quirks(s), |_| Ok(()))
     }

@@ -31,15 +31,15 @@ pub struct Limits {
 /// Log levels a plugin can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
-    /// Trace.
+    /// Finest detail; logged at `TRACE` under the target `postfach::plugin`.
     Trace,
-    /// Debug.
+    /// Diagnostics; logged at `DEBUG`.
     Debug,
-    /// Info.
+    /// Normal events; logged at `INFO`.
     Info,
-    /// Warn.
+    /// Something odd but handled; logged at `WARN`.
     Warn,
-    /// Error.
+    /// A failure; logged at `ERROR`. Text starting `panicked: ` becomes the call's panic message.
     Error,
 }
 
@@ -118,12 +118,12 @@ impl State {
         self.ctx.options.get(&format!("{}.{key}", self.plugin_id)).cloned()
     }
 
-    /// `host.project-exists`.
+    /// `host.project-exists`: true for any project when no project list is configured.
     pub fn project_exists(&self, project: &str) -> bool {
         self.ctx.projects.as_ref().is_none_or(|p| p.contains(project))
     }
 
-    /// `host.project-of`.
+    /// `host.project-of`: the project a stored message (by Message-ID) is assigned to.
     pub fn project_of(&self, message_id: &str) -> Option<String> {
         self.ctx.project_of.as_ref().and_then(|f| f(message_id))
     }
@@ -159,7 +159,7 @@ pub enum CallError {
     /// The memory cap was hit.
     #[error("exceeded its memory limit of {limit_mib} MiB (plugins.memory_limit_mib)")]
     Memory {
-        /// The cap.
+        /// The configured cap in MiB (`plugins.memory_limit_mib`).
         limit_mib: u64,
     },
     /// The plugin panicked; the message comes from the SDK's panic hook.

@@ -10,11 +10,11 @@ use postfach_model::{Role, RoleSource};
 /// One server endpoint suggested by an adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
-    /// Host name.
+    /// Host name to connect to (`imap.example.de`).
     pub host: String,
-    /// Port.
+    /// TCP port (`993`, `465`, `587`).
     pub port: u16,
-    /// Security mode.
+    /// Transport security: implicit TLS, STARTTLS or none.
     pub security: Security,
 }
 
@@ -30,56 +30,56 @@ pub enum LoginForm {
 /// Server settings an adapter knows for an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerDefaults {
-    /// Incoming server.
+    /// The IMAP server.
     pub imap: Server,
-    /// Outgoing server.
+    /// The SMTP submission server.
     pub smtp: Server,
-    /// Login name form.
+    /// Whether the login name is the full address or its local part.
     pub login: LoginForm,
-    /// A hint for the admin.
+    /// A hint shown to the admin, e.g. "needs an app password".
     pub hint: Option<String>,
 }
 
 /// A folder as passed to adapters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FolderInfo {
-    /// Decoded full name.
+    /// Full decoded name as listed (`INBOX.Entwürfe`).
     pub name: String,
-    /// Wire name.
+    /// Wire form in modified UTF-7 (`INBOX.Entw&APw-rfe`); role choices name folders by it.
     pub raw: String,
-    /// Delimiter.
+    /// Hierarchy delimiter from LIST (`.` or `/`); `None` when the server has none.
     pub delimiter: Option<String>,
-    /// LIST attributes.
+    /// LIST (and XLIST) attributes as sent (`\HasNoChildren`, `\Sent`).
     pub attributes: Vec<String>,
-    /// Path without the namespace prefix.
+    /// Hierarchy segments without the namespace prefix (`["Entwürfe"]`).
     pub path: Vec<String>,
 }
 
 /// An adapter's role decision. `role` is `None` for the WIT role `other`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleChoice {
-    /// Wire name of the folder.
+    /// Wire name (`raw`) of the folder; it must be one the server listed.
     pub folder: String,
     /// The role, or `None` for "known to be none".
     pub role: Option<Role>,
     /// Why: attribute, adapter table or name.
     pub source: RoleSource,
-    /// Explanation.
+    /// The adapter's free-text explanation of the choice; informational, not stored.
     pub reason: String,
 }
 
 /// Provider behaviour.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quirks {
-    /// The server saves SMTP-sent mail itself.
+    /// The server stores SMTP-sent mail in Sent itself, so the outbox never appends a copy.
     pub auto_saves_sent: bool,
-    /// Connection cap per account (0 = unknown).
+    /// Simultaneous connections per account (IDLE, sync and send together); 0 = unknown.
     pub max_connections: u32,
-    /// IDLE refresh interval (0 = default).
+    /// Seconds after which IDLE is re-issued before the server drops it; 0 = the default.
     pub idle_refresh_secs: u32,
-    /// Send NOOP while idle.
+    /// Send NOOP while idle to keep the connection alive.
     pub noop_keepalive: bool,
-    /// Avoid partial FETCH.
+    /// Fetch whole messages: the server's partial FETCH / BODYSTRUCTURE is unreliable.
     pub avoid_partial_fetch: bool,
 }
 
@@ -90,33 +90,33 @@ pub type FolderNames = Vec<(Role, Vec<String>)>;
 /// A message as routers see it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageMeta {
-    /// Account id.
+    /// Id of the account the message belongs to (`kanzlei`).
     pub account: String,
-    /// Decoded folder name.
+    /// Decoded full name of its folder; an own folder of the account wins over the inbox.
     pub folder: String,
-    /// Folder path without prefix.
+    /// `folder`'s hierarchy segments without the namespace prefix.
     pub folder_path: Vec<String>,
-    /// Message-ID.
+    /// Message-ID without angle brackets; the key `host.project-of` takes.
     pub message_id: Option<String>,
-    /// Subject.
+    /// Decoded Subject header.
     pub subject: Option<String>,
-    /// From.
+    /// From addresses (`Name <addr>` or `addr`).
     pub from: Vec<String>,
-    /// To.
+    /// To addresses, in the same form as `from`.
     pub to: Vec<String>,
-    /// Cc.
+    /// Cc addresses, in the same form as `from`.
     pub cc: Vec<String>,
-    /// In-Reply-To.
+    /// In-Reply-To without angle brackets: the parent's Message-ID.
     pub in_reply_to: Option<String>,
-    /// References.
+    /// References without angle brackets, oldest first.
     pub references: Vec<String>,
-    /// Date, Unix seconds.
+    /// The Date header in Unix seconds; `None` when missing or unreadable.
     pub date: Option<i64>,
-    /// Size.
+    /// Size of the raw message in bytes.
     pub size: u64,
-    /// Flags.
+    /// IMAP flags in `folder` (`\Seen`, keywords).
     pub flags: Vec<String>,
-    /// Extra headers.
+    /// Further header fields as `(name, value)` pairs; the daemon's routing passes none yet.
     pub headers: Vec<(String, String)>,
 }
 
@@ -125,12 +125,12 @@ pub struct MessageMeta {
 pub enum Decision {
     /// Assign to a project.
     Project {
-        /// Project key.
+        /// Project number as in the project list (`210-01`).
         project: String,
-        /// Why.
+        /// The router's reason, recorded with the assignment and shown by `route explain`.
         reason: String,
     },
-    /// No opinion.
+    /// No opinion; the next router in the chain decides.
     Skip,
 }
 
@@ -144,7 +144,7 @@ pub struct CallContext {
     pub options: BTreeMap<String, String>,
     /// Known projects; `None` means every project exists.
     pub projects: Option<Arc<HashSet<String>>>,
-    /// Project of a stored message.
+    /// Answers `host.project-of`; without it, no message has a project.
     pub project_of: Option<ProjectLookup>,
 }
 

@@ -9,14 +9,14 @@ use lettre::message::{Attachment, Mailbox, Mailboxes, MultiPart, SinglePart};
 
 use postfach_config::Identity;
 
-/// An attachment.
+/// A file to attach, held in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileAttachment {
     /// File name shown to the recipient.
     pub filename: String,
     /// MIME type, e.g. `application/pdf`.
     pub content_type: String,
-    /// Content.
+    /// The file's bytes as they are; lettre encodes them for transport.
     pub bytes: Vec<u8>,
 }
 
@@ -25,28 +25,28 @@ pub struct FileAttachment {
 pub struct Parent {
     /// Its Message-ID (without brackets).
     pub message_id: String,
-    /// Its References.
+    /// Its References without brackets, oldest first; the reply's References add its Message-ID.
     pub references: Vec<String>,
 }
 
 /// What to send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Draft {
-    /// To.
+    /// To recipients; one entry may list several (`a@x, "Müller, Jürgen" <j@y>`).
     pub to: Vec<String>,
-    /// Cc.
+    /// Cc recipients, in the same form as `to`.
     pub cc: Vec<String>,
     /// Bcc (envelope only, never a header).
     pub bcc: Vec<String>,
-    /// Subject.
+    /// The Subject header; lettre encodes non-ASCII text.
     pub subject: String,
-    /// Plain-text body.
+    /// Plain-text body; together with `html` it forms multipart/alternative.
     pub text: Option<String>,
-    /// HTML body.
+    /// HTML body; a signature goes before `</body>` where there is one.
     pub html: Option<String>,
-    /// Attachments.
+    /// Files attached after the body, in order.
     pub attachments: Vec<FileAttachment>,
-    /// The message this replies to.
+    /// The message this replies to; sets In-Reply-To and References.
     pub reply_to: Option<Parent>,
     /// A forwarded message, attached as `message/rfc822`.
     pub forward: Option<Vec<u8>>,
@@ -57,11 +57,11 @@ pub struct Draft {
 pub struct Composed {
     /// Message-ID without brackets.
     pub message_id: String,
-    /// The bytes.
+    /// The complete RFC 5322 message as it will be sent, signature included.
     pub raw: Vec<u8>,
-    /// SMTP envelope sender.
+    /// SMTP envelope sender: the identity's address.
     pub envelope_from: String,
-    /// SMTP envelope recipients (To, Cc, Bcc).
+    /// SMTP envelope recipients: To, Cc and Bcc addresses, duplicates (ignoring case) removed.
     pub recipients: Vec<String>,
 }
 

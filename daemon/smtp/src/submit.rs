@@ -45,11 +45,11 @@ impl SmtpError {
 /// One step of a connection test, for `postfachd test`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeStep {
-    /// What was tried.
+    /// What was tried (`connect smtp.example.de:465`, `STARTTLS`, `AUTH as max`).
     pub step: String,
     /// Whether it worked.
     pub ok: bool,
-    /// The server's words (or the reason).
+    /// The server's reply or greeting summary on success, the error text on failure.
     pub detail: String,
 }
 

@@ -9,7 +9,7 @@ use postfach_model::{AccountState, now_unix};
 /// An account as the store knows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccountRow {
-    /// Account id.
+    /// Account id: the account file's name without `.toml` (`kanzlei`).
     pub id: String,
     /// Description from the file.
     pub description: String,
@@ -19,13 +19,13 @@ pub struct AccountRow {
     pub adapter: Option<String>,
     /// `enabled` from the file.
     pub enabled: bool,
-    /// Current state.
+    /// The state the daemon last recorded; running states become `stopped` when it stops.
     pub state: AccountState,
     /// The last error, in the server's words where there were any.
     pub last_error: Option<String>,
     /// Unix time of the last completed sync pass.
     pub last_sync: Option<i64>,
-    /// Consecutive failures so far.
+    /// Consecutive failed attempts; a good pass resets it, `max_failures` auto-disables.
     pub failures: u32,
     /// Digest of the file that got the account auto-disabled, if it is.
     pub disabled_digest: Option<String>,
@@ -36,11 +36,11 @@ pub struct AccountRow {
 /// A state change to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountStatus {
-    /// New state.
+    /// The state to show in `postfachd accounts`.
     pub state: AccountState,
     /// Error text to show, or `None` to clear it.
     pub last_error: Option<String>,
-    /// Consecutive failures.
+    /// Consecutive failed attempts so far; 0 after a good pass.
     pub failures: u32,
 }
 
@@ -112,7 +112,7 @@ impl super::Store {
         self.run(|c| list(c)).await
     }
 
-    /// One account.
+    /// One account by id; `None` if the store has never seen it.
     pub async fn account(&self, id: &str) -> Result<Option<AccountRow>, StoreError> {
         let id = id.to_owned();
         self.run(move |c| get(c, &id)).await

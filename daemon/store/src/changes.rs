@@ -82,23 +82,23 @@ impl std::fmt::Display for ChangeState {
 /// A change, pending or done.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    /// Local id of the change.
+    /// The change's id, as `enqueue_change` returned it; ids grow in the order changes were made.
     pub id: i64,
-    /// Account id.
+    /// Id of the account whose connection applies the change.
     pub account: String,
-    /// Local id of the message.
+    /// Local id of the message it applies to (`messages.id`).
     pub message: i64,
-    /// What to do.
+    /// The operation; only [`Op::Flags`] uses `add` and `remove`.
     pub op: Op,
-    /// Flags to add.
+    /// IMAP flags to set (`\Seen`, keywords); stored space-separated.
     pub add: Vec<String>,
-    /// Flags to remove.
+    /// IMAP flags to clear, in the same form as `add`.
     pub remove: Vec<String>,
-    /// Where it stands.
+    /// Whether it is still pending, applied, or failed for good.
     pub state: ChangeState,
-    /// Attempts so far.
+    /// How often applying it was tried; after the third temporary failure it fails for good.
     pub attempts: u32,
-    /// What happened (the server's words on failure).
+    /// The outcome of the last attempt, in the server's words on failure; `None` before the first.
     pub result: Option<String>,
 }
 
@@ -148,7 +148,7 @@ pub(crate) fn pending(conn: &Connection, account: &str) -> rusqlite::Result<Vec<
     rows.collect()
 }
 
-/// One change.
+/// One change by id; `None` if there is no such change.
 pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Change>> {
     conn.query_row(&format!("SELECT {COLUMNS} FROM changes WHERE id = ?1"), [id], row).optional()
 }
@@ -184,7 +184,7 @@ impl super::Store {
         self.run(move |c| pending(c, &account)).await
     }
 
-    /// One change.
+    /// One change by id; `None` if there is no such change.
     pub async fn change(&self, id: i64) -> Result<Option<Change>, StoreError> {
         self.run(move |c| get(c, id)).await
     }

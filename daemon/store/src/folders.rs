@@ -86,7 +86,7 @@ impl super::Store {
         self.run(move |c| list(c, &account)).await
     }
 
-    /// One folder by id.
+    /// One folder by its store id (`folders.id`), present or not; `None` if unknown.
     pub async fn folder(&self, id: i64) -> Result<Option<FolderRow>, StoreError> {
         self.run(move |c| get(c, id)).await
     }

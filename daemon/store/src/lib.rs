@@ -42,10 +42,10 @@ pub use routing::{Answer, ApplyStats, RouteInput, RouteResult, Step, Trace};
 /// Errors of the store. The path is part of the message so an admin knows which file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed.
+    /// A SQLite call failed; `busy` says whether retrying may help.
     #[error("store {path}: {message}")]
     Sqlite {
-        /// The database file.
+        /// The database file (`<data_dir>/postfach.sqlite3`).
         path: PathBuf,
         /// SQLite's own words.
         message: String,
@@ -55,19 +55,19 @@ pub enum StoreError {
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
-        /// The directory.
+        /// The directory that could not be created (the database file's parent).
         path: PathBuf,
-        /// Why.
+        /// Why it failed, in the OS's words.
         source: std::io::Error,
     },
     /// The database was written by a newer Postfach.
     #[error("store {path} has schema version {found}, newer than this postfachd ({known}); upgrade postfachd")]
     TooNew {
-        /// The database file.
+        /// The database file (`<data_dir>/postfach.sqlite3`).
         path: PathBuf,
-        /// Its version.
+        /// The file's schema version (`PRAGMA user_version`).
         found: i64,
-        /// Ours.
+        /// The newest schema version this build knows (its number of migrations).
         known: i64,
     },
     /// A blocking store task panicked or was cancelled.
@@ -141,7 +141,7 @@ impl Store {
         Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), path: path.to_owned() }) })
     }
 
-    /// The database file.
+    /// The path of the database file this store was opened on.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

@@ -335,7 +335,7 @@ pub(crate) fn event(
 /// Which messages to list.
 #[derive(Debug, Clone, Default)]
 pub struct MessageFilter {
-    /// Only this account.
+    /// Only this account's messages (an account id); `None` for every account.
     pub account: Option<String>,
     /// Only messages with a location in this folder (decoded full name).
     pub folder: Option<String>,
@@ -346,25 +346,25 @@ pub struct MessageFilter {
 /// A message as listed by `postfachd messages`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageRow {
-    /// Local id.
+    /// Local id of the message (`messages.id`), as `postfachd mark` and `delete` take it.
     pub local_id: i64,
-    /// Account id.
+    /// Id of the account the message belongs to (`kanzlei`).
     pub account: String,
     /// Decoded name of the folder shown (the filtered one, else where it is on the server).
     pub folder: Option<String>,
-    /// UID in that folder.
+    /// UID in that folder; `None` together with `folder`.
     pub uid: Option<u32>,
-    /// Message-ID.
+    /// Message-ID without angle brackets; `None` when the message has none.
     pub message_id: Option<String>,
-    /// Subject.
+    /// Decoded Subject header; `None` when the message has none.
     pub subject: Option<String>,
-    /// From addresses.
+    /// From addresses (`Name <addr>` or `addr`).
     pub from: Vec<String>,
     /// Date header, Unix time.
     pub date: Option<i64>,
     /// Flags in that folder.
     pub flags: Vec<String>,
-    /// Assigned project.
+    /// The project routing assigned it to; `None` when it has none.
     pub project: Option<String>,
     /// Whether any server copy remains.
     pub on_server: bool,
@@ -497,7 +497,7 @@ impl super::Store {
         self.run(move |c| account_has_messages(c, &account)).await
     }
 
-    /// The stored messages among `identities` (see [`identity_of`]).
+    /// The stored messages among `identities` (see [`identity_of`](crate::identity_of)).
     pub async fn lookup(
         &self,
         account: &str,

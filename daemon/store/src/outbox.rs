@@ -73,7 +73,7 @@ names!(OutboxState {
 /// A message to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewEntry {
-    /// Account id.
+    /// Id of the account that sends it (its SMTP server and Sent folder are used).
     pub account: String,
     /// Send or store as a draft.
     pub kind: OutboxKind,
@@ -81,47 +81,47 @@ pub struct NewEntry {
     pub message_id: String,
     /// Subject (for listings).
     pub subject: Option<String>,
-    /// SMTP envelope sender.
+    /// SMTP envelope sender (`MAIL FROM`), normally the identity's address.
     pub envelope_from: String,
     /// SMTP envelope recipients (To, Cc and Bcc).
     pub recipients: Vec<String>,
-    /// The complete message.
+    /// The complete RFC 5322 message, sent byte for byte on every attempt.
     pub raw: Vec<u8>,
 }
 
 /// An outbox row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// Local id.
+    /// The entry's outbox id, as `enqueue_outbox` returned it and `postfachd outbox retry` takes it.
     pub id: i64,
-    /// Account id.
+    /// Id of the account that sends it.
     pub account: String,
-    /// Send or draft.
+    /// Whether to deliver it over SMTP or store it in Drafts.
     pub kind: OutboxKind,
-    /// Where it stands.
+    /// Where it stands in the outbox (see the module docs).
     pub state: OutboxState,
-    /// Message-ID.
+    /// Message-ID without brackets, fixed at enqueue time so every attempt sends the same one.
     pub message_id: String,
-    /// Subject.
+    /// Subject, for listings; `None` when the message has none.
     pub subject: Option<String>,
-    /// Envelope sender.
+    /// SMTP envelope sender (`MAIL FROM`).
     pub envelope_from: String,
-    /// Envelope recipients.
+    /// SMTP envelope recipients (To, Cc and Bcc); may be empty for a draft.
     pub recipients: Vec<String>,
-    /// Attempts so far.
+    /// Attempts started so far, a running one included (claiming counts it).
     pub attempts: u32,
     /// When the next attempt is due (Unix time).
     pub next_attempt_at: i64,
     /// The last failure, in the server's words.
     pub last_error: Option<String>,
-    /// The server's reply to the accepted message.
+    /// The server's acceptance (`250 2.0.0 Ok: queued as …`), or for a draft where it was stored.
     pub server_reply: Option<String>,
-    /// Enqueued at.
+    /// When it was enqueued (Unix time); `give_up_after_hours` counts from here.
     pub created_at: i64,
-    /// Sent at.
+    /// When the server accepted it or the draft was stored (Unix time); `None` until then.
     pub sent_at: Option<i64>,
-    /// What happened to the copy in Sent (or Drafts): `appended`, `already there`,
-    /// `skipped: …`, or an error.
+    /// What happened to the copy in Sent (or Drafts): `appended to …`, `already in …`,
+    /// `skipped: …`, or `error: …`.
     pub copy: Option<String>,
 }
 
@@ -176,7 +176,7 @@ pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<Entry>> {
     rows.collect()
 }
 
-/// One entry.
+/// One entry by id; `None` if there is no such entry.
 pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<Entry>> {
     conn.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"), [id], row).optional()
 }
@@ -291,7 +291,7 @@ impl super::Store {
         self.run(|c| list(c)).await
     }
 
-    /// One outbox entry.
+    /// One outbox entry by id; `None` if there is no such entry.
     pub async fn outbox_entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         self.run(move |c| get(c, id)).await
     }

@@ -9,15 +9,15 @@ use postfach_model::now_unix;
 /// A plugin's state to record (what the plugin host reports about one file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginRecord {
-    /// The plugin file.
+    /// Path of the `.wasm` file; the key of the record.
     pub file: String,
-    /// The plugin's id.
+    /// The id the plugin reports, or the file stem when it could not be loaded.
     pub id: String,
     /// `provider-adapter` or `router`, when it loaded.
     pub kind: Option<String>,
-    /// The API version it was built for.
+    /// The `postfach:plugin` version it was built for (`0.2.0`); `None` when it did not load.
     pub api_version: Option<String>,
-    /// BLAKE3 of the file.
+    /// BLAKE3 hex digest of the file's bytes.
     pub digest: String,
     /// `ok`, `quarantined` or `failed`.
     pub state: String,
@@ -30,15 +30,15 @@ pub struct PluginRecord {
 /// A recorded plugin state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginRow {
-    /// The file.
+    /// Path of the `.wasm` file, as recorded.
     pub file: String,
     /// BLAKE3 of the file when recorded.
     pub digest: String,
     /// `ok`, `quarantined` or `failed`.
     pub state: String,
-    /// Why.
+    /// Why it is quarantined or failed, or its last error; `None` when there is nothing to say.
     pub reason: Option<String>,
-    /// Consecutive failures.
+    /// Consecutive failed calls when the state was recorded.
     pub failures: u32,
 }
 

@@ -15,34 +15,34 @@ use postfach_model::now_unix;
 /// A message as the routing chain needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteInput {
-    /// Local id.
+    /// Local id of the message (`messages.id`).
     pub local_id: i64,
-    /// Account id.
+    /// Id of the account the message belongs to.
     pub account: String,
     /// The folder routers see: a folder of the account's own (not inbox, sent, …) if the
     /// message is in one, else the inbox, else any folder it is in.
     pub folder: String,
     /// That folder's path without the namespace prefix.
     pub folder_path: Vec<String>,
-    /// Flags there.
+    /// IMAP flags of the message in `folder`.
     pub flags: Vec<String>,
-    /// Message-ID.
+    /// Message-ID without angle brackets; `None` when the message has none.
     pub message_id: Option<String>,
-    /// Subject.
+    /// Decoded Subject header.
     pub subject: Option<String>,
-    /// From.
+    /// From addresses (`Name <addr>` or `addr`).
     pub from: Vec<String>,
-    /// To.
+    /// To addresses, in the same form as `from`.
     pub to: Vec<String>,
-    /// Cc.
+    /// Cc addresses, in the same form as `from`.
     pub cc: Vec<String>,
-    /// In-Reply-To.
+    /// In-Reply-To without angle brackets: the parent's Message-ID.
     pub in_reply_to: Option<String>,
-    /// References.
+    /// References without angle brackets, oldest first.
     pub references: Vec<String>,
-    /// Date.
+    /// The Date header as Unix time; `None` when missing or unreadable.
     pub date: Option<i64>,
-    /// Size.
+    /// The raw message's size in bytes, as stored.
     pub size: u64,
 }
 
@@ -72,11 +72,11 @@ impl Answer {
 /// What one router answered for one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
-    /// Router id.
+    /// Id of the router plugin that answered.
     pub plugin: String,
-    /// What kind of answer.
+    /// Whether it assigned a project, skipped, or failed.
     pub answer: Answer,
-    /// The project, for `project`.
+    /// The project it named: set for `project`, and for an `error` naming an unlisted project.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// The router's reason, or the error.
@@ -87,7 +87,7 @@ pub struct Step {
 /// The outcome of routing one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteResult {
-    /// Local id.
+    /// Local id of the routed message.
     pub local_id: i64,
     /// The folder the routers saw.
     pub folder: String,
@@ -100,11 +100,11 @@ pub struct RouteResult {
 /// What applying a run changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ApplyStats {
-    /// Newly assigned.
+    /// Messages that got a project where they had none (`routed` events).
     pub routed: u64,
-    /// Assignments removed.
+    /// Messages that lost their project (`unrouted` events).
     pub unrouted: u64,
-    /// Assigned to another project.
+    /// Messages moved to another project (`reassigned` events).
     pub reassigned: u64,
 }
 
@@ -305,13 +305,13 @@ pub(crate) fn project_of(conn: &Connection, message_id: &str) -> rusqlite::Resul
 /// How a message was last routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trace {
-    /// Account id.
+    /// Id of the account the message belongs to.
     pub account: String,
     /// The folder the routers saw.
     pub folder: Option<String>,
-    /// When, Unix time.
+    /// When the routing run was applied, Unix time.
     pub at: i64,
-    /// Each router's answer.
+    /// Each router's answer in chain order, up to the one that decided.
     pub steps: Vec<Step>,
 }
 
