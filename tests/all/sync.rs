@@ -78,7 +78,7 @@ fn stored_bytes_equal_the_servers() {
     let id = msgs[0]["local_id"].as_i64().unwrap();
     let store = postfach::store::Store::open(&env.path().join("data/postfach.sqlite3")).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let raw = runtime.block_on(store.raw_message(id)).unwrap().unwrap();
+    let raw = runtime.block_on(store.raw_message(postfach::model::MessageId(id))).unwrap().unwrap();
     assert_eq!(raw, original);
 }
 

@@ -15,8 +15,8 @@ use super::session::Session;
 use super::sync::{since_date, timed};
 use crate::store::MailStore;
 use postfach_config::{Account, AfterWindow};
-use postfach_model::FolderRow;
 use postfach_model::Role;
+use postfach_model::{FolderRow, MessageId};
 
 /// What housekeeping did, per folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub struct RetentionReport {
     /// `(folder, what happened)`.
     pub actions: Vec<(String, String)>,
     /// Local ids of the messages that lost a location.
-    pub touched: Vec<i64>,
+    pub touched: Vec<MessageId>,
 }
 
 enum Action<'a> {

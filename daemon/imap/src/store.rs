@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
-use postfach_model::{BatchStats, Checkpoint, FetchedMessage, Link, PassOutcome, StoredIdentity};
+use postfach_model::{BatchStats, Checkpoint, FetchedMessage, FolderId, Link, MessageId, PassOutcome, StoredIdentity};
 
 /// A store failure, as the store worded it.
 pub type StoreFailure = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -15,12 +15,16 @@ pub trait MailStore: Clone + Send + Sync + 'static {
     /// UIDs already stored for a folder under this UIDVALIDITY.
     fn known_uids(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
     ) -> impl Future<Output = Result<HashSet<u32>, StoreFailure>> + Send;
 
     /// How many locations of the folder are still on the server under another UIDVALIDITY.
-    fn stale_locations(&self, folder: i64, uidvalidity: u32) -> impl Future<Output = Result<u64, StoreFailure>> + Send;
+    fn stale_locations(
+        &self,
+        folder: FolderId,
+        uidvalidity: u32,
+    ) -> impl Future<Output = Result<u64, StoreFailure>> + Send;
 
     /// Whether the account has any stored message (then new UIDs may be known mail).
     fn account_has_messages(&self, account: &str) -> impl Future<Output = Result<bool, StoreFailure>> + Send;
@@ -36,7 +40,7 @@ pub trait MailStore: Clone + Send + Sync + 'static {
     fn commit_batch(
         &self,
         account: &str,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         fetched: Vec<FetchedMessage>,
         links: Vec<Link>,
@@ -45,22 +49,22 @@ pub trait MailStore: Clone + Send + Sync + 'static {
     /// Records the server's flags `(uid, flags, modseq)`; returns the messages that changed.
     fn update_flags(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         changes: Vec<(u32, Vec<String>, Option<u64>)>,
-    ) -> impl Future<Output = Result<Vec<i64>, StoreFailure>> + Send;
+    ) -> impl Future<Output = Result<Vec<MessageId>, StoreFailure>> + Send;
 
     /// UIDs of the folder the store has on the server.
     fn on_server_uids(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
     ) -> impl Future<Output = Result<Vec<u32>, StoreFailure>> + Send;
 
     /// Marks UIDs gone from the server.
     fn mark_removed(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         uids: Vec<u32>,
     ) -> impl Future<Output = Result<PassOutcome, StoreFailure>> + Send;
@@ -68,10 +72,11 @@ pub trait MailStore: Clone + Send + Sync + 'static {
     /// Ends a pass after a UIDVALIDITY change: locations not found again are gone.
     fn finish_pass(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
     ) -> impl Future<Output = Result<PassOutcome, StoreFailure>> + Send;
 
     /// Saves where the folder pass left off.
-    fn set_checkpoint(&self, folder: i64, at: Checkpoint) -> impl Future<Output = Result<(), StoreFailure>> + Send;
+    fn set_checkpoint(&self, folder: FolderId, at: Checkpoint)
+    -> impl Future<Output = Result<(), StoreFailure>> + Send;
 }

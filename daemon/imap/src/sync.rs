@@ -30,7 +30,9 @@ use super::error::ImapError;
 use super::headers;
 use super::session::{ChangeTracking, Session};
 use crate::store::{MailStore, StoreFailure};
-use postfach_model::{BatchStats, Checkpoint, FetchedMessage, FolderRow, Link, PassOutcome, identity_of};
+use postfach_model::{
+    BatchStats, Checkpoint, FetchedMessage, FolderId, FolderRow, Link, MessageId, PassOutcome, identity_of,
+};
 
 /// UIDs per FETCH command.
 const FETCH_CHUNK: usize = 1000;
@@ -72,7 +74,7 @@ pub struct FolderReport {
     /// Stored messages whose flags changed on the server.
     pub flags_changed: u64,
     /// Messages that lost their location here (expunged, or moved to another folder).
-    pub gone: Vec<i64>,
+    pub gone: Vec<MessageId>,
 }
 
 /// Syncs one folder. The session is left with the folder selected.
@@ -198,7 +200,7 @@ pub async fn sync_folder<S: MailStore>(
 async fn sync_flags<S: MailStore>(
     session: &mut Session,
     store: &S,
-    folder_id: i64,
+    folder_id: FolderId,
     uidvalidity: u32,
     since_modseq: Option<u64>,
     server_modseq: Option<u64>,
@@ -251,7 +253,7 @@ async fn sync_flags<S: MailStore>(
 async fn vanished<S: MailStore>(
     session: &mut Session,
     store: &S,
-    folder_id: i64,
+    folder_id: FolderId,
     uidvalidity: u32,
     on_server: &HashSet<u32>,
     windowed: bool,
@@ -275,7 +277,7 @@ async fn fetch_and_store<S: MailStore>(
     session: &mut Session,
     store: &S,
     account: &str,
-    folder_id: i64,
+    folder_id: FolderId,
     uidvalidity: u32,
     uids: &[u32],
     report: &mut FolderReport,
@@ -322,7 +324,7 @@ async fn fetch_and_store<S: MailStore>(
 async fn commit<S: MailStore>(
     store: &S,
     account: &str,
-    folder_id: i64,
+    folder_id: FolderId,
     uidvalidity: u32,
     batch: &mut Vec<FetchedMessage>,
     pending: &mut Option<JoinHandle<Result<BatchStats, StoreFailure>>>,

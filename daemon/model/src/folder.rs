@@ -1,5 +1,6 @@
 //! A folder as the server lists it and as the store keeps it, with its sync checkpoints.
 
+use crate::ids::FolderId;
 use crate::role::{Role, RoleSource};
 
 /// A folder as listed by the server, with its role decided.
@@ -27,7 +28,7 @@ pub struct ListedFolder {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FolderRow {
     /// The store's id for the folder (`folders.id`); locations and checkpoints refer to it.
-    pub id: i64,
+    pub id: FolderId,
     /// Names, attributes and role as of the last LIST that included the folder.
     pub folder: ListedFolder,
     /// Still present in the last LIST.

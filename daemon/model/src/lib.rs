@@ -5,12 +5,14 @@
 #![deny(missing_docs)]
 
 mod folder;
+mod ids;
 mod message;
 mod role;
 mod state;
 mod time;
 
 pub use folder::{Checkpoint, FolderRow, ListedFolder};
+pub use ids::{FolderId, MessageId};
 pub use message::{
     BatchStats, FetchedMessage, Headers, Link, PassOutcome, Place, StoredIdentity, content_key, identity_of,
 };

@@ -2,6 +2,7 @@
 //! bytes, its identity, and where it is on the server.
 
 use crate::folder::FolderRow;
+use crate::ids::MessageId;
 
 /// Headers parsed from a message, as stored.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,7 +81,7 @@ pub struct Link {
     /// UID in the folder being synced.
     pub uid: u32,
     /// Local id of the stored message.
-    pub message: i64,
+    pub message: MessageId,
     /// IMAP flags of the UID, as the server reported them.
     pub flags: Vec<String>,
     /// MODSEQ of the UID; `None` where the server lacks CONDSTORE.
@@ -91,7 +92,7 @@ pub struct Link {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredIdentity {
     /// Local id of the message (`messages.id`).
-    pub id: i64,
+    pub id: MessageId,
     /// Size of the stored raw message in bytes, compared with the server's RFC822.SIZE.
     pub size: u64,
 }
@@ -106,7 +107,7 @@ pub struct BatchStats {
     /// Stale locations (old UIDVALIDITY) re-linked to their new UID.
     pub relinked: u64,
     /// Local ids of messages that are new or gained a location (to be routed).
-    pub touched: Vec<i64>,
+    pub touched: Vec<MessageId>,
 }
 
 impl std::ops::AddAssign for BatchStats {
@@ -124,7 +125,7 @@ pub struct PassOutcome {
     /// Locations found gone from the server.
     pub removed: u64,
     /// Local ids of the messages that lost a location.
-    pub touched: Vec<i64>,
+    pub touched: Vec<MessageId>,
 }
 
 /// A place where a stored message is on the server.

@@ -5,7 +5,7 @@
 
 use postfach_imap::{self as imap, ImapError, Session};
 use postfach_imap::{Removal, delete_uids, move_uids, select_place, store_flags};
-use postfach_model::Role;
+use postfach_model::{MessageId, Role};
 use postfach_store::{Change, ChangeState, FolderRow, Link, Op, Place, Store, StoreError};
 
 use crate::pass::PassError;
@@ -183,7 +183,7 @@ async fn follow(
     session: &mut Session,
     store: &Store,
     account: &str,
-    message: i64,
+    message: MessageId,
     to: &FolderRow,
 ) -> Result<(), Problem> {
     let message_id = store.message_id_of(message).await.map_err(Problem::store)?;

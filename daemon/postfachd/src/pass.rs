@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use postfach_imap::{self as imap, FolderReport, ImapError, MailStore, RoleHints, Session, StoreFailure, SyncOptions};
-use postfach_model::{BatchStats, Checkpoint, FetchedMessage, Link, ListedFolder, PassOutcome, StoredIdentity};
+use postfach_model::{
+    BatchStats, Checkpoint, FetchedMessage, FolderId, Link, ListedFolder, MessageId, PassOutcome, StoredIdentity,
+};
 use tracing::{debug, info, warn};
 
 use crate::config::Account;
@@ -46,11 +48,11 @@ fn failure(e: StoreError) -> StoreFailure {
 }
 
 impl MailStore for SyncStore {
-    async fn known_uids(&self, folder: i64, uidvalidity: u32) -> Result<HashSet<u32>, StoreFailure> {
+    async fn known_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<HashSet<u32>, StoreFailure> {
         self.0.known_uids(folder, uidvalidity).await.map_err(failure)
     }
 
-    async fn stale_locations(&self, folder: i64, uidvalidity: u32) -> Result<u64, StoreFailure> {
+    async fn stale_locations(&self, folder: FolderId, uidvalidity: u32) -> Result<u64, StoreFailure> {
         self.0.stale_locations(folder, uidvalidity).await.map_err(failure)
     }
 
@@ -69,7 +71,7 @@ impl MailStore for SyncStore {
     async fn commit_batch(
         &self,
         account: &str,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         fetched: Vec<FetchedMessage>,
         links: Vec<Link>,
@@ -79,26 +81,31 @@ impl MailStore for SyncStore {
 
     async fn update_flags(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         changes: Vec<(u32, Vec<String>, Option<u64>)>,
-    ) -> Result<Vec<i64>, StoreFailure> {
+    ) -> Result<Vec<MessageId>, StoreFailure> {
         self.0.update_flags(folder, uidvalidity, changes).await.map_err(failure)
     }
 
-    async fn on_server_uids(&self, folder: i64, uidvalidity: u32) -> Result<Vec<u32>, StoreFailure> {
+    async fn on_server_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<Vec<u32>, StoreFailure> {
         self.0.on_server_uids(folder, uidvalidity).await.map_err(failure)
     }
 
-    async fn mark_removed(&self, folder: i64, uidvalidity: u32, uids: Vec<u32>) -> Result<PassOutcome, StoreFailure> {
+    async fn mark_removed(
+        &self,
+        folder: FolderId,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    ) -> Result<PassOutcome, StoreFailure> {
         self.0.mark_removed(folder, uidvalidity, uids).await.map_err(failure)
     }
 
-    async fn finish_pass(&self, folder: i64, uidvalidity: u32) -> Result<PassOutcome, StoreFailure> {
+    async fn finish_pass(&self, folder: FolderId, uidvalidity: u32) -> Result<PassOutcome, StoreFailure> {
         self.0.finish_pass(folder, uidvalidity).await.map_err(failure)
     }
 
-    async fn set_checkpoint(&self, folder: i64, at: Checkpoint) -> Result<(), StoreFailure> {
+    async fn set_checkpoint(&self, folder: FolderId, at: Checkpoint) -> Result<(), StoreFailure> {
         self.0.set_checkpoint(folder, at).await.map_err(failure)
     }
 }
@@ -115,7 +122,7 @@ pub struct AccountReport {
     /// What retention did on the server: `(folder, what)`.
     pub retention: Vec<(String, String)>,
     /// Messages that lost a location through retention.
-    pub retention_touched: Vec<i64>,
+    pub retention_touched: Vec<MessageId>,
 }
 
 impl AccountReport {
@@ -125,7 +132,7 @@ impl AccountReport {
     }
 
     /// Messages whose locations changed in this pass (to be routed).
-    pub fn touched(&self) -> Vec<i64> {
+    pub fn touched(&self) -> Vec<MessageId> {
         self.folders
             .iter()
             .flat_map(|f| f.stats.touched.iter().copied())

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use crate::config::Account;
+use crate::model::MessageId;
 use crate::plugins::{CallContext, Decision, MessageMeta, PluginHost};
 use crate::store::{Answer, ApplyStats, RouteInput, RouteResult, SharedStore, Step, StoreError};
 
@@ -178,7 +179,7 @@ pub async fn route_account(
     host: &Arc<PluginHost>,
     account: &Account,
     projects: Option<Arc<HashSet<String>>>,
-    touched: Vec<i64>,
+    touched: Vec<MessageId>,
 ) -> Result<ApplyStats, StoreError> {
     let chain = chain(account, host, projects, Some(SharedStore::clone(store)));
     let key = chain.key.clone();
@@ -215,7 +216,7 @@ mod tests {
     }
 
     fn input(message_id: &str) -> RouteInput {
-        RouteInput { local_id: 1, message_id: Some(message_id.into()), ..RouteInput::default() }
+        RouteInput { local_id: MessageId(1), message_id: Some(message_id.into()), ..RouteInput::default() }
     }
 
     #[test]
@@ -243,7 +244,7 @@ mod tests {
         let host = host(dir.path());
         let projects = Some(Arc::new(HashSet::from(["210-01".to_owned()])));
         let chain = chain(&account, &host, projects, None);
-        let mut result = RouteResult { local_id: 1, folder: String::new(), steps: Vec::new(), winner: None };
+        let mut result = RouteResult { local_id: MessageId(1), folder: String::new(), steps: Vec::new(), winner: None };
         let unknown = Decision::Project { project: "999-99".into(), reason: "guess".into() };
         let step = decide(&chain, "r1", &input("a@x"), unknown, &mut result);
         assert_eq!((step.answer, result.winner.is_none()), (Answer::Error, true));

@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use postfach_model::MessageId;
 use postfach_model::now_unix;
 
 /// What a change does.
@@ -87,7 +88,7 @@ pub struct Change {
     /// Id of the account whose connection applies the change.
     pub account: String,
     /// Local id of the message it applies to (`messages.id`).
-    pub message: i64,
+    pub message: MessageId,
     /// The operation; only [`Op::Flags`] uses `add` and `remove`.
     pub op: Op,
     /// IMAP flags to set (`\Seen`, keywords); stored space-separated.
@@ -111,7 +112,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
     Ok(Change {
         id: r.get(0)?,
         account: r.get(1)?,
-        message: r.get(2)?,
+        message: MessageId(r.get(2)?),
         op: Op::parse(&op).unwrap_or(Op::Flags),
         add: split(r.get(4)?),
         remove: split(r.get(5)?),
@@ -169,13 +170,13 @@ impl super::Store {
     pub async fn enqueue_change(
         &self,
         account: &str,
-        message: i64,
+        message: MessageId,
         op: Op,
         add: &[String],
         remove: &[String],
     ) -> Result<i64, StoreError> {
         let (account, add, remove) = (account.to_owned(), add.to_vec(), remove.to_vec());
-        self.run(move |c| enqueue(c, &account, message, op, &add, &remove)).await
+        self.run(move |c| enqueue(c, &account, message.0, op, &add, &remove)).await
     }
 
     /// An account's pending changes, oldest first.

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, json_list, parse_list};
-use postfach_model::{Checkpoint, FolderRow, ListedFolder, Role, RoleSource, now_unix};
+use postfach_model::{Checkpoint, FolderId, FolderRow, ListedFolder, Role, RoleSource, now_unix};
 
 /// Records a fresh LIST: upserts every folder, marks folders no longer listed as absent.
 /// Returns the rows afterwards.
@@ -87,13 +87,13 @@ impl super::Store {
     }
 
     /// One folder by its store id (`folders.id`), present or not; `None` if unknown.
-    pub async fn folder(&self, id: i64) -> Result<Option<FolderRow>, StoreError> {
-        self.run(move |c| get(c, id)).await
+    pub async fn folder(&self, id: FolderId) -> Result<Option<FolderRow>, StoreError> {
+        self.run(move |c| get(c, id.0)).await
     }
 
     /// Saves the checkpoint of a completed folder pass.
-    pub async fn set_checkpoint(&self, folder: i64, at: Checkpoint) -> Result<(), StoreError> {
-        self.run(move |c| set_checkpoint(c, folder, at.uidvalidity, at.uidnext, at.highestmodseq, at.exists)).await
+    pub async fn set_checkpoint(&self, folder: FolderId, at: Checkpoint) -> Result<(), StoreError> {
+        self.run(move |c| set_checkpoint(c, folder.0, at.uidvalidity, at.uidnext, at.highestmodseq, at.exists)).await
     }
 }
 
@@ -110,7 +110,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderRow> {
     let modseq: Option<i64> = r.get(12)?;
     let messages: i64 = r.get(14)?;
     Ok(FolderRow {
-        id: r.get(0)?,
+        id: FolderId(r.get(0)?),
         folder: ListedFolder {
             name: r.get(1)?,
             raw: r.get(2)?,

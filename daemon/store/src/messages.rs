@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use super::events::EventKind;
 use super::{StoreError, json_list, parse_list};
 use postfach_model::now_unix;
-use postfach_model::{BatchStats, FetchedMessage, Link, PassOutcome, Place, StoredIdentity};
+use postfach_model::{BatchStats, FetchedMessage, FolderId, Link, MessageId, PassOutcome, Place, StoredIdentity};
 
 /// UIDs already stored for a folder under its current UIDVALIDITY.
 pub(crate) fn known_uids(conn: &Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<HashSet<u32>> {
@@ -46,7 +46,7 @@ pub(crate) fn lookup(
     for identity in identities {
         if let Some(hit) = stmt
             .query_row(params![account, identity], |r| {
-                Ok(StoredIdentity { id: r.get(0)?, size: r.get::<_, i64>(1)? as u64 })
+                Ok(StoredIdentity { id: MessageId(r.get(0)?), size: r.get::<_, i64>(1)? as u64 })
             })
             .optional()?
         {
@@ -83,11 +83,11 @@ pub(crate) fn commit_batch(
             }
         }
         if !existed || matches!(linked, Linked::Added) {
-            stats.touched.push(message);
+            stats.touched.push(MessageId(message));
         }
     }
     for l in links {
-        match link_location(&tx, folder, uidvalidity, l.uid, l.message, &l.flags, l.modseq)? {
+        match link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq)? {
             Linked::Relinked => stats.relinked += 1,
             Linked::Added => {
                 stats.linked += 1;
@@ -270,7 +270,7 @@ pub(crate) fn mark_removed(
             )?
             .query_row(params![folder, uidvalidity, uid, now], |r| r.get(0))
             .optional()?;
-        gone.extend(message);
+        gone.extend(message.map(MessageId));
     }
     tx.commit()?;
     Ok(PassOutcome { removed: gone.len() as u64, touched: gone })
@@ -281,11 +281,11 @@ pub(crate) fn mark_removed(
 pub(crate) fn finish_pass(conn: &mut Connection, folder: i64, uidvalidity: u32) -> rusqlite::Result<PassOutcome> {
     let tx = conn.transaction()?;
     let now = now_unix();
-    let gone: Vec<i64> = {
+    let gone: Vec<MessageId> = {
         let mut stmt = tx.prepare(
             "SELECT DISTINCT message FROM locations WHERE folder = ?1 AND uidvalidity <> ?2 AND on_server = 1",
         )?;
-        let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get(0))?;
+        let rows = stmt.query_map(params![folder, uidvalidity], |r| r.get(0).map(MessageId))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let removed = tx.execute(
@@ -347,7 +347,7 @@ pub struct MessageFilter {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MessageRow {
     /// Local id of the message (`messages.id`), as `postfachd mark` and `delete` take it.
-    pub local_id: i64,
+    pub local_id: MessageId,
     /// Id of the account the message belongs to (`kanzlei`).
     pub account: String,
     /// Decoded name of the folder shown (the filtered one, else where it is on the server).
@@ -401,7 +401,7 @@ pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Resul
         .query_map(params_from_iter(args.iter()), |r| {
             let from: String = r.get(4)?;
             Ok(MessageRow {
-                local_id: r.get(0)?,
+                local_id: MessageId(r.get(0)?),
                 account: r.get(1)?,
                 message_id: r.get(2)?,
                 subject: r.get(3)?,
@@ -423,7 +423,7 @@ pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Resul
     )?;
     for row in &mut rows {
         let locs: Vec<(String, u32, String, bool)> = locations
-            .query_map([row.local_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .query_map([row.local_id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
             .collect::<rusqlite::Result<_>>()?;
         row.on_server = locs.iter().any(|l| l.3);
         row.folders = locs.iter().filter(|l| l.3).map(|l| l.0.clone()).collect();
@@ -482,13 +482,13 @@ pub(crate) fn raw(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<V
 
 impl super::Store {
     /// UIDs already stored for a folder under its current UIDVALIDITY.
-    pub async fn known_uids(&self, folder: i64, uidvalidity: u32) -> Result<HashSet<u32>, StoreError> {
-        self.run(move |c| known_uids(c, folder, uidvalidity)).await
+    pub async fn known_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<HashSet<u32>, StoreError> {
+        self.run(move |c| known_uids(c, folder.0, uidvalidity)).await
     }
 
     /// How many locations of a folder are still on the server under another UIDVALIDITY.
-    pub async fn stale_locations(&self, folder: i64, uidvalidity: u32) -> Result<u64, StoreError> {
-        self.run(move |c| stale_locations(c, folder, uidvalidity)).await
+    pub async fn stale_locations(&self, folder: FolderId, uidvalidity: u32) -> Result<u64, StoreError> {
+        self.run(move |c| stale_locations(c, folder.0, uidvalidity)).await
     }
 
     /// Whether the account has any stored message.
@@ -512,13 +512,13 @@ impl super::Store {
     pub async fn commit_batch(
         &self,
         account: &str,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         fetched: Vec<FetchedMessage>,
         links: Vec<Link>,
     ) -> Result<BatchStats, StoreError> {
         let account = account.to_owned();
-        self.run(move |c| commit_batch(c, &account, folder, uidvalidity, &fetched, &links)).await
+        self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &links)).await
     }
 
     /// Stores messages from an export (no server location); returns the local ids of the
@@ -527,7 +527,7 @@ impl super::Store {
         &self,
         account: &str,
         messages: Vec<FetchedMessage>,
-    ) -> Result<(Vec<i64>, u64), StoreError> {
+    ) -> Result<(Vec<MessageId>, u64), StoreError> {
         let account = account.to_owned();
         self.run(move |c| {
             let mut new = Vec::new();
@@ -540,39 +540,47 @@ impl super::Store {
             Ok((new, known))
         })
         .await
+        .map(|(new, known): (Vec<i64>, u64)| (new.into_iter().map(MessageId).collect(), known))
     }
 
     /// Records the server's flags `(uid, flags, modseq)` of a folder's known UIDs; returns
     /// the local ids of the messages whose flags changed (each gets a `flags` event).
     pub async fn update_flags(
         &self,
-        folder: i64,
+        folder: FolderId,
         uidvalidity: u32,
         changes: Vec<(u32, Vec<String>, Option<u64>)>,
-    ) -> Result<Vec<i64>, StoreError> {
-        self.run(move |c| update_flags(c, folder, uidvalidity, &changes)).await
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let changed = self.run(move |c| update_flags(c, folder.0, uidvalidity, &changes)).await?;
+        Ok(changed.into_iter().map(MessageId).collect())
     }
 
     /// UIDs of a folder (under its current UIDVALIDITY) that the store has on the server.
-    pub async fn on_server_uids(&self, folder: i64, uidvalidity: u32) -> Result<Vec<u32>, StoreError> {
-        self.run(move |c| on_server_uids(c, folder, uidvalidity)).await
+    pub async fn on_server_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<Vec<u32>, StoreError> {
+        self.run(move |c| on_server_uids(c, folder.0, uidvalidity)).await
     }
 
     /// Marks UIDs of a folder gone from the server; the messages stay.
-    pub async fn mark_removed(&self, folder: i64, uidvalidity: u32, uids: Vec<u32>) -> Result<PassOutcome, StoreError> {
-        self.run(move |c| mark_removed(c, folder, uidvalidity, &uids)).await
+    pub async fn mark_removed(
+        &self,
+        folder: FolderId,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    ) -> Result<PassOutcome, StoreError> {
+        self.run(move |c| mark_removed(c, folder.0, uidvalidity, &uids)).await
     }
 
     /// Ends a complete folder pass after a UIDVALIDITY change: what was not found again
     /// is gone from the server.
-    pub async fn finish_pass(&self, folder: i64, uidvalidity: u32) -> Result<PassOutcome, StoreError> {
-        self.run(move |c| finish_pass(c, folder, uidvalidity)).await
+    pub async fn finish_pass(&self, folder: FolderId, uidvalidity: u32) -> Result<PassOutcome, StoreError> {
+        self.run(move |c| finish_pass(c, folder.0, uidvalidity)).await
     }
 
     /// Emits `removed` for those of `touched` that are on the server nowhere any more;
     /// returns how many.
-    pub async fn emit_removed(&self, account: &str, touched: Vec<i64>) -> Result<u64, StoreError> {
+    pub async fn emit_removed(&self, account: &str, touched: Vec<MessageId>) -> Result<u64, StoreError> {
         let account = account.to_owned();
+        let touched: Vec<i64> = touched.iter().map(|m| m.0).collect();
         self.run(move |c| emit_removed(c, &account, &touched)).await
     }
 
@@ -582,22 +590,22 @@ impl super::Store {
     }
 
     /// Where a message is on the server (present folders only).
-    pub async fn places(&self, message: i64) -> Result<Vec<Place>, StoreError> {
-        self.run(move |c| places(c, message)).await
+    pub async fn places(&self, message: MessageId) -> Result<Vec<Place>, StoreError> {
+        self.run(move |c| places(c, message.0)).await
     }
 
     /// A stored message's Message-ID.
-    pub async fn message_id_of(&self, local_id: i64) -> Result<Option<String>, StoreError> {
-        self.run(move |c| message_id_of(c, local_id)).await
+    pub async fn message_id_of(&self, local_id: MessageId) -> Result<Option<String>, StoreError> {
+        self.run(move |c| message_id_of(c, local_id.0)).await
     }
 
     /// The account a stored message belongs to.
-    pub async fn account_of(&self, local_id: i64) -> Result<Option<String>, StoreError> {
-        self.run(move |c| account_of(c, local_id)).await
+    pub async fn account_of(&self, local_id: MessageId) -> Result<Option<String>, StoreError> {
+        self.run(move |c| account_of(c, local_id.0)).await
     }
 
     /// A stored message's raw bytes.
-    pub async fn raw_message(&self, local_id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.run(move |c| raw(c, local_id)).await
+    pub async fn raw_message(&self, local_id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run(move |c| raw(c, local_id.0)).await
     }
 }

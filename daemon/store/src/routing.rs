@@ -10,13 +10,14 @@ use serde::{Deserialize, Serialize};
 use super::events::EventKind;
 use super::messages::event;
 use super::{StoreError, parse_list};
+use postfach_model::MessageId;
 use postfach_model::now_unix;
 
 /// A message as the routing chain needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteInput {
     /// Local id of the message (`messages.id`).
-    pub local_id: i64,
+    pub local_id: MessageId,
     /// Id of the account the message belongs to.
     pub account: String,
     /// The folder routers see: a folder of the account's own (not inbox, sent, …) if the
@@ -88,7 +89,7 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteResult {
     /// Local id of the routed message.
-    pub local_id: i64,
+    pub local_id: MessageId,
     /// The folder the routers saw.
     pub folder: String,
     /// Every router's answer, in chain order (routers after the winner did not run).
@@ -152,7 +153,7 @@ fn scan(conn: &Connection, account: &str, wanted: Option<&HashSet<i64>>) -> rusq
     let mut out: Vec<RouteInput> = Vec::new();
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
-        if out.last().is_some_and(|m| m.local_id == id) || wanted.is_some_and(|w| !w.contains(&id)) {
+        if out.last().is_some_and(|m| m.local_id.0 == id) || wanted.is_some_and(|w| !w.contains(&id)) {
             continue;
         }
         let location = (r.get(10)?, r.get::<_, String>(11)?, r.get::<_, String>(12)?);
@@ -177,7 +178,7 @@ fn input(
     (folder, path, flags): (String, String, String),
 ) -> rusqlite::Result<RouteInput> {
     Ok(RouteInput {
-        local_id,
+        local_id: MessageId(local_id),
         account,
         folder,
         folder_path: parse_list(&path),
@@ -250,19 +251,20 @@ pub(crate) fn apply(
         rows.collect::<rusqlite::Result<_>>()?
     };
     for r in results {
+        let local_id = r.local_id.0;
         let steps = serde_json::to_string(&r.steps).unwrap_or_else(|_| "[]".into());
         tx.prepare_cached(
             "INSERT INTO route_traces (message, chain, at, folder, steps) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(message) DO UPDATE SET chain = ?2, at = ?3, folder = ?4, steps = ?5",
         )?
-        .execute(params![r.local_id, chain, now, r.folder, steps])?;
-        let current: Option<String> = assigned.remove(&r.local_id);
+        .execute(params![local_id, chain, now, r.folder, steps])?;
+        let current: Option<String> = assigned.remove(&local_id);
         match (&current, &r.winner) {
             (None, None) => {}
             (Some(_), None) => {
-                tx.prepare_cached("DELETE FROM assignments WHERE message = ?1")?.execute([r.local_id])?;
+                tx.prepare_cached("DELETE FROM assignments WHERE message = ?1")?.execute([local_id])?;
                 let detail = serde_json::json!({ "previous": current }).to_string();
-                event(&tx, account, EventKind::Unrouted, Some(r.local_id), Some(&detail), now)?;
+                event(&tx, account, EventKind::Unrouted, Some(local_id), Some(&detail), now)?;
                 stats.unrouted += 1;
             }
             (old, Some((project, plugin, reason))) => {
@@ -270,17 +272,17 @@ pub(crate) fn apply(
                     "INSERT INTO assignments (message, project, plugin, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(message) DO UPDATE SET project = ?2, plugin = ?3, reason = ?4, at = ?5",
                 )?
-                .execute(params![r.local_id, project, plugin, reason, now])?;
+                .execute(params![local_id, project, plugin, reason, now])?;
                 match old {
                     None => {
                         let detail = serde_json::json!({ "project": project, "plugin": plugin }).to_string();
-                        event(&tx, account, EventKind::Routed, Some(r.local_id), Some(&detail), now)?;
+                        event(&tx, account, EventKind::Routed, Some(local_id), Some(&detail), now)?;
                         stats.routed += 1;
                     }
                     Some(previous) if previous != project => {
                         let detail = serde_json::json!({ "project": project, "previous": previous, "plugin": plugin })
                             .to_string();
-                        event(&tx, account, EventKind::Reassigned, Some(r.local_id), Some(&detail), now)?;
+                        event(&tx, account, EventKind::Reassigned, Some(local_id), Some(&detail), now)?;
                         stats.reassigned += 1;
                     }
                     Some(_) => {}
@@ -351,9 +353,10 @@ impl super::Store {
         &self,
         account: &str,
         chain: &str,
-        touched: Vec<i64>,
+        touched: Vec<MessageId>,
     ) -> Result<Vec<RouteInput>, StoreError> {
         let (account, chain) = (account.to_owned(), chain.to_owned());
+        let touched: Vec<i64> = touched.iter().map(|m| m.0).collect();
         self.run(move |c| inputs(c, &account, &chain, &touched)).await
     }
 
@@ -364,8 +367,10 @@ impl super::Store {
     }
 
     /// Current assignments `(project, plugin)` of these messages.
-    pub async fn assignments(&self, ids: Vec<i64>) -> Result<HashMap<i64, (String, String)>, StoreError> {
-        self.run(move |c| assignments(c, &ids)).await
+    pub async fn assignments(&self, ids: Vec<MessageId>) -> Result<HashMap<MessageId, (String, String)>, StoreError> {
+        let ids: Vec<i64> = ids.iter().map(|m| m.0).collect();
+        let found = self.run(move |c| assignments(c, &ids)).await?;
+        Ok(found.into_iter().map(|(id, a)| (MessageId(id), a)).collect())
     }
 
     /// Records a routing run: assignments, traces and events where something changed.
@@ -386,8 +391,8 @@ impl super::Store {
     }
 
     /// How a message was routed, for `route explain`.
-    pub async fn trace(&self, local_id: i64) -> Result<Option<Trace>, StoreError> {
-        self.run(move |c| trace(c, local_id)).await
+    pub async fn trace(&self, local_id: MessageId) -> Result<Option<Trace>, StoreError> {
+        self.run(move |c| trace(c, local_id.0)).await
     }
 
     /// Forgets which chain routed an account's messages, so the next run routes every

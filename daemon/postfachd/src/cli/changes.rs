@@ -11,6 +11,7 @@ use super::output;
 use super::{CliError, load_account, open_store};
 use crate::config::Config;
 
+use crate::model::MessageId;
 use crate::store::{ChangeState, Op, SharedStore};
 use crate::wake::{self, Target};
 
@@ -38,12 +39,13 @@ pub async fn run(
     json: bool,
 ) -> Result<(), CliError> {
     let store = open_store(config)?;
-    let account_id = store.account_of(local_id).await?.ok_or(CliError::UnknownMessage(local_id))?;
+    let message = MessageId(local_id);
+    let account_id = store.account_of(message).await?.ok_or(CliError::UnknownMessage(message))?;
     let account = load_account(config, &account_id).await?;
     if !account.file.enabled {
         return Err(CliError::AccountDisabled(account_id));
     }
-    let id = store.enqueue_change(&account_id, local_id, op, &add, &remove).await?;
+    let id = store.enqueue_change(&account_id, message, op, &add, &remove).await?;
     if crate::daemon::is_running(&config.data_dir()) {
         wake::nudge(config, &Target::Account(account_id.clone()));
         let deadline = Instant::now() + DAEMON_WAIT;

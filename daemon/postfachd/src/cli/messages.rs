@@ -60,7 +60,7 @@ pub async fn run(
     let out: Vec<MessageJson> = rows
         .into_iter()
         .map(|m| MessageJson {
-            local_id: m.local_id,
+            local_id: m.local_id.0,
             account: m.account,
             folder: m.folder,
             uid: m.uid,

@@ -339,7 +339,7 @@ pub enum CliError {
     },
     /// No stored message has this local id.
     #[error("no stored message with local id {0} (see `postfachd messages ACCOUNT`)")]
-    UnknownMessage(i64),
+    UnknownMessage(crate::model::MessageId),
     /// The account has no stored folder of this name.
     #[error(
         "account `{account}` has no folder `{folder}` (known: {}); names are the decoded full names as \

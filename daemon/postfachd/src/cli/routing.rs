@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::output::{self, Table, clip};
 use super::{CliError, load_account, open_store, plugin_host};
 use crate::config::Config;
-use crate::model::rfc3339;
+use crate::model::{MessageId, rfc3339};
 use crate::plugins::{HostConfig, PluginHost, PluginKind};
 use crate::routing;
 use crate::store::{self, Answer, SharedStore};
@@ -58,12 +58,13 @@ pub async fn projects(config: &Config, json: bool) -> Result<(), CliError> {
 /// Which routers ran for a message, what each answered, and which won.
 pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), CliError> {
     let store = open_store(config)?;
-    let Some(store::Trace { account, folder, at, steps }) = store.trace(local_id).await? else {
+    let id = MessageId(local_id);
+    let Some(store::Trace { account, folder, at, steps }) = store.trace(id).await? else {
         return Err(CliError::Message(format!(
             "message {local_id} has not been routed (unknown id, or no sync since it arrived)"
         )));
     };
-    let assignment = store.assignments(vec![local_id]).await?.remove(&local_id);
+    let assignment = store.assignments(vec![id]).await?.remove(&id);
     if json {
         output::json(&serde_json::json!({
             "local_id": local_id,
@@ -80,7 +81,7 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
         .messages(store::MessageFilter { account: Some(account.clone()), ..Default::default() })
         .await?
         .into_iter()
-        .find(|m| m.local_id == local_id)
+        .find(|m| m.local_id == id)
         .and_then(|m| m.subject)
         .unwrap_or_default();
     output::line(&format!("message {local_id} in {account}: \"{subject}\""));
@@ -159,7 +160,7 @@ pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: boo
                     _ => "unchanged",
                 };
                 DryRunJson {
-                    local_id: m.local_id,
+                    local_id: m.local_id.0,
                     subject: m.subject.clone(),
                     change,
                     current: now,

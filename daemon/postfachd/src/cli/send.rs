@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::output;
 use super::{CliError, SendCommand as SendArgs, load_account, open_store};
 use crate::config::{Account, Config};
+use crate::model::MessageId;
 use crate::outbox::{self, Context, Outcome};
 use crate::smtp::{Draft, FileAttachment, Parent};
 use crate::store::{OutboxKind as Kind, SharedStore};
@@ -74,10 +75,11 @@ struct Original {
 }
 
 async fn original(store: &SharedStore, local_id: i64) -> Result<Original, CliError> {
-    let found = (store.account_of(local_id).await?, store.raw_message(local_id).await?);
+    let message = MessageId(local_id);
+    let found = (store.account_of(message).await?, store.raw_message(message).await?);
     match found {
         (Some(account), Some(raw)) => Ok(Original { account, raw }),
-        _ => Err(CliError::UnknownMessage(local_id)),
+        _ => Err(CliError::UnknownMessage(message)),
     }
 }
 

@@ -12,7 +12,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::Account;
 use crate::imap::{self, SyncOptions};
-use crate::model::{AccountState, Role};
+use crate::model::{AccountState, FolderId, MessageId, Role};
 use crate::pass::{PassError, SyncStore};
 use crate::plugins::{PluginHost, Quirks};
 use crate::provider;
@@ -128,8 +128,8 @@ impl AccountTask {
         }
         let mut watchers = Watchers::default();
         let mut next_full = Instant::now();
-        let mut inbox: Option<i64> = None;
-        let mut left: Vec<i64> = Vec::new();
+        let mut inbox: Option<FolderId> = None;
+        let mut left: Vec<MessageId> = Vec::new();
         loop {
             // The inbox was read in full by this iteration's full pass; its quick pass
             // only re-selects it for IDLE.
@@ -177,7 +177,7 @@ impl AccountTask {
                 inbox_fresh = true;
             }
             // Folders the watchers saw change, and (before IDLE) the inbox itself.
-            let mut quick: Vec<i64> = watchers.take_changed();
+            let mut quick: Vec<FolderId> = watchers.take_changed();
             if idle
                 && let Some(id) = inbox
                 && !quick.contains(&id)
@@ -234,9 +234,9 @@ impl AccountTask {
     async fn quick_pass(
         &self,
         session: &mut imap::Session,
-        folder: i64,
+        folder: FolderId,
         flag_scan: bool,
-    ) -> Result<Vec<i64>, PassError> {
+    ) -> Result<Vec<MessageId>, PassError> {
         let Some(row) = self.store.folder(folder).await? else { return Ok(Vec::new()) };
         let opts = SyncOptions {
             window_days: self.account.file.sync.window_days,
@@ -249,7 +249,7 @@ impl AccountTask {
         if report.unchanged {
             return Ok(Vec::new());
         }
-        let mut arrived: Vec<i64> =
+        let mut arrived: Vec<MessageId> =
             report.stats.touched.iter().copied().filter(|id| !report.gone.contains(id)).collect();
         arrived.sort_unstable();
         arrived.dedup();
@@ -264,7 +264,7 @@ impl AccountTask {
 
     /// After a full pass: messages that left a folder in a quick pass and were found
     /// nowhere since are removed; all of them are routed again.
-    async fn settle(&self, left: &mut Vec<i64>) {
+    async fn settle(&self, left: &mut Vec<MessageId>) {
         if left.is_empty() {
             return;
         }
@@ -354,7 +354,7 @@ impl AccountTask {
     }
 
     /// Routes what the pass touched; returns an error text for the account's status.
-    async fn route(&self, touched: &[i64]) -> Option<String> {
+    async fn route(&self, touched: &[MessageId]) -> Option<String> {
         let host = Arc::clone(self.plugins.as_ref()?);
         let result =
             crate::routing::route_account(&self.store, &host, &self.account, self.projects.clone(), touched.to_vec())
@@ -441,12 +441,12 @@ fn later(d: Duration) -> Instant {
 /// which then syncs that folder; the watchers themselves never write to the store.
 #[derive(Default)]
 struct Watchers {
-    running: HashMap<i64, JoinHandle<()>>,
-    changed: Arc<Mutex<HashSet<i64>>>,
+    running: HashMap<FolderId, JoinHandle<()>>,
+    changed: Arc<Mutex<HashSet<FolderId>>>,
 }
 
 impl Watchers {
-    fn take_changed(&mut self) -> Vec<i64> {
+    fn take_changed(&mut self) -> Vec<FolderId> {
         let mut set = self.changed.lock().unwrap_or_else(|p| p.into_inner());
         set.drain().collect()
     }
@@ -501,8 +501,8 @@ async fn watch(
     account: &Account,
     plugins: Option<&Arc<PluginHost>>,
     raw: &str,
-    folder: i64,
-    changed: &Mutex<HashSet<i64>>,
+    folder: FolderId,
+    changed: &Mutex<HashSet<FolderId>>,
     wake: &Notify,
 ) -> PassError {
     let mut session = match crate::pass::connect(account, plugins).await {
