@@ -29,6 +29,38 @@ pub fn german_folder_names() -> Vec<FolderName> {
     .collect()
 }
 
+/// The system folders to create, taken from the same table an adapter gives
+/// [`from_table`]: for sent, drafts, trash, junk and archive, the first name the table
+/// lists for the role (a path may use `/`: `"[Gmail]/Sent Mail"`), then `extra` for roles
+/// the table leaves out. Roles named nowhere are not created. So an adapter states each
+/// name once:
+///
+/// ```
+/// use postfach_plugin_sdk::{FolderName, Role, folders};
+///
+/// const TABLE: &[(&str, Role)] = &[("Gesendet", Role::Sent), ("Gelöscht", Role::Trash), ("OUTBOX", Role::Outbox)];
+/// let names = folders::names_from_table(TABLE, &[(Role::Archive, "Archiv")]);
+/// assert_eq!(names, [
+///     FolderName::top(Role::Sent, "Gesendet"),
+///     FolderName::top(Role::Trash, "Gelöscht"),
+///     FolderName::top(Role::Archive, "Archiv"),
+/// ]);
+/// ```
+pub fn names_from_table(table: &[(&str, Role)], extra: &[(Role, &str)]) -> Vec<FolderName> {
+    const CREATABLE: [Role; 5] = [Role::Sent, Role::Drafts, Role::Trash, Role::Junk, Role::Archive];
+    CREATABLE
+        .into_iter()
+        .filter_map(|role| {
+            let name = table
+                .iter()
+                .find(|(_, r)| *r == role)
+                .map(|(name, _)| *name)
+                .or_else(|| extra.iter().find(|(r, _)| *r == role).map(|(_, name)| *name))?;
+            Some(FolderName { role, path: name.split('/').map(str::to_owned).collect() })
+        })
+        .collect()
+}
+
 /// The role a SPECIAL-USE (RFC 6154) or XLIST attribute stands for.
 pub fn attribute_role(attribute: &str) -> Option<Role> {
     Some(match attribute.to_ascii_lowercase().as_str() {

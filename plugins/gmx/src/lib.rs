@@ -56,16 +56,7 @@ impl ProviderAdapter for Gmx {
 
     /// GMX's names (the same platform as WEB.DE).
     fn folder_names(&self) -> Vec<FolderName> {
-        [
-            (Role::Sent, "Gesendet"),
-            (Role::Drafts, "Entwürfe"),
-            (Role::Trash, "Gelöscht"),
-            (Role::Junk, "Spamverdacht"),
-            (Role::Archive, "Archiv"),
-        ]
-        .into_iter()
-        .map(|(role, name)| FolderName::top(role, name))
-        .collect()
+        folders::names_from_table(TABLE, &[(Role::Archive, "Archiv")])
     }
 
     fn quirks(&self) -> Quirks {

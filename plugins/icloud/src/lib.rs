@@ -59,16 +59,7 @@ impl ProviderAdapter for Icloud {
 
     /// iCloud's own names.
     fn folder_names(&self) -> Vec<FolderName> {
-        [
-            (Role::Sent, "Sent Messages"),
-            (Role::Drafts, "Drafts"),
-            (Role::Trash, "Deleted Messages"),
-            (Role::Junk, "Junk"),
-            (Role::Archive, "Archive"),
-        ]
-        .into_iter()
-        .map(|(role, name)| FolderName::top(role, name))
-        .collect()
+        folders::names_from_table(TABLE, &[])
     }
 
     fn quirks(&self) -> Quirks {
