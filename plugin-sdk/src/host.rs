@@ -29,7 +29,7 @@ pub fn project_of(message_id: &str) -> Option<String> {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
-    use crate::__private::wit::host as h;
+    use crate::export::wit::host as h;
     use crate::types::Level;
 
     pub fn log(level: Level, message: &str) {

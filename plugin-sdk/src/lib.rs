@@ -38,9 +38,6 @@
 //! plugin directory. [`host`] gives access to the daemon's log and the account's options;
 //! [`testing::FakeHost`] lets the same code run in native `cargo test`.
 
-// The generated bindings refer to this crate by name, also from inside it.
-extern crate self as postfach_plugin_sdk;
-
 pub mod folders;
 pub mod host;
 #[cfg(not(target_arch = "wasm32"))]
@@ -139,44 +136,81 @@ pub fn server_id_value<'a>(server_id: &'a [(String, String)], key: &str) -> Opti
     server_id.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
 }
 
-/// Exports a [`ProviderAdapter`] as the component's `provider-adapter` world. Needs the
-/// `provider-adapter` feature.
+/// A [`Router`] behind a pointer: what [`register_router!`] registers, implemented for
+/// every router. The SDK's exports construct the plugin's router through it for each
+/// call.
+pub trait AnyRouter {
+    /// [`Router::ID`].
+    fn id(&self) -> &'static str;
+    /// [`Router::route_batch`].
+    fn route_batch(&self, batch: &[MessageMeta<'_>]) -> Vec<Decision>;
+}
+
+impl<R: Router> AnyRouter for R {
+    fn id(&self) -> &'static str {
+        R::ID
+    }
+
+    fn route_batch(&self, batch: &[MessageMeta<'_>]) -> Vec<Decision> {
+        Router::route_batch(self, batch)
+    }
+}
+
+/// A [`ProviderAdapter`] behind a pointer: what [`register_provider_adapter!`]
+/// registers, implemented for every adapter.
+pub trait AnyAdapter {
+    /// [`ProviderAdapter::ID`].
+    fn id(&self) -> &'static str;
+    /// [`ProviderAdapter::detect`].
+    fn detect(&self, email: &str, imap_host: Option<&str>, server_id: &[(String, String)]) -> u8;
+    /// [`ProviderAdapter::defaults`].
+    fn defaults(&self, email: &str) -> Option<ServerDefaults>;
+    /// [`ProviderAdapter::roles`].
+    fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice>;
+    /// [`ProviderAdapter::quirks`].
+    fn quirks(&self) -> Quirks;
+    /// [`ProviderAdapter::folder_names`].
+    fn folder_names(&self) -> Vec<FolderName>;
+}
+
+impl<A: ProviderAdapter> AnyAdapter for A {
+    fn id(&self) -> &'static str {
+        A::ID
+    }
+
+    fn detect(&self, email: &str, imap_host: Option<&str>, server_id: &[(String, String)]) -> u8 {
+        ProviderAdapter::detect(self, email, imap_host, server_id)
+    }
+
+    fn defaults(&self, email: &str) -> Option<ServerDefaults> {
+        ProviderAdapter::defaults(self, email)
+    }
+
+    fn roles(&self, folders: &[Folder]) -> Vec<RoleChoice> {
+        ProviderAdapter::roles(self, folders)
+    }
+
+    fn quirks(&self) -> Quirks {
+        ProviderAdapter::quirks(self)
+    }
+
+    fn folder_names(&self) -> Vec<FolderName> {
+        ProviderAdapter::folder_names(self)
+    }
+}
+
+/// Registers a [`ProviderAdapter`]: defines the constructor the SDK's exports call for
+/// every call of the `provider-adapter` world. Needs the `provider-adapter` feature.
 #[macro_export]
 macro_rules! register_provider_adapter {
     ($adapter:ty) => {
+        /// Constructs the adapter for one call from Postfach (registered with the SDK).
         #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            struct PostfachAdapterExport;
-            impl $crate::__private::adapter::Guest for PostfachAdapterExport {
-                fn id() -> ::std::string::String {
-                    <$adapter as $crate::ProviderAdapter>::ID.to_owned()
-                }
-                fn detect(
-                    email: ::std::string::String,
-                    imap_host: ::std::option::Option<::std::string::String>,
-                    server_id: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
-                ) -> u8 {
-                    $crate::__private::adapter_detect::<$adapter>(email, imap_host, server_id)
-                }
-                fn defaults(
-                    email: ::std::string::String,
-                ) -> ::std::option::Option<$crate::__private::wit::types::ServerDefaults> {
-                    $crate::__private::adapter_defaults::<$adapter>(email)
-                }
-                fn roles(
-                    folders: ::std::vec::Vec<$crate::__private::wit::types::Folder>,
-                ) -> ::std::vec::Vec<$crate::__private::wit::types::RoleChoice> {
-                    $crate::__private::adapter_roles::<$adapter>(folders)
-                }
-                fn quirks() -> $crate::__private::wit::types::Quirks {
-                    $crate::__private::adapter_quirks::<$adapter>()
-                }
-                fn folder_names() -> ::std::vec::Vec<$crate::__private::wit::types::FolderName> {
-                    $crate::__private::adapter_folder_names::<$adapter>()
-                }
-            }
-    $crate::__private::adapter::export_adapter!(PostfachAdapterExport with_types_in $crate::__private::adapter);
-        };
+        #[allow(unsafe_code)]
+        #[unsafe(no_mangle)]
+        pub fn __postfach_new_adapter() -> ::std::boxed::Box<dyn $crate::AnyAdapter> {
+            ::std::boxed::Box::new(<$adapter as $crate::ProviderAdapter>::new())
+        }
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() = || {
             fn is_adapter<T: $crate::ProviderAdapter>() {}
@@ -185,25 +219,18 @@ macro_rules! register_provider_adapter {
     };
 }
 
-/// Exports a [`Router`] as the component's `router` world. Needs the `router` feature.
+/// Registers a [`Router`]: defines the constructor the SDK's exports call for every batch.
+/// Needs the `router` feature.
 #[macro_export]
 macro_rules! register_router {
     ($router:ty) => {
+        /// Constructs the router for one batch from Postfach (registered with the SDK).
         #[cfg(target_arch = "wasm32")]
-        const _: () = {
-            struct PostfachRouterExport;
-            impl $crate::__private::router::Guest for PostfachRouterExport {
-                fn id() -> ::std::string::String {
-                    <$router as $crate::Router>::ID.to_owned()
-                }
-                fn route(
-                    batch: $crate::__private::wit::types::Batch,
-                ) -> ::std::vec::Vec<$crate::__private::wit::types::Decision> {
-                    $crate::__private::route::<$router>(batch)
-                }
-            }
-    $crate::__private::router::export_router!(PostfachRouterExport with_types_in $crate::__private::router);
-        };
+        #[allow(unsafe_code)]
+        #[unsafe(no_mangle)]
+        pub fn __postfach_new_router() -> ::std::boxed::Box<dyn $crate::AnyRouter> {
+            ::std::boxed::Box::new(<$router as $crate::Router>::new())
+        }
         #[cfg(not(target_arch = "wasm32"))]
         const _: fn() = || {
             fn is_router<T: $crate::Router>() {}
@@ -212,5 +239,4 @@ macro_rules! register_router {
     };
 }
 
-#[doc(hidden)]
-pub mod __private;
+mod export;

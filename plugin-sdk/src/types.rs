@@ -251,7 +251,7 @@ enum TextsRepr<'a> {
     #[cfg(all(target_arch = "wasm32", feature = "router"))]
     Spans {
         text: &'a str,
-        spans: &'a [crate::__private::wit::types::Span],
+        spans: &'a [crate::export::wit::types::Span],
     },
 }
 
@@ -260,7 +260,7 @@ impl<'a> Texts<'a> {
     pub const EMPTY: Texts<'static> = Texts { repr: TextsRepr::Slice(&[]) };
 
     #[cfg(all(target_arch = "wasm32", feature = "router"))]
-    pub(crate) fn spans(text: &'a str, spans: &'a [crate::__private::wit::types::Span]) -> Texts<'a> {
+    pub(crate) fn spans(text: &'a str, spans: &'a [crate::export::wit::types::Span]) -> Texts<'a> {
         Texts { repr: TextsRepr::Spans { text, spans } }
     }
 

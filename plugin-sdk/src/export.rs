@@ -1,8 +1,10 @@
-//! Generated bindings and the glue the registration macros expand to. Not public API.
+//! The component's exports: the generated bindings (private to this crate), the one
+//! `export!` of the world this build is for, and the glue between the generated types and
+//! the SDK's own. The plugin's `register_router!` / `register_provider_adapter!` only
+//! defines a constructor; the exports here call it for every plugin call.
 #![allow(missing_docs)]
 
-pub use wit_bindgen;
-
+#[cfg(target_arch = "wasm32")]
 /// Reports a panic through `host.log` before the instance traps, so the daemon can name
 /// the panic message in its error.
 pub fn install_panic_hook() {
@@ -30,51 +32,103 @@ compile_error!(
 #[cfg(all(target_arch = "wasm32", not(feature = "router"), not(feature = "provider-adapter")))]
 compile_error!("postfach-plugin-sdk: enable the feature `router` or `provider-adapter`");
 
+// The generated exports are `export_name` functions called by the component ABI: the one
+// place where the SDK needs unsafe code, as every component does.
 #[cfg(all(target_arch = "wasm32", feature = "router"))]
-pub mod router {
-    wit_bindgen::generate!({
-        world: "router",
-        path: "wit/v0.2",
-        pub_export_macro: true,
-        export_macro_name: "export_router",
-        default_bindings_module: "postfach_plugin_sdk::__private::router",
-        runtime_path: "postfach_plugin_sdk::__private::wit_bindgen::rt",
-    });
+#[allow(unsafe_code)]
+mod router {
+    wit_bindgen::generate!({ world: "router", path: "wit/v0.2" });
+
+    // The constructor `register_router!` defines in the plugin crate.
+    unsafe extern "Rust" {
+        safe fn __postfach_new_router() -> Box<dyn crate::AnyRouter>;
+    }
+
+    struct Component;
+
+    impl Guest for Component {
+        fn id() -> String {
+            super::install_panic_hook();
+            __postfach_new_router().id().to_owned()
+        }
+
+        fn route(batch: postfach::plugin::types::Batch) -> Vec<postfach::plugin::types::Decision> {
+            use postfach::plugin::types as w;
+            super::install_panic_hook();
+            let router = __postfach_new_router();
+            let messages = super::decode(&batch);
+            router
+                .route_batch(&messages)
+                .into_iter()
+                .map(|d| match d {
+                    crate::Decision::Project(a) => {
+                        w::Decision::Project(w::Assignment { project: a.project, reason: a.reason })
+                    }
+                    crate::Decision::Skip => w::Decision::Skip,
+                })
+                .collect()
+        }
+    }
+
+    export!(Component);
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "provider-adapter"))]
-pub mod adapter {
-    wit_bindgen::generate!({
-        world: "provider-adapter",
-        path: "wit/v0.2",
-        pub_export_macro: true,
-        export_macro_name: "export_adapter",
-        default_bindings_module: "postfach_plugin_sdk::__private::adapter",
-        runtime_path: "postfach_plugin_sdk::__private::wit_bindgen::rt",
-    });
+#[allow(unsafe_code)]
+mod adapter {
+    wit_bindgen::generate!({ world: "provider-adapter", path: "wit/v0.2" });
+
+    // The constructor `register_provider_adapter!` defines in the plugin crate.
+    unsafe extern "Rust" {
+        safe fn __postfach_new_adapter() -> Box<dyn crate::AnyAdapter>;
+    }
+
+    use postfach::plugin::types as w;
+
+    struct Component;
+
+    impl Guest for Component {
+        fn id() -> String {
+            super::install_panic_hook();
+            __postfach_new_adapter().id().to_owned()
+        }
+
+        fn detect(email: String, imap_host: Option<String>, server_id: Vec<(String, String)>) -> u8 {
+            super::install_panic_hook();
+            __postfach_new_adapter().detect(&email, imap_host.as_deref(), &server_id).min(100)
+        }
+
+        fn defaults(email: String) -> Option<w::ServerDefaults> {
+            super::install_panic_hook();
+            super::glue::defaults(__postfach_new_adapter().defaults(&email))
+        }
+
+        fn roles(folders: Vec<w::Folder>) -> Vec<w::RoleChoice> {
+            super::install_panic_hook();
+            let adapter = __postfach_new_adapter();
+            super::glue::roles(&*adapter, folders)
+        }
+
+        fn quirks() -> w::Quirks {
+            super::install_panic_hook();
+            super::glue::quirks(__postfach_new_adapter().quirks())
+        }
+
+        fn folder_names() -> Vec<w::FolderName> {
+            super::install_panic_hook();
+            super::glue::folder_names(__postfach_new_adapter().folder_names())
+        }
+    }
+
+    export!(Component);
 }
 
+/// The host interface of whichever world this build exports.
 #[cfg(all(target_arch = "wasm32", feature = "router"))]
-pub use router::postfach::plugin as wit;
+pub(crate) use router::postfach::plugin as wit;
 
 #[cfg(all(target_arch = "wasm32", feature = "provider-adapter", not(feature = "router")))]
-pub use adapter::postfach::plugin as wit;
-
-#[cfg(all(target_arch = "wasm32", feature = "router"))]
-pub fn route<R: crate::Router>(batch: wit::types::Batch) -> Vec<wit::types::Decision> {
-    use wit::types as w;
-    install_panic_hook();
-    let router = R::new();
-    let messages = decode(&batch);
-    router
-        .route_batch(&messages)
-        .into_iter()
-        .map(|d| match d {
-            crate::Decision::Project(a) => w::Decision::Project(w::Assignment { project: a.project, reason: a.reason }),
-            crate::Decision::Skip => w::Decision::Skip,
-        })
-        .collect()
-}
+pub(crate) use adapter::postfach::plugin as wit;
 
 /// Views the span-encoded batch as messages, without copying any text. Spans the host
 /// produced are always in range and on character boundaries; anything else reads as empty.
@@ -114,18 +168,9 @@ fn decode(batch: &wit::types::Batch) -> Vec<crate::MessageMeta<'_>> {
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "provider-adapter"))]
-mod adapter_glue {
+mod glue {
     use super::wit::types as w;
-    use crate::{LoginForm, ProviderAdapter, Role, RoleSource, Security};
-
-    pub fn adapter_detect<A: ProviderAdapter>(
-        email: String,
-        imap_host: Option<String>,
-        server_id: Vec<(String, String)>,
-    ) -> u8 {
-        super::install_panic_hook();
-        A::new().detect(&email, imap_host.as_deref(), &server_id).min(100)
-    }
+    use crate::{AnyAdapter, FolderName, LoginForm, Quirks, Role, RoleSource, Security, ServerDefaults};
 
     fn server(s: crate::Server) -> w::Server {
         w::Server {
@@ -139,9 +184,8 @@ mod adapter_glue {
         }
     }
 
-    pub fn adapter_defaults<A: ProviderAdapter>(email: String) -> Option<w::ServerDefaults> {
-        super::install_panic_hook();
-        A::new().defaults(&email).map(|d| w::ServerDefaults {
+    pub fn defaults(d: Option<ServerDefaults>) -> Option<w::ServerDefaults> {
+        d.map(|d| w::ServerDefaults {
             imap: server(d.imap),
             smtp: server(d.smtp),
             login: match d.login {
@@ -152,8 +196,7 @@ mod adapter_glue {
         })
     }
 
-    pub fn adapter_roles<A: ProviderAdapter>(folders: Vec<w::Folder>) -> Vec<w::RoleChoice> {
-        super::install_panic_hook();
+    pub fn roles(adapter: &dyn AnyAdapter, folders: Vec<w::Folder>) -> Vec<w::RoleChoice> {
         let folders: Vec<crate::Folder> = folders
             .into_iter()
             .map(|f| crate::Folder {
@@ -164,12 +207,12 @@ mod adapter_glue {
                 path: f.path,
             })
             .collect();
-        A::new()
+        adapter
             .roles(&folders)
             .into_iter()
             .map(|c| w::RoleChoice {
                 folder: c.folder,
-                role: role_to_wit(c.role),
+                role: role(c.role),
                 source: match c.source {
                     RoleSource::Attribute => w::RoleSource::Attribute,
                     RoleSource::Adapter => w::RoleSource::Adapter,
@@ -180,7 +223,7 @@ mod adapter_glue {
             .collect()
     }
 
-    fn role_to_wit(role: Role) -> w::Role {
+    fn role(role: Role) -> w::Role {
         match role {
             Role::Inbox => w::Role::Inbox,
             Role::Sent => w::Role::Sent,
@@ -196,14 +239,11 @@ mod adapter_glue {
         }
     }
 
-    pub fn adapter_folder_names<A: ProviderAdapter>() -> Vec<w::FolderName> {
-        super::install_panic_hook();
-        A::new().folder_names().into_iter().map(|n| w::FolderName { role: role_to_wit(n.role), path: n.path }).collect()
+    pub fn folder_names(names: Vec<FolderName>) -> Vec<w::FolderName> {
+        names.into_iter().map(|n| w::FolderName { role: role(n.role), path: n.path }).collect()
     }
 
-    pub fn adapter_quirks<A: ProviderAdapter>() -> w::Quirks {
-        super::install_panic_hook();
-        let q = A::new().quirks();
+    pub fn quirks(q: Quirks) -> w::Quirks {
         w::Quirks {
             auto_saves_sent: q.auto_saves_sent,
             max_connections: q.max_connections,
@@ -213,6 +253,3 @@ mod adapter_glue {
         }
     }
 }
-
-#[cfg(all(target_arch = "wasm32", feature = "provider-adapter"))]
-pub use adapter_glue::{adapter_defaults, adapter_detect, adapter_folder_names, adapter_quirks, adapter_roles};
