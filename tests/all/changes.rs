@@ -8,7 +8,10 @@ use postfach_test_harness::mail::Mail;
 use postfach_test_harness::{Dovecot, DovecotConfig, Layout, MailboxSpec, RecordingProxy};
 use serde_json::Value;
 
-use crate::support::{Env, account_toml, account_toml_via, caps_without, dovecot, message_by_subject};
+use crate::support::{
+    Env, account_toml, account_toml_via, caps_without, dovecot, flags, message_by_subject,
+    three_messages_behind_a_relay,
+};
 
 const USER: &str = "mm@muster-architekten.de";
 const WAIT: Duration = Duration::from_secs(15);
@@ -17,10 +20,6 @@ fn with_system_folders() -> DovecotConfig {
     DovecotConfig::default()
         .mailbox(MailboxSpec::special("Papierkorb", "\\Trash"))
         .mailbox(MailboxSpec::special("Spam", "\\Junk"))
-}
-
-fn flags(m: &Value) -> Vec<String> {
-    m["flags"].as_array().map(|a| a.iter().map(|f| f.as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
 }
 
 /// The server's flags of the message with this Message-ID in `folder`.
@@ -40,16 +39,7 @@ fn count_in(dv: &Dovecot, folder: &str, message_id: &str) -> usize {
 /// Flags set by another client show up in the store while the daemon runs; `mark` sets
 /// flags on the server while that client changes other flags of the same message.
 fn flags_both_ways(caps: Option<&str>, expect_on_wire: &[&str], never_on_wire: &[&str]) {
-    let mut config = DovecotConfig::default();
-    if let Some(c) = caps {
-        config = config.capability(c);
-    }
-    let dv = dovecot(config, &[USER]);
-    let proxy = RecordingProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
-    let mut c = dv.client(USER).unwrap();
-    for n in 1..=3 {
-        c.append("INBOX", &[], None, &Mail::new(n, &format!("Nachricht {n}")).to_bytes()).unwrap();
-    }
+    let (dv, proxy, mut c) = three_messages_behind_a_relay(DovecotConfig::default(), caps, USER);
     let env = Env::new();
     env.write_account("mm", &account_toml_via(&dv, USER, proxy.port, "[sync]\ninterval_secs = 2\n"));
     let daemon = env.daemon();

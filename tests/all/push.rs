@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use postfach_test_harness::mail::Mail;
 use postfach_test_harness::{DovecotConfig, MailboxSpec, RecordingProxy};
-use serde_json::Value;
 
-use crate::support::{Env, account_toml, account_toml_via, caps_without, dovecot, message_by_subject, wait_for};
+use crate::support::{
+    Env, account_toml, account_toml_via, caps_without, dovecot, flags, message_by_subject,
+    three_messages_behind_a_relay, wait_for,
+};
 
 const USER: &str = "mm@muster-architekten.de";
 /// Far longer than any wait below: whatever arrives in time came by IDLE.
@@ -80,10 +82,6 @@ fn without_idle_the_daemon_polls() {
     daemon.wait_for("the next poll", WAIT, || message_by_subject(&env, "mm2", "Auch per Abruf"));
 }
 
-fn flags(m: &Value) -> Vec<String> {
-    m["flags"].as_array().map(|a| a.iter().map(|f| f.as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
-}
-
 /// How many of the daemon's connections through `proxy` are in IDLE right now: IDLE
 /// commands the server answered with `+ idling`, less those the daemon ended with DONE.
 fn idle_connections(proxy: &RecordingProxy) -> usize {
@@ -115,16 +113,8 @@ fn announced(proxy: &RecordingProxy, change: impl FnOnce(), news: &[&str]) {
 /// folder (same message, new place, no `removed`). The polling interval is an hour.
 fn other_clients_changes_arrive_by_idle(caps: Option<&str>) {
     const SOON: Duration = Duration::from_secs(2);
-    let mut config = DovecotConfig::default().mailbox(MailboxSpec::new("Ablage"));
-    if let Some(c) = caps {
-        config = config.capability(c);
-    }
-    let dv = dovecot(config, &[USER]);
-    let proxy = RecordingProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
-    let mut c = dv.client(USER).unwrap();
-    for n in 1..=3 {
-        c.append("INBOX", &[], None, &Mail::new(n, &format!("Nachricht {n}")).to_bytes()).unwrap();
-    }
+    let config = DovecotConfig::default().mailbox(MailboxSpec::new("Ablage"));
+    let (dv, proxy, mut c) = three_messages_behind_a_relay(config, caps, USER);
     let env = Env::new();
     env.write_account("mm", &account_toml_via(&dv, USER, proxy.port, NO_POLL));
     let daemon = env.daemon();

@@ -5,7 +5,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use postfach_test_harness::{Dovecot, DovecotConfig};
+use postfach_test_harness::mail::Mail;
+use postfach_test_harness::{Dovecot, DovecotConfig, ImapClient, RecordingProxy};
 use serde_json::Value;
 
 /// The binary under test.
@@ -397,4 +398,30 @@ pub fn events(env: &Env, account: &str) -> Vec<(String, i64)> {
     let db = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
     let mut stmt = db.prepare("SELECT kind, COALESCE(message, 0) FROM events WHERE account = ?1 ORDER BY seq").unwrap();
     stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// Dovecot (with `caps` instead of its own capabilities, if given) whose `user` has
+/// "Nachricht 1" to "Nachricht 3" in the INBOX, a recording relay in front of it, and a
+/// client of that user: the setup of tests where another client changes mail.
+pub fn three_messages_behind_a_relay(
+    config: DovecotConfig,
+    caps: Option<&str>,
+    user: &str,
+) -> (Dovecot, RecordingProxy, ImapClient) {
+    let mut config = config;
+    if let Some(c) = caps {
+        config = config.capability(c);
+    }
+    let dv = dovecot(config, &[user]);
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
+    let mut c = dv.client(user).unwrap();
+    for n in 1..=3 {
+        c.append("INBOX", &[], None, &Mail::new(n, &format!("Nachricht {n}")).to_bytes()).unwrap();
+    }
+    (dv, proxy, c)
+}
+
+/// The flags of a message entry of `postfachd messages --json`.
+pub fn flags(m: &Value) -> Vec<String> {
+    m["flags"].as_array().map(|a| a.iter().map(|f| f.as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
 }
