@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::types::{Folder, FolderName, Role, RoleChoice, RoleSource};
+use crate::{Folder, FolderName, Role, RoleChoice, RoleSource};
 
 /// The German system folder names (Gesendet, Entwürfe, Papierkorb, Spam, Archiv): the
 /// default of [`crate::ProviderAdapter::folder_names`].

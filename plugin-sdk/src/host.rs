@@ -4,7 +4,7 @@
 //! [`crate::testing::FakeHost`] installed on the current thread (without one: logs go to
 //! stderr, no options are set, every project exists, no message has a project).
 
-use crate::types::Level;
+use crate::Level;
 
 /// Writes to the daemon's log, tagged with the plugin id.
 pub fn log(level: Level, message: &str) {
@@ -29,8 +29,8 @@ pub fn project_of(message_id: &str) -> Option<String> {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
+    use crate::Level;
     use crate::export::wit::host as h;
-    use crate::types::Level;
 
     pub fn log(level: Level, message: &str) {
         let level = match level {
@@ -58,8 +58,8 @@ mod imp {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
+    use crate::Level;
     use crate::testing;
-    use crate::types::Level;
 
     pub fn log(level: Level, message: &str) {
         if testing::with_host(|h| h.record_log(level, message)).is_none() {

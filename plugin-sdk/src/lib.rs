@@ -44,10 +44,11 @@ pub mod host;
 pub mod testing;
 mod types;
 
-pub use types::{
-    Assignment, Decision, Folder, FolderName, Level, LoginForm, MessageMeta, Quirks, Role, RoleChoice, RoleSource,
-    Security, Server, ServerDefaults, Texts,
+pub use postfach_plugin_types::{
+    Assignment, Decision, Folder, FolderName, Level, LoginForm, Quirks, Role, RoleChoice, RoleSource, Security, Server,
+    ServerDefaults,
 };
+pub use types::{MessageMeta, Texts};
 
 /// A provider adapter: servers, folder roles and quirks of one mail provider.
 ///

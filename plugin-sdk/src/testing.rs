@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use crate::types::Level;
+use crate::Level;
 
 /// A host for native tests. Install it for a closure with [`FakeHost::run`]; clones
 /// share the captured logs.

@@ -6,9 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postfach::model::Role;
 use postfach::plugins::{
-    CallContext, CallError, Decision, FolderInfo, HostConfig, Limits, MessageMeta, PluginError, PluginHost,
+    CallContext, CallError, Decision, Folder, HostConfig, Limits, MessageMeta, PluginError, PluginHost, PluginRole,
 };
 use postfach_test_harness::mail::Mail;
 use postfach_test_harness::{DovecotConfig, MailboxSpec};
@@ -35,10 +34,10 @@ fn host_with(files: &[(&Path, &str)]) -> (tempfile::TempDir, Arc<PluginHost>) {
     (dir, host)
 }
 
-fn folders() -> Vec<FolderInfo> {
+fn folders() -> Vec<Folder> {
     ["INBOX", "Gesendet", "Papierkorb"]
         .iter()
-        .map(|n| FolderInfo {
+        .map(|n| Folder {
             name: (*n).into(),
             raw: (*n).into(),
             delimiter: Some("/".into()),
@@ -73,7 +72,7 @@ fn each_misbehaviour_fails_only_its_call_with_a_clear_reason() {
     }
     // The host and other plugins are unharmed.
     let roles = host.roles("generic", &folders()).unwrap();
-    assert!(roles.iter().any(|c| c.folder == "Gesendet" && c.role == Some(Role::Sent)));
+    assert!(roles.iter().any(|c| c.folder == "Gesendet" && c.role == PluginRole::Sent));
 }
 
 #[test]
@@ -142,7 +141,7 @@ fn calls_in_flight_keep_their_version_with_a_generous_deadline() {
     std::fs::rename(&tmp, dir.path().join("slow.wasm")).unwrap();
     assert_eq!(host.reload().changed, ["slow-router"]);
     let project = |r: Result<Vec<Decision>, PluginError>| match r.unwrap().pop() {
-        Some(Decision::Project { project, .. }) => project,
+        Some(Decision::Project(a)) => a.project,
         other => panic!("{other:?}"),
     };
     assert_eq!(project(in_flight.join().unwrap()), "v1", "the call that started on v1 finished on v1");
@@ -293,7 +292,7 @@ fn readme_examples_build_and_load() {
     let (_dir, host) = host_with(&[(&adapter, "muster-mail.wasm"), (&router, "project-tag.wasm")]);
     assert_eq!(host.detect("max@muster-mail.de", None, &[]), [("muster-mail".to_owned(), 100)]);
     let mut f = folders();
-    f.push(FolderInfo {
+    f.push(Folder {
         name: "Ausgang".into(),
         raw: "Ausgang".into(),
         delimiter: None,
@@ -301,15 +300,12 @@ fn readme_examples_build_and_load() {
         path: vec!["Ausgang".into()],
     });
     let roles = host.roles("muster-mail", &f).unwrap();
-    assert!(roles.iter().any(|c| c.folder == "Ausgang" && c.role == Some(Role::Sent)), "{roles:?}");
+    assert!(roles.iter().any(|c| c.folder == "Ausgang" && c.role == PluginRole::Sent), "{roles:?}");
     let ctx = CallContext { projects: Some(Arc::new(["123-45".to_owned()].into())), ..CallContext::default() };
     let batch = vec![
         MessageMeta { subject: Some("[Projekt 123-45] Pläne".into()), ..MessageMeta::default() },
         MessageMeta { subject: Some("Hallo".into()), ..MessageMeta::default() },
     ];
     let decisions = host.route("project-tag", ctx, &batch).unwrap();
-    assert_eq!(
-        decisions,
-        [Decision::Project { project: "123-45".into(), reason: "subject tag [Projekt 123-45]".into() }, Decision::Skip]
-    );
+    assert_eq!(decisions, [Decision::project("123-45", "subject tag [Projekt 123-45]"), Decision::Skip]);
 }

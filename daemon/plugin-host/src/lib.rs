@@ -29,11 +29,13 @@ use tracing::{info, warn};
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, Store};
 
-pub use sandbox::{CallError, Limits};
-pub use types::{
-    CallContext, Decision, FolderInfo, FolderNames, LoginForm, MessageMeta, ProjectLookup, Quirks, RoleChoice, Server,
-    ServerDefaults,
+pub use api::domain_role;
+pub use postfach_plugin_types::{
+    Assignment, Decision, Folder, LoginForm, Quirks, Role as PluginRole, RoleChoice, RoleSource as PluginRoleSource,
+    Security as PluginSecurity, Server, ServerDefaults,
 };
+pub use sandbox::{CallError, Limits};
+pub use types::{CallContext, FolderNames, MessageMeta, ProjectLookup};
 
 use cache::Cache;
 use sandbox::State;
@@ -557,7 +559,7 @@ impl PluginHost {
 
     /// An adapter's roles for a folder list. Choices naming unknown folders or giving a
     /// role twice make the answer invalid.
-    pub fn roles(&self, id: &str, folders: &[FolderInfo]) -> Result<Vec<RoleChoice>, PluginError> {
+    pub fn roles(&self, id: &str, folders: &[Folder]) -> Result<Vec<RoleChoice>, PluginError> {
         self.call(
             id,
             "roles",
@@ -574,7 +576,7 @@ impl PluginHost {
                     if !seen_folders.insert(c.folder.clone()) {
                         return Err(format!("two roles for `{}`", c.folder));
                     }
-                    if let Some(role) = c.role
+                    if let Some(role) = domain_role(c.role)
                         && !seen_roles.insert(role)
                     {
                         return Err(format!("the role {role} for two folders"));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use postfach::plugins::{CallContext, FolderInfo, HostConfig, Limits, MessageMeta, PluginHost};
+use postfach::plugins::{CallContext, Folder, HostConfig, Limits, MessageMeta, PluginHost};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap().to_path_buf()
@@ -68,10 +68,10 @@ fn message(i: usize) -> MessageMeta {
     }
 }
 
-fn folders() -> Vec<FolderInfo> {
+fn folders() -> Vec<Folder> {
     let mut out = Vec::new();
     for name in ["INBOX", "Gesendet", "Entwürfe", "Papierkorb", "Spamverdacht", "Archiv", "Postausgang"] {
-        out.push(FolderInfo {
+        out.push(Folder {
             name: name.into(),
             raw: name.into(),
             delimiter: Some("/".into()),
@@ -82,7 +82,7 @@ fn folders() -> Vec<FolderInfo> {
     let mut n = 0;
     while out.len() < 200 {
         let name = format!("ProjektPro/{:03}-{:02} Projekt {n}", 200 + n / 10, n % 10);
-        out.push(FolderInfo {
+        out.push(Folder {
             raw: name.clone(),
             path: name.split('/').map(str::to_owned).collect(),
             name,

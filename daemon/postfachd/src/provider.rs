@@ -9,10 +9,15 @@
 
 use std::sync::Arc;
 
+use crate::config::Security;
 use crate::config::{Account, EndpointError, ImapEndpoint};
 use crate::imap::{ImapError, RoleHints};
 use crate::model::Role;
-use crate::plugins::{FolderInfo, LoginForm, PluginError, PluginHost, PluginKind, Quirks, ServerDefaults};
+use crate::model::RoleSource;
+use crate::plugins::{
+    Folder, LoginForm, PluginError, PluginHost, PluginKind, PluginRoleSource, PluginSecurity, Quirks, ServerDefaults,
+    domain_role,
+};
 use crate::store::ListedFolder;
 
 /// The adapter chosen for an account.
@@ -80,7 +85,7 @@ pub fn imap_endpoint(
     };
     let mut ep = match (&account.file.imap.host, &defaults) {
         (Some(_), _) => account.imap_endpoint()?,
-        (None, Some(d)) => account.imap_endpoint_with(&d.imap.host, d.imap.port, d.imap.security)?,
+        (None, Some(d)) => account.imap_endpoint_with(&d.imap.host, d.imap.port, security(d.imap.security))?,
         (None, None) => return Err(ImapError::Endpoint(EndpointError::NoHost("imap"))),
     };
     if account.file.imap.username.is_none()
@@ -104,15 +109,15 @@ pub fn smtp_endpoint(
             .and_then(|c| h.defaults(&c.id, &account.file.identity.email).ok().flatten()),
         _ => None,
     };
-    account.smtp_endpoint(defaults.as_ref().map(|d| (d.smtp.host.as_str(), d.smtp.port, d.smtp.security)))
+    account.smtp_endpoint(defaults.as_ref().map(|d| (d.smtp.host.as_str(), d.smtp.port, security(d.smtp.security))))
 }
 
 /// Folder roles from the adapter, as hints for the listing. `None` (use attributes) when
 /// there is no adapter or it failed; the failure is returned for the account's status.
 pub fn roles(host: &PluginHost, adapter: &str, listing: &[ListedFolder]) -> (RoleHints, Option<PluginError>) {
-    let infos: Vec<FolderInfo> = listing
+    let infos: Vec<Folder> = listing
         .iter()
-        .map(|f| FolderInfo {
+        .map(|f| Folder {
             name: f.name.clone(),
             raw: f.raw.clone(),
             delimiter: f.delimiter.clone(),
@@ -122,7 +127,8 @@ pub fn roles(host: &PluginHost, adapter: &str, listing: &[ListedFolder]) -> (Rol
         .collect();
     match host.roles(adapter, &infos) {
         Ok(choices) => {
-            (RoleHints { choices: Some(choices.into_iter().map(|c| (c.folder, c.role, c.source)).collect()) }, None)
+            let choices = choices.into_iter().map(|c| (c.folder, domain_role(c.role), role_source(c.source))).collect();
+            (RoleHints { choices: Some(choices) }, None)
         }
         Err(e) => (RoleHints::default(), Some(e)),
     }
@@ -167,4 +173,22 @@ pub struct AdapterRef {
     pub host: Arc<PluginHost>,
     /// The adapter id.
     pub id: String,
+}
+
+/// An adapter's transport security as the config's.
+pub fn security(s: PluginSecurity) -> Security {
+    match s {
+        PluginSecurity::Tls => Security::Tls,
+        PluginSecurity::Starttls => Security::Starttls,
+        PluginSecurity::Plain => Security::Plain,
+    }
+}
+
+/// Who decided an adapter's role choice, as the daemon records it.
+fn role_source(s: PluginRoleSource) -> RoleSource {
+    match s {
+        PluginRoleSource::Attribute => RoleSource::Attribute,
+        PluginRoleSource::Adapter => RoleSource::Adapter,
+        PluginRoleSource::Name => RoleSource::Name,
+    }
 }

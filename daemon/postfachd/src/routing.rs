@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::Account;
 use crate::model::MessageId;
-use crate::plugins::{CallContext, Decision, MessageMeta, PluginHost};
+use crate::plugins::{Assignment, CallContext, Decision, MessageMeta, PluginHost};
 use crate::store::{Answer, ApplyStats, RouteInput, RouteResult, SharedStore, Step, StoreError};
 
 /// Messages per router call.
@@ -153,7 +153,7 @@ pub fn run(host: &PluginHost, chain: &Chain, inputs: &[RouteInput]) -> Vec<Route
 fn decide(chain: &Chain, plugin: &str, input: &RouteInput, decision: Decision, result: &mut RouteResult) -> Step {
     match decision {
         Decision::Skip => Step { plugin: plugin.to_owned(), answer: Answer::Skip, project: None, detail: None },
-        Decision::Project { project, reason } => {
+        Decision::Project(Assignment { project, reason }) => {
             // Routers check the list themselves; this keeps a careless one honest.
             if chain.projects.as_ref().is_some_and(|p| !p.contains(&project)) {
                 return Step {
@@ -245,11 +245,11 @@ mod tests {
         let projects = Some(Arc::new(HashSet::from(["210-01".to_owned()])));
         let chain = chain(&account, &host, projects, None);
         let mut result = RouteResult { local_id: MessageId(1), folder: String::new(), steps: Vec::new(), winner: None };
-        let unknown = Decision::Project { project: "999-99".into(), reason: "guess".into() };
+        let unknown = Decision::project("999-99", "guess");
         let step = decide(&chain, "r1", &input("a@x"), unknown, &mut result);
         assert_eq!((step.answer, result.winner.is_none()), (Answer::Error, true));
         assert!(step.detail.unwrap().contains("not in the project list"));
-        let known = Decision::Project { project: "210-01".into(), reason: "tag".into() };
+        let known = Decision::project("210-01", "tag");
         let step = decide(&chain, "r2", &input("a@x"), known, &mut result);
         assert_eq!(step.answer, Answer::Project);
         assert_eq!(result.winner, Some(("210-01".into(), "r2".into(), "tag".into())));

@@ -8,11 +8,14 @@
 mod since_v0_1;
 mod since_v0_2;
 
+pub use since_v0_2::domain_role;
+
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 
 use crate::sandbox::State;
-use crate::types::{Decision, FolderInfo, FolderNames, MessageMeta, Quirks, RoleChoice, ServerDefaults};
+use crate::types::{FolderNames, MessageMeta};
+use postfach_plugin_types::{Decision, Folder, Quirks, RoleChoice, ServerDefaults};
 
 /// A component prepared against the API version it was built for.
 #[derive(Clone)]
@@ -86,7 +89,7 @@ impl Bindings {
     }
 
     /// Calls `roles` (adapters only).
-    pub fn roles(&self, store: &mut Store<State>, folders: &[FolderInfo]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
+    pub fn roles(&self, store: &mut Store<State>, folders: &[Folder]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
         dispatch!(self, pre => pre.roles(store, folders))
     }
 

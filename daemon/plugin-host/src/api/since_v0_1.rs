@@ -8,7 +8,8 @@ use wasmtime::{Engine, Store};
 
 use super::since_v0_2 as latest;
 use crate::sandbox::State;
-use crate::types::{Decision, FolderInfo, FolderNames, MessageMeta, Quirks, RoleChoice, ServerDefaults};
+use crate::types::{FolderNames, MessageMeta};
+use postfach_plugin_types::{Decision, Folder, Quirks, RoleChoice, ServerDefaults};
 
 /// The package version these bindings implement.
 pub const VERSION: &str = "0.1.0";
@@ -96,7 +97,7 @@ impl Pre {
     }
 
     /// Calls `roles` (adapters only).
-    pub fn roles(&self, store: &mut Store<State>, folders: &[FolderInfo]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
+    pub fn roles(&self, store: &mut Store<State>, folders: &[Folder]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let folders: Vec<wit::Folder> = latest::folders(folders).into_iter().map(folder_to_v0_1).collect();
         let choices = pre.instantiate(&mut *store)?.call_roles(store, &folders)?;

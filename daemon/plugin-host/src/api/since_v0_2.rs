@@ -7,11 +7,11 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 use crate::sandbox::{LogLevel, State};
-use crate::types::{
-    Decision, FolderInfo, FolderNames, LoginForm, MessageMeta, Quirks, RoleChoice, Server, ServerDefaults,
+use crate::types::{FolderNames, MessageMeta};
+use postfach_model::Role as DomainRole;
+use postfach_plugin_types::{
+    Assignment, Decision, Folder, LoginForm, Quirks, Role, RoleChoice, RoleSource, Security, Server, ServerDefaults,
 };
-use postfach_config::Security;
-use postfach_model::{Role, RoleSource};
 
 /// The package version these bindings implement.
 pub const VERSION: &str = "0.2.0";
@@ -124,7 +124,7 @@ impl Pre {
     }
 
     /// Calls `roles` (adapters only).
-    pub fn roles(&self, store: &mut Store<State>, folders: &[FolderInfo]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
+    pub fn roles(&self, store: &mut Store<State>, folders: &[Folder]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let choices = pre.instantiate(&mut *store)?.call_roles(store, &self::folders(folders))?;
         Ok(Some(choices.into_iter().map(role_choice).collect()))
@@ -134,7 +134,9 @@ impl Pre {
     pub fn folder_names(&self, store: &mut Store<State>) -> wasmtime::Result<Option<Option<FolderNames>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let names = pre.instantiate(&mut *store)?.call_folder_names(store)?;
-        Ok(Some(Some(names.into_iter().filter_map(|n| role_from_wit(n.role).map(|role| (role, n.path))).collect())))
+        Ok(Some(Some(
+            names.into_iter().filter_map(|n| domain_role(plugin_role(n.role)).map(|role| (role, n.path))).collect(),
+        )))
     }
 
     /// Calls `quirks` (adapters only).
@@ -148,7 +150,7 @@ impl Pre {
 /// A router's decision, as the host keeps it.
 pub(super) fn decision(d: wit::Decision) -> Decision {
     match d {
-        wit::Decision::Project(a) => Decision::Project { project: a.project, reason: a.reason },
+        wit::Decision::Project(a) => Decision::Project(Assignment { project: a.project, reason: a.reason }),
         wit::Decision::Skip => Decision::Skip,
     }
 }
@@ -167,7 +169,7 @@ pub(super) fn server_defaults(d: wit::ServerDefaults) -> ServerDefaults {
 }
 
 /// The listed folders, as adapters receive them.
-pub(super) fn folders(folders: &[FolderInfo]) -> Vec<wit::Folder> {
+pub(super) fn folders(folders: &[Folder]) -> Vec<wit::Folder> {
     folders
         .iter()
         .map(|f| wit::Folder {
@@ -184,7 +186,7 @@ pub(super) fn folders(folders: &[FolderInfo]) -> Vec<wit::Folder> {
 pub(super) fn role_choice(c: wit::RoleChoice) -> RoleChoice {
     RoleChoice {
         folder: c.folder,
-        role: role_from_wit(c.role),
+        role: plugin_role(c.role),
         source: match c.source {
             wit::RoleSource::Attribute => RoleSource::Attribute,
             wit::RoleSource::Adapter => RoleSource::Adapter,
@@ -217,8 +219,9 @@ fn server_from_wit(s: wit::Server) -> Server {
     }
 }
 
-pub(super) fn role_from_wit(r: wit::Role) -> Option<Role> {
-    Some(match r {
+/// A WIT role as the plugin API's own.
+fn plugin_role(r: wit::Role) -> Role {
+    match r {
         wit::Role::Inbox => Role::Inbox,
         wit::Role::Sent => Role::Sent,
         wit::Role::Drafts => Role::Drafts,
@@ -229,7 +232,24 @@ pub(super) fn role_from_wit(r: wit::Role) -> Option<Role> {
         wit::Role::Flagged => Role::Flagged,
         wit::Role::Important => Role::Important,
         wit::Role::Outbox => Role::Outbox,
-        wit::Role::Other => return None,
+        wit::Role::Other => Role::Other,
+    }
+}
+
+/// A plugin API role as the daemon's domain role; `other` ("known to be none") is none.
+pub fn domain_role(r: Role) -> Option<DomainRole> {
+    Some(match r {
+        Role::Inbox => DomainRole::Inbox,
+        Role::Sent => DomainRole::Sent,
+        Role::Drafts => DomainRole::Drafts,
+        Role::Trash => DomainRole::Trash,
+        Role::Junk => DomainRole::Junk,
+        Role::Archive => DomainRole::Archive,
+        Role::All => DomainRole::All,
+        Role::Flagged => DomainRole::Flagged,
+        Role::Important => DomainRole::Important,
+        Role::Outbox => DomainRole::Outbox,
+        Role::Other => return None,
     })
 }
 

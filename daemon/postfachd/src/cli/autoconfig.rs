@@ -38,7 +38,7 @@ pub async fn run(config: &Config, email: &str) -> Result<(), CliError> {
             "[{section}]\nhost = {}\nport = {}\nsecurity = \"{}\"\nusername = {}\npassword = {{ env = \"{}\" }}\n",
             toml_string(&s.host),
             s.port,
-            security(s.security),
+            security(crate::provider::security(s.security)),
             toml_string(username),
             password_var(email),
         )
