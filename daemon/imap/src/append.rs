@@ -9,7 +9,7 @@ use super::sync::timed;
 /// Whether a message was put there or found there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placed {
-    /// APPENDed now.
+    /// No message in the folder had this Message-ID, so `raw` was APPENDed with the given flags.
     Appended,
     /// A message with this Message-ID is already in the folder.
     AlreadyThere,

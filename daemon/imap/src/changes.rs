@@ -16,7 +16,7 @@ use super::sync::{search, sequence_set, timed};
 /// What a move or deletion did on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
-    /// Gone from the source folder.
+    /// Gone from the source folder: moved with `UID MOVE`, or copied, marked `\Deleted` and expunged by UID.
     Done,
     /// Marked `\Deleted` but not expunged: the server lacks UIDPLUS.
     MarkedDeleted,
@@ -106,7 +106,7 @@ pub async fn move_uids(session: &mut Session, uids: &[u32], to: &str) -> Result<
 /// Where a moved message landed: the destination's UIDVALIDITY and the UIDs that match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
-    /// The destination's UIDVALIDITY.
+    /// The destination's UIDVALIDITY as its SELECT reported it; `uids` are valid only under it.
     pub uidvalidity: u32,
     /// UIDs with the Message-ID (without one: the newest UID).
     pub uids: Vec<u32>,

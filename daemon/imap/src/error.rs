@@ -15,7 +15,7 @@ pub enum ImapError {
     Connect {
         /// `host:port`.
         addr: String,
-        /// The OS error.
+        /// The I/O error from resolving or connecting, e.g. `Connection refused (os error 111)`.
         source: std::io::Error,
     },
     /// TLS setup or handshake failed.
@@ -24,9 +24,9 @@ pub enum ImapError {
     /// An operation took longer than `timeout_secs`.
     #[error("{what} timed out after {secs}s (imap.timeout_secs)")]
     Timeout {
-        /// What was being waited for.
+        /// The command or step that timed out, e.g. `SELECT INBOX` or `logging in to mail.example.de:993`.
         what: String,
-        /// The limit.
+        /// The limit that passed, in whole seconds: `imap.timeout_secs` (twice that for APPEND).
         secs: u64,
     },
     /// The server greeted with BYE or not at all.
@@ -34,15 +34,15 @@ pub enum ImapError {
     Greeting {
         /// `host:port`.
         addr: String,
-        /// What it sent instead.
+        /// The greeting's status and text (e.g. `Bye Too many connections`), or why none arrived.
         text: String,
     },
-    /// STARTTLS was refused.
+    /// The STARTTLS command failed (NO, BAD or a broken connection); a failed handshake after it is `Tls`.
     #[error("{addr} refused STARTTLS: {text}")]
     Starttls {
         /// `host:port`.
         addr: String,
-        /// Server text.
+        /// The server's answer (`NO …`, `BAD …`) or the connection error, e.g. `the server closed the connection`.
         text: String,
     },
     /// The server rejected the login; `text` is the server's words.

@@ -17,12 +17,12 @@ use postfach_config::{FolderSettings, glob_match};
 use postfach_model::ListedFolder;
 use postfach_model::{Role, RoleSource};
 
-/// One LIST response line.
+/// One folder as the `LIST "" "*"` response names it, before decoding and role assignment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
     /// The wire name (modified UTF-7).
     pub raw: String,
-    /// The hierarchy delimiter, if any.
+    /// The hierarchy delimiter as sent, e.g. `/` or `.`; `None` when the server sends NIL (a flat namespace).
     pub delimiter: Option<String>,
     /// Attributes as sent, e.g. `\HasNoChildren`, `\Sent`.
     pub attributes: Vec<String>,

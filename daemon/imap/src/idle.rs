@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use super::error::{ImapError, server_text};
 use super::session::Session;
 
-/// Why an IDLE ended.
+/// Why [`idle`] returned: news from the server, its time limit, or a wake from inside the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woken {
     /// The server reported a change (new mail, expunge, flags).

@@ -21,7 +21,7 @@ use postfach_model::{FolderRow, MessageId};
 /// What housekeeping did, per folder.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionReport {
-    /// `(folder, what happened)`.
+    /// `(decoded folder name, what was done)`, e.g. `12 older than server_retention_days (90) deleted on the server`.
     pub actions: Vec<(String, String)>,
     /// Local ids of the messages that lost a location.
     pub touched: Vec<MessageId>,

@@ -22,7 +22,7 @@ use postfach_net::{sasl, tls};
 pub enum Transport {
     /// TLS, implicit or after STARTTLS.
     Tls(Box<TlsStream<TcpStream>>),
-    /// Unencrypted.
+    /// Unencrypted TCP: `security = "plain"`, or a STARTTLS connection until the upgrade.
     Plain(TcpStream),
 }
 
@@ -73,7 +73,7 @@ pub struct Session {
     pub(crate) inner: async_imap::Session<Transport>,
     /// Capabilities as re-read after login.
     pub(crate) capabilities: Capabilities,
-    /// The per-command timeout.
+    /// Limit for each command and each response of a streamed one, from `imap.timeout_secs` (default 30 s).
     pub timeout: Duration,
     /// How flag changes can be asked for (CONDSTORE / QRESYNC, enabled at login).
     pub changes: ChangeTracking,

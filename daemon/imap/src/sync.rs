@@ -34,14 +34,14 @@ use postfach_model::{
     BatchStats, Checkpoint, FetchedMessage, FolderId, FolderRow, Link, MessageId, PassOutcome, identity_of,
 };
 
-/// UIDs per FETCH command.
+/// UIDs per `UID FETCH` of full bodies; the Message-ID pre-pass and the removal check use four times as many.
 const FETCH_CHUNK: usize = 1000;
-/// Messages per store transaction.
+/// Messages per store transaction; a batch commits at this count or at [`BATCH_BYTES`], whichever comes first.
 const BATCH_MESSAGES: usize = 250;
 /// Bytes per store transaction (large attachments commit sooner).
 const BATCH_BYTES: usize = 16 << 20;
 
-/// How to sync a folder.
+/// Options for one [`sync_folder`] call; the daemon sets them differently for full and quick passes.
 #[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
     /// Only mail whose INTERNALDATE is within this many days.
@@ -56,16 +56,16 @@ pub struct SyncOptions {
     pub flag_scan: bool,
 }
 
-/// What a folder pass did.
+/// What one [`sync_folder`] call did, for the daemon's logs, routing and the account's report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FolderReport {
-    /// Decoded folder name.
+    /// The folder's decoded full name (`INBOX.Entwürfe`, not the wire form); the daemon matches rows by it.
     pub folder: String,
     /// Nothing could have changed (UIDNEXT unchanged); the folder was not searched.
     pub unchanged: bool,
-    /// Store counters.
+    /// Store counters summed over all batches: new, linked and re-linked messages, and every local id touched.
     pub stats: BatchStats,
-    /// Locations found gone after a UIDVALIDITY change.
+    /// Locations marked gone from the server: expunged, moved away, or not found again after a UIDVALIDITY change.
     pub removed: u64,
     /// Bytes of message content downloaded.
     pub bytes: u64,

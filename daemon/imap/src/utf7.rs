@@ -11,7 +11,7 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 #[error("`{0}` is not valid modified UTF-7")]
 pub struct Utf7Error(pub String);
 
-/// Encodes a mailbox name for the wire.
+/// Encodes a decoded mailbox name as modified UTF-7 for the wire: `Entwürfe` becomes `Entw&APw-rfe`.
 pub fn encode(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut pending: Vec<u16> = Vec::new();

@@ -2,6 +2,7 @@
 
 use crate::ids::FolderId;
 use crate::role::{Role, RoleSource};
+use crate::time::Timestamp;
 
 /// A folder as listed by the server, with its role decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,7 @@ pub struct FolderRow {
     /// HIGHESTMODSEQ at the last complete pass.
     pub highestmodseq: Option<u64>,
     /// Unix time of the last complete pass.
-    pub synced_at: Option<i64>,
+    pub synced_at: Option<Timestamp>,
     /// EXISTS at the last complete pass.
     pub exists: Option<u32>,
     /// Messages stored for this folder that are still on the server.

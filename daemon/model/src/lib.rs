@@ -18,4 +18,4 @@ pub use message::{
 };
 pub use role::{Role, RoleSource};
 pub use state::AccountState;
-pub use time::{now_unix, rfc3339};
+pub use time::{Timestamp, now_unix, rfc3339};

@@ -13,7 +13,7 @@ use crate::pass::PassError;
 /// What happened to one pending change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    /// The change's id.
+    /// The id the store gave the change when `postfachd mark`, `delete` or `spam` queued it (`change #<id>`).
     pub id: i64,
     /// Done, failed, or still pending (tried again later).
     pub state: ChangeState,
@@ -57,9 +57,9 @@ enum Problem {
     Refused(String),
     /// Try again after the next sync (the folder was renumbered).
     Later(String),
-    /// The connection broke.
+    /// Any other IMAP error (I/O, timeout, BYE): applying stops and the remaining changes stay pending.
     Connection(ImapError),
-    /// The store failed.
+    /// The store could not read or record a change; applying stops with this error.
     Store(StoreError),
 }
 

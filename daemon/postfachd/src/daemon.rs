@@ -27,17 +27,17 @@ pub enum DaemonError {
     /// The lock file could not be created.
     #[error("cannot create lock file {path}: {source}")]
     LockFile {
-        /// The lock file.
+        /// The lock file's path, `<data_dir>/postfachd.lock` (also when the data directory cannot be created).
         path: PathBuf,
-        /// Why.
+        /// The I/O error from creating the data directory or opening the lock file.
         source: std::io::Error,
     },
     /// The accounts directory could not be created.
     #[error("cannot create accounts directory {path}: {source}")]
     AccountsDir {
-        /// The directory.
+        /// The resolved `accounts_dir` from `postfach.toml` (default `accounts`).
         path: PathBuf,
-        /// Why.
+        /// The I/O error from creating it, e.g. permission denied.
         source: std::io::Error,
     },
     /// The store could not be opened.
@@ -89,7 +89,7 @@ pub struct DaemonLock {
     _file: File,
 }
 
-/// The lock file of a data directory.
+/// `<data_dir>/postfachd.lock`: the running daemon holds an exclusive lock on this file.
 pub fn lock_path(data_dir: &Path) -> PathBuf {
     data_dir.join("postfachd.lock")
 }

@@ -13,9 +13,9 @@ pub enum ImportError {
     /// The path does not exist or cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
-        /// The path.
+        /// The export, or the message file inside it, that could not be read.
         path: PathBuf,
-        /// Why.
+        /// The I/O error, e.g. not found or permission denied.
         source: std::io::Error,
     },
     /// Not a format `import` reads.
@@ -35,7 +35,7 @@ pub enum ImportError {
 pub struct Exported {
     /// RFC 5322 bytes with CRLF line ends.
     pub raw: Vec<u8>,
-    /// Where it came from (`file` or `file#n`), for messages.
+    /// Where it came from, for messages: the file's path, or `path#n` for the n-th (from 1) message of an mbox.
     pub origin: String,
 }
 

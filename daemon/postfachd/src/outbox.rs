@@ -18,7 +18,7 @@ use tracing::{Instrument, info, warn};
 
 use crate::config::{Account, Config};
 use crate::imap::{self, Placed};
-use crate::model::{Role, now_unix};
+use crate::model::{Role, Timestamp};
 use crate::pass::PassError;
 use crate::plugins::PluginHost;
 use crate::provider;
@@ -41,7 +41,7 @@ pub enum SendError {
     /// The message could not be built.
     #[error(transparent)]
     Compose(#[from] ComposeError),
-    /// The store failed.
+    /// The store could not record the new outbox entry.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,19 +76,19 @@ pub async fn enqueue(
     Ok((id, composed.message_id))
 }
 
-/// What an attempt did.
+/// What one [`attempt`] did; the store has recorded the entry's new state unless `Busy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Accepted (or saved as a draft); the server's words, and what happened to the copy.
     Sent {
-        /// The server's reply.
+        /// The SMTP server's acceptance (`250 2.0.0 Ok: queued as …`), or `saved as a draft`.
         reply: String,
-        /// The Sent / Drafts copy.
+        /// The Sent copy: `appended to …`, `already in …`, `skipped: …` or `error: …`; `saved` for drafts.
         copy: String,
     },
     /// A temporary failure; retried later.
     Deferred(String),
-    /// A permanent failure.
+    /// The error of a permanent failure (e.g. SMTP 5xx, a disabled account, `give_up_after_hours` passed); not retried.
     Failed(String),
     /// Another process is delivering it.
     Busy,
@@ -99,9 +99,9 @@ pub enum Outcome {
 pub struct Context {
     /// The config (account files are read per attempt, so edits apply).
     pub config: Config,
-    /// The store.
+    /// The daemon's store: outbox entries, their raw bytes and delivery states.
     pub store: SharedStore,
-    /// The plugins (provider defaults and quirks).
+    /// The plugin host for provider defaults and quirks; `None` uses the account files alone.
     pub plugins: Option<Arc<PluginHost>>,
 }
 
@@ -112,7 +112,7 @@ fn backoff(account: &Account, attempts: u32) -> i64 {
     (capped * (0.8 + fastrand::f64() * 0.4)).round() as i64
 }
 
-/// Makes one attempt at an entry.
+/// Claims an entry and tries it once: SMTP submission (or APPEND to Drafts), then records the outcome.
 pub async fn attempt(ctx: &Context, entry: &Entry) -> Result<Outcome, StoreError> {
     let id = entry.id;
     if !ctx.store.claim_outbox(id).await? {
@@ -162,13 +162,13 @@ async fn fail(ctx: &Context, entry: &Entry, error: String) -> Result<Outcome, St
 
 async fn defer(ctx: &Context, account: &Account, entry: &Entry, error: String) -> Result<Outcome, StoreError> {
     let hours = i64::try_from(account.file.smtp.give_up_after_hours).unwrap_or(i64::MAX);
-    let give_up = entry.created_at.saturating_add(hours.saturating_mul(3600));
-    if now_unix() >= give_up {
+    let give_up = entry.created_at.plus_secs(hours.saturating_mul(3600));
+    if Timestamp::now() >= give_up {
         return fail(ctx, entry, format!("gave up after {} attempts; the last: {error}", entry.attempts + 1)).await;
     }
-    let at = now_unix() + backoff(account, entry.attempts + 1);
+    let at = Timestamp::now().plus_secs(backoff(account, entry.attempts + 1));
     ctx.store.mark_deferred(entry.id, &error, at).await?;
-    warn!(account = %entry.account, outbox = entry.id, %error, retry_at = at, "not sent yet; will retry");
+    warn!(account = %entry.account, outbox = entry.id, %error, retry_at = at.0, "not sent yet; will retry");
     Ok(Outcome::Deferred(error))
 }
 
@@ -239,7 +239,7 @@ pub async fn run(ctx: Context, wake: Arc<Notify>, cancel: CancellationToken) {
         Err(e) => warn!(error = %e, "cannot recover the outbox"),
     }
     loop {
-        let due = match ctx.store.outbox_due(now_unix()).await {
+        let due = match ctx.store.outbox_due(Timestamp::now()).await {
             Ok(due) => {
                 tracing::debug!(due = due.len(), "outbox checked");
                 due
@@ -259,8 +259,9 @@ pub async fn run(ctx: Context, wake: Arc<Notify>, cancel: CancellationToken) {
             }
         }
         let next = ctx.store.outbox_next_due().await.ok().flatten();
-        let wait =
-            next.map_or(Duration::from_secs(60), |at| Duration::from_secs((at - now_unix()).clamp(0, 60) as u64));
+        let wait = next.map_or(Duration::from_secs(60), |at| {
+            Duration::from_secs(Timestamp::now().secs_until(at).clamp(0, 60) as u64)
+        });
         tokio::select! {
             () = wake.notified() => {}
             () = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}

@@ -110,10 +110,10 @@ impl MailStore for SyncStore {
     }
 }
 
-/// What a pass did.
+/// What [`sync_with_session`] did across the account's folders.
 #[derive(Debug, Clone, Default)]
 pub struct AccountReport {
-    /// Per synced folder.
+    /// One report per folder synced, INBOX first; folders the server refused are in `folder_errors`.
     pub folders: Vec<FolderReport>,
     /// Folders the server refused (e.g. deleted between LIST and SELECT), with its words.
     pub folder_errors: Vec<(String, String)>,
@@ -143,15 +143,15 @@ impl AccountReport {
 
 /// An open session and the provider adapter serving the account.
 pub struct Connected {
-    /// The session.
+    /// The logged-in IMAP session (CONDSTORE/QRESYNC enabled where offered); the caller logs it out.
     pub session: Session,
-    /// The adapter, if one applies.
+    /// The provider adapter to ask for roles; `None` without a plugin host or when no adapter matched.
     pub adapter: Option<AdapterRef>,
-    /// How it was chosen.
+    /// Which adapter serves the account and how (`configured`, `detected (score N)`); `None` when none does.
     pub chosen: Option<Chosen>,
     /// `host:port` as connected to.
     pub address: String,
-    /// The login name used.
+    /// The login name sent: `imap.username`, else the address (or its local part, if the adapter says so).
     pub user: String,
 }
 
@@ -229,7 +229,7 @@ fn warn_unknown_overrides(account: &Account, listing: &[ListedFolder]) {
 /// What a full pass did: the sync, and the routing of what it touched.
 #[derive(Debug, Default)]
 pub struct PassSummary {
-    /// Folders, removals, retention.
+    /// The sync itself: per-folder reports, refused folders, the adapter's failure and retention.
     pub report: AccountReport,
     /// What routing changed (none without plugins).
     pub routed: ApplyStats,
@@ -272,7 +272,7 @@ pub async fn full_pass(
             Err(e) => summary.routing_error = Some(e.to_string()),
         }
     }
-    store.record_sync(&account.id, postfach_model::now_unix()).await?;
+    store.record_sync(&account.id, postfach_model::Timestamp::now()).await?;
     Ok(summary)
 }
 
@@ -297,7 +297,8 @@ pub async fn pass_once(
     result.map(|r| (r, chosen))
 }
 
-/// Runs one pass on an open session.
+/// The sync part of [`full_pass`]: folder list and roles, every folder of the sync set, retention when
+/// `opts.housekeeping`, and removals emitted; no routing.
 pub async fn sync_with_session(
     session: &mut Session,
     account: &Account,
@@ -344,7 +345,7 @@ pub async fn sync_with_session(
     store.emit_removed(&account.id, touched).await?;
     Ok(report)
 }
-/// [`create_missing`] with the names the account's provider adapter gives (or the
+/// [`imap::create_missing`] with the names the account's provider adapter gives (or the
 /// host's German defaults when it gives none).
 pub async fn create_missing_for(
     session: &mut imap::Session,

@@ -23,7 +23,7 @@ use crate::store::ListedFolder;
 /// The adapter chosen for an account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chosen {
-    /// Adapter id.
+    /// The provider adapter's plugin id, e.g. `gmail` or `t-online`.
     pub id: String,
     /// `configured` (named in the file) or `detected` (with its score).
     pub how: String,
@@ -33,9 +33,9 @@ pub struct Chosen {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("provider = \"{wanted}\" names no loaded provider adapter (loaded: {loaded})")]
 pub struct UnknownProvider {
-    /// The configured id.
+    /// The `provider = "…"` value from the account file.
     pub wanted: String,
-    /// What is loaded.
+    /// Ids of the loaded provider adapters, comma-separated, or `none`.
     pub loaded: String,
 }
 
@@ -169,9 +169,9 @@ pub fn autoconfig(host: &PluginHost, email: &str) -> Option<(String, ServerDefau
 /// A handle for roles lookups during a sync pass.
 #[derive(Debug, Clone)]
 pub struct AdapterRef {
-    /// The host.
+    /// The plugin host that loaded the adapter, shared with the rest of the daemon.
     pub host: Arc<PluginHost>,
-    /// The adapter id.
+    /// The serving adapter's plugin id, from [`Chosen::id`].
     pub id: String,
 }
 

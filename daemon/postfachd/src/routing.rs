@@ -16,12 +16,12 @@ use crate::model::MessageId;
 use crate::plugins::{Assignment, CallContext, Decision, MessageMeta, PluginHost};
 use crate::store::{Answer, ApplyStats, RouteInput, RouteResult, SharedStore, Step, StoreError};
 
-/// Messages per router call.
+/// Messages per call into a router plugin; longer lists are split into calls of this size.
 const CALL_BATCH: usize = 1000;
 
 /// An account's router chain, ready to run.
 pub struct Chain {
-    /// Router ids in order.
+    /// Router plugin ids from `[routing] plugins`, in the order they run.
     pub plugins: Vec<String>,
     /// Options and project list for the host functions.
     pub ctx: CallContext,

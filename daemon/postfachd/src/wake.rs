@@ -8,16 +8,16 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::model::now_unix;
 
-/// What a wake file asks for.
+/// What a wake file asks for, by its name: `outbox` or `account.<id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// The outbox has work.
+    /// File `outbox`: entries may be due; the outbox loop looks at once instead of at its next check.
     Outbox,
-    /// An account has local changes to apply.
+    /// File `account.<id>`: the account with this id has local changes to apply.
     Account(String),
 }
 
-/// The watched directory.
+/// The directory the daemon watches for wake files: `<data_dir>/wake`.
 pub fn dir(config: &Config) -> PathBuf {
     config.data_dir().join("wake")
 }

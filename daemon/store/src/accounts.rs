@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use postfach_model::Timestamp;
 use postfach_model::{AccountState, now_unix};
 
 /// An account as the store knows it.
@@ -24,7 +25,7 @@ pub struct AccountRow {
     /// The last error, in the server's words where there were any.
     pub last_error: Option<String>,
     /// Unix time of the last completed sync pass.
-    pub last_sync: Option<i64>,
+    pub last_sync: Option<Timestamp>,
     /// Consecutive failed attempts; a good pass resets it, `max_failures` auto-disables.
     pub failures: u32,
     /// Digest of the file that got the account auto-disabled, if it is.
@@ -77,9 +78,9 @@ impl super::Store {
     }
 
     /// Records that a full pass completed at `at` (Unix time).
-    pub async fn record_sync(&self, id: &str, at: i64) -> Result<(), StoreError> {
+    pub async fn record_sync(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.run(move |c| record_sync(c, &id, at)).await
+        self.run(move |c| record_sync(c, &id, at.0)).await
     }
 
     /// Marks the account auto-disabled for the file with this digest (`None` clears it);
@@ -230,7 +231,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
         enabled: r.get(3)?,
         state: state.parse().unwrap_or(AccountState::Stopped),
         last_error: r.get(5)?,
-        last_sync: r.get(6)?,
+        last_sync: r.get::<_, Option<i64>>(6)?.map(Timestamp),
         failures: r.get(7)?,
         disabled_digest: r.get(8)?,
         config_error: r.get(9)?,

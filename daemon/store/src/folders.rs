@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{StoreError, json_list, parse_list};
-use postfach_model::{Checkpoint, FolderId, FolderRow, ListedFolder, Role, RoleSource, now_unix};
+use postfach_model::{Checkpoint, FolderId, FolderRow, ListedFolder, Role, RoleSource, Timestamp, now_unix};
 
 /// Records a fresh LIST: upserts every folder, marks folders no longer listed as absent.
 /// Returns the rows afterwards.
@@ -125,7 +125,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FolderRow> {
         uidvalidity: r.get(10)?,
         uidnext: r.get(11)?,
         highestmodseq: modseq.map(|m| m as u64),
-        synced_at: r.get(13)?,
+        synced_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
         exists: r.get(15)?,
         messages: messages as u64,
     })

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::events::EventKind;
 use super::messages::event;
 use super::{StoreError, json_list, parse_list};
+use postfach_model::Timestamp;
 use postfach_model::now_unix;
 
 /// What an outbox entry is for.
@@ -111,15 +112,15 @@ pub struct Entry {
     /// Attempts started so far, a running one included (claiming counts it).
     pub attempts: u32,
     /// When the next attempt is due (Unix time).
-    pub next_attempt_at: i64,
+    pub next_attempt_at: Timestamp,
     /// The last failure, in the server's words.
     pub last_error: Option<String>,
     /// The server's acceptance (`250 2.0.0 Ok: queued as …`), or for a draft where it was stored.
     pub server_reply: Option<String>,
     /// When it was enqueued (Unix time); `give_up_after_hours` counts from here.
-    pub created_at: i64,
+    pub created_at: Timestamp,
     /// When the server accepted it or the draft was stored (Unix time); `None` until then.
-    pub sent_at: Option<i64>,
+    pub sent_at: Option<Timestamp>,
     /// What happened to the copy in Sent (or Drafts): `appended to …`, `already in …`,
     /// `skipped: …`, or `error: …`.
     pub copy: Option<String>,
@@ -160,11 +161,11 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         envelope_from: r.get(6)?,
         recipients: parse_list(&r.get::<_, String>(7)?),
         attempts: r.get(8)?,
-        next_attempt_at: r.get(9)?,
+        next_attempt_at: Timestamp(r.get(9)?),
         last_error: r.get(10)?,
         server_reply: r.get(11)?,
-        created_at: r.get(12)?,
-        sent_at: r.get(13)?,
+        created_at: Timestamp(r.get(12)?),
+        sent_at: r.get::<_, Option<i64>>(13)?.map(Timestamp),
         copy: r.get(14)?,
     })
 }
@@ -302,13 +303,13 @@ impl super::Store {
     }
 
     /// Entries due for an attempt at `now`, oldest first.
-    pub async fn outbox_due(&self, now: i64) -> Result<Vec<Entry>, StoreError> {
-        self.run(move |c| due(c, now)).await
+    pub async fn outbox_due(&self, now: Timestamp) -> Result<Vec<Entry>, StoreError> {
+        self.run(move |c| due(c, now.0)).await
     }
 
     /// When the next entry becomes due, if any waits.
-    pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
-        self.run(|c| next_due(c)).await
+    pub async fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.run(|c| next_due(c)).await?.map(Timestamp))
     }
 
     /// Claims an entry for an attempt; false when another process took it first.
@@ -328,9 +329,9 @@ impl super::Store {
     }
 
     /// Records a temporary failure; tried again at `retry_at`.
-    pub async fn mark_deferred(&self, id: i64, error: &str, retry_at: i64) -> Result<(), StoreError> {
+    pub async fn mark_deferred(&self, id: i64, error: &str, retry_at: Timestamp) -> Result<(), StoreError> {
         let error = error.to_owned();
-        self.run(move |c| mark_deferred(c, id, &error, retry_at)).await
+        self.run(move |c| mark_deferred(c, id, &error, retry_at.0)).await
     }
 
     /// Records a permanent failure.

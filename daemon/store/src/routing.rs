@@ -11,6 +11,7 @@ use super::events::EventKind;
 use super::messages::event;
 use super::{StoreError, parse_list};
 use postfach_model::MessageId;
+use postfach_model::Timestamp;
 use postfach_model::now_unix;
 
 /// A message as the routing chain needs it.
@@ -312,7 +313,7 @@ pub struct Trace {
     /// The folder the routers saw.
     pub folder: Option<String>,
     /// When the routing run was applied, Unix time.
-    pub at: i64,
+    pub at: Timestamp,
     /// Each router's answer in chain order, up to the one that decided.
     pub steps: Vec<Step>,
 }
@@ -328,7 +329,7 @@ pub(crate) fn trace(conn: &Connection, local_id: i64) -> rusqlite::Result<Option
             Ok(Trace {
                 account: r.get(0)?,
                 folder: r.get(1)?,
-                at: r.get(2)?,
+                at: Timestamp(r.get(2)?),
                 steps: serde_json::from_str(&steps).unwrap_or_default(),
             })
         },

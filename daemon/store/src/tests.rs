@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use postfach_model::{AccountState, FetchedMessage, Headers, Link, ListedFolder, Role};
+use postfach_model::{AccountState, FetchedMessage, Headers, Link, ListedFolder, Role, Timestamp};
 
 use super::*;
 
@@ -141,8 +141,8 @@ async fn the_outbox_moves_through_its_states_and_is_claimed_once() {
     assert!(store.claim_outbox(id).await.unwrap());
     assert!(!store.claim_outbox(id).await.unwrap(), "a second process cannot claim it too");
     // A temporary failure waits for its time; a crash while sending queues it again.
-    store.mark_deferred(id, "450 Mailbox voll", i64::MAX).await.unwrap();
-    assert!(store.outbox_due(0).await.unwrap().is_empty());
+    store.mark_deferred(id, "450 Mailbox voll", Timestamp(i64::MAX)).await.unwrap();
+    assert!(store.outbox_due(Timestamp::now()).await.unwrap().is_empty());
     assert!(store.retry_outbox(id).await.unwrap());
     assert!(store.claim_outbox(id).await.unwrap());
     assert_eq!(store.recover_outbox().await.unwrap(), 1);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::output::{self, Table, clip};
 use super::{CliError, open_store};
 use crate::config::Config;
-use crate::model::{AccountState, rfc3339};
+use crate::model::AccountState;
 use crate::store;
 
 /// One line of `postfachd accounts --json`.
@@ -106,7 +106,7 @@ pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
                 .map(|f| f.provider.clone())
                 .or_else(|| row.map(|r| r.provider.clone()))
                 .unwrap_or_default(),
-            last_sync: row.and_then(|r| r.last_sync).and_then(rfc3339),
+            last_sync: row.and_then(|r| r.last_sync).and_then(|t| t.rfc3339()),
             last_error: row.and_then(|r| r.last_error.clone()),
             config_error,
             disabled_reason,

@@ -21,13 +21,13 @@ fn toml_string(s: &str) -> String {
 /// Prints the suggested TOML on stdout.
 pub async fn run(config: &Config, email: &str) -> Result<(), CliError> {
     if !email.contains('@') {
-        return Err(CliError::Message(format!("`{email}` is not an email address")));
+        return Err(CliError::NotAnAddress(email.to_owned()));
     }
     let host = plugin_host(config).await?;
     let (host, address) = (host, email.to_owned());
     let found = tokio::task::spawn_blocking(move || provider::autoconfig(&host, &address)).await?;
     let Some((adapter, d)) = found else {
-        return Err(CliError::Message(format!("no provider adapter knows servers for `{email}`")));
+        return Err(CliError::NoServersKnown(email.to_owned()));
     };
     let login = match d.login {
         LoginForm::FullAddress => email.to_owned(),

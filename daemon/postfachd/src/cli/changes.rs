@@ -60,8 +60,7 @@ pub async fn run(
     } else {
         apply_here(config, &store, &account).await?;
     }
-    let change =
-        store.change(id).await?.ok_or_else(|| CliError::Message(format!("change #{id} vanished from the store")))?;
+    let change = store.change(id).await?.ok_or(CliError::Vanished { what: "change", id })?;
     if json {
         output::json(&ChangeJson {
             change: id,

@@ -397,9 +397,35 @@ pub enum CliError {
     /// The arguments do not fit together; the text says how to call it.
     #[error("{0}")]
     Usage(&'static str),
-    /// Any other user-facing problem.
-    #[error("{0}")]
-    Message(String),
+    /// A record this command just wrote is gone (another process removed it).
+    #[error("{what} #{id} vanished from the store")]
+    Vanished {
+        /// `change` or `outbox`.
+        what: &'static str,
+        /// Its id.
+        id: i64,
+    },
+    /// `autoconfig` was given something that is not an address.
+    #[error("`{0}` is not an email address")]
+    NotAnAddress(String),
+    /// No provider adapter knows the servers of this address.
+    #[error("no provider adapter knows servers for `{0}`; write the [imap] and [smtp] hosts yourself")]
+    NoServersKnown(String),
+    /// `route explain` for a message no routing run has seen.
+    #[error("message {0} has not been routed (unknown id, or no sync since it arrived)")]
+    NotRouted(crate::model::MessageId),
+    /// `route dry-run --plugin FILE` cannot use the file.
+    #[error("{}: {problem}", path.display())]
+    RouterFile {
+        /// The file given.
+        path: PathBuf,
+        /// What is wrong with it (not a file, an adapter, not loadable and why).
+        problem: String,
+    },
+    /// More than one account claims `default = true` (the loader lets only one through, so
+    /// this means the files changed while the command ran).
+    #[error("several accounts have default = true ({}); name one", .0.join(", "))]
+    SeveralDefaults(Vec<String>),
     /// The command printed its own failure report already.
     #[error("")]
     Reported,

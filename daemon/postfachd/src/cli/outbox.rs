@@ -6,7 +6,6 @@ use serde::Serialize;
 use super::output::{self, Table, clip};
 use super::{CliError, open_store};
 use crate::config::Config;
-use crate::model::rfc3339;
 use crate::store::{OutboxEntry as Entry, OutboxState};
 
 /// One element of `postfachd outbox --json`.
@@ -42,12 +41,12 @@ impl From<Entry> for OutboxJson {
             from: e.envelope_from,
             recipients: e.recipients,
             attempts: e.attempts,
-            next_attempt_at: if waiting { rfc3339(e.next_attempt_at) } else { None },
+            next_attempt_at: if waiting { e.next_attempt_at.rfc3339() } else { None },
             last_error: e.last_error,
             server_reply: e.server_reply,
             copy: e.copy,
-            created_at: rfc3339(e.created_at),
-            sent_at: e.sent_at.and_then(rfc3339),
+            created_at: e.created_at.rfc3339(),
+            sent_at: e.sent_at.and_then(|t| t.rfc3339()),
         }
     }
 }

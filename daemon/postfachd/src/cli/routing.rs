@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::output::{self, Table, clip};
 use super::{CliError, load_account, open_store, plugin_host};
 use crate::config::Config;
-use crate::model::{MessageId, rfc3339};
+use crate::model::MessageId;
 use crate::plugins::{HostConfig, PluginHost, PluginKind};
 use crate::routing;
 use crate::store::{self, Answer, SharedStore};
@@ -60,9 +60,7 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
     let store = open_store(config)?;
     let id = MessageId(local_id);
     let Some(store::Trace { account, folder, at, steps }) = store.trace(id).await? else {
-        return Err(CliError::Message(format!(
-            "message {local_id} has not been routed (unknown id, or no sync since it arrived)"
-        )));
+        return Err(CliError::NotRouted(id));
     };
     let assignment = store.assignments(vec![id]).await?.remove(&id);
     if json {
@@ -70,7 +68,7 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
             "local_id": local_id,
             "account": account,
             "folder": folder,
-            "routed_at": rfc3339(at),
+            "routed_at": at.rfc3339(),
             "steps": steps,
             "project": assignment.as_ref().map(|a| &a.0),
             "plugin": assignment.as_ref().map(|a| &a.1),
@@ -87,7 +85,7 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
     output::line(&format!("message {local_id} in {account}: \"{subject}\""));
     output::line(&format!(
         "routed {} as seen in folder \"{}\"",
-        rfc3339(at).unwrap_or_default(),
+        at.rfc3339().unwrap_or_default(),
         folder.unwrap_or_default()
     ));
     if steps.is_empty() {
@@ -216,20 +214,18 @@ async fn host_with_file(
     config: &Config,
     file: &Path,
 ) -> Result<(Arc<PluginHost>, tempfile::TempDir, String), CliError> {
-    let dir =
-        tempfile::tempdir().map_err(|e| CliError::Message(format!("cannot create a temporary directory: {e}")))?;
-    let name = file.file_name().ok_or_else(|| CliError::Message(format!("{} is not a file", file.display())))?;
-    std::fs::copy(file, dir.path().join(name)).map_err(|e| CliError::Message(format!("{}: {e}", file.display())))?;
+    let problem = |problem: String| CliError::RouterFile { path: file.to_owned(), problem };
+    let dir = tempfile::tempdir().map_err(|e| problem(format!("cannot create a temporary directory for it: {e}")))?;
+    let name = file.file_name().ok_or_else(|| problem("is not a file".into()))?;
+    std::fs::copy(file, dir.path().join(name)).map_err(|e| problem(e.to_string()))?;
     let mut host_config = HostConfig::from_config(config);
     host_config.dirs.push(dir.path().to_owned());
     let host = tokio::task::spawn_blocking(move || PluginHost::new(host_config, None)).await??;
     let loaded = host.list().into_iter().find(|p| p.file.starts_with(dir.path()));
     match loaded {
         Some(p) if p.state == "ok" && p.kind == Some(PluginKind::Router) => Ok((host, dir, p.id)),
-        Some(p) if p.state == "ok" => {
-            Err(CliError::Message(format!("{} is a provider adapter, not a router", file.display())))
-        }
-        Some(p) => Err(CliError::Message(format!("{}: {}", file.display(), p.reason.unwrap_or_default()))),
-        None => Err(CliError::Message(format!("{} was not loaded", file.display()))),
+        Some(p) if p.state == "ok" => Err(problem("is a provider adapter, not a router".into())),
+        Some(p) => Err(problem(p.reason.unwrap_or_default())),
+        None => Err(problem("was not loaded".into())),
     }
 }

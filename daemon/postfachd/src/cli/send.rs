@@ -107,10 +107,7 @@ async fn choose_account(
     match defaults.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(CliError::Send(outbox::SendError::NoDefault)),
-        many => Err(CliError::Message(format!(
-            "several accounts have default = true ({}); name one",
-            many.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(", ")
-        ))),
+        many => Err(CliError::SeveralDefaults(many.iter().map(|a| a.id.clone()).collect())),
     }
 }
 
@@ -253,7 +250,7 @@ async fn deliver(
     }
     let plugins = super::plugin_host(config).await?;
     let ctx = Context { config: config.clone(), store: Arc::clone(&store), plugins: Some(plugins) };
-    let entry = store.outbox_entry(id).await?.ok_or_else(|| CliError::Message(format!("outbox #{id} vanished")))?;
+    let entry = store.outbox_entry(id).await?.ok_or(CliError::Vanished { what: "outbox", id })?;
     let outcome = outbox::attempt(&ctx, &entry).await?;
     let after = store.outbox_entry(id).await?;
     if json {
@@ -284,7 +281,7 @@ async fn deliver(
                 eprintln!(
                     "not sent yet: {error}\noutbox #{id} stays queued; the daemon tries again at {} \
                      (or: postfachd outbox retry {id})",
-                    crate::model::rfc3339(when).unwrap_or_else(|| "later".into())
+                    when.rfc3339().unwrap_or_else(|| "later".into())
                 );
             }
             Err(CliError::Reported)

@@ -37,7 +37,7 @@ struct Running {
 /// What a reconcile did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
-    /// Accounts started.
+    /// Ids of accounts started because no task ran for them (a new file, or the daemon's first reconcile).
     pub started: Vec<String>,
     /// Accounts restarted with a changed file.
     pub restarted: Vec<String>,
@@ -235,7 +235,7 @@ async fn keep_running(
     }
 }
 
-/// Aborts a task when dropped.
+/// Aborts the account task when `keep_running` is dropped, e.g. when `stop` aborts it after `STOP_GRACE`.
 struct AbortOnDrop(tokio::task::AbortHandle);
 
 impl Drop for AbortOnDrop {
