@@ -45,7 +45,7 @@ async fn bench() {
     assert!(status.success());
 
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&dir.path().join("store.sqlite3")).unwrap());
+    let store = Store::open(&dir.path().join("store.sqlite3")).unwrap();
     let names = ["INBOX", "ProjektPro/210-01 Wohnanlage", "ProjektPro/211-07 Schule Süd", "Kunden/Meier"];
     let rows = store.replace_listing("bench", names.map(folder).to_vec()).await.unwrap();
 
@@ -134,7 +134,7 @@ plugins = ["projektpro-folders", "subject-tag", "sender-map", "thread-follow"]
     samples.sort();
     let median = samples[samples.len() / 2];
     let per = median.as_secs_f64() * 1e6 / MESSAGES as f64;
-    let chain = postfach::routing::chain(&account, &host, None, Some(Arc::clone(&store)));
+    let chain = postfach::routing::chain(&account, &host, None, Some(store.clone()));
     let inputs = store.all_route_inputs("bench").await.unwrap();
     let t = Instant::now();
     let _ = postfach::routing::run(&host, &chain, &inputs);

@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::config::{Config, DirWatcher, WatchError, account_id_of, symlink_target_dirs};
 use crate::plugins::{EngineError, HostConfig, PluginHost};
-use crate::store::{PluginRecord, SharedStore, Store, StoreError};
+use crate::store::{PluginRecord, Store, StoreError};
 use crate::supervisor::Supervisor;
 
 /// Why the daemon could not start or run.
@@ -59,7 +59,7 @@ pub enum DaemonError {
 
 /// Creates the plugin host for a config, recording plugin states in the store. Blocking
 /// (compiles plugins not in the cache).
-pub fn plugin_host(config: &Config, store: Option<SharedStore>) -> Result<Arc<PluginHost>, EngineError> {
+pub fn plugin_host(config: &Config, store: Option<Store>) -> Result<Arc<PluginHost>, EngineError> {
     let observer: Option<crate::plugins::Observer> = store.map(|store| {
         Box::new(move |info: &crate::plugins::PluginInfo| {
             if let Err(e) = store.record_plugin(&plugin_record(info)) {
@@ -155,7 +155,7 @@ fn watch_symlink_targets(watcher: &mut DirWatcher, accounts_dir: &Path, before: 
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
     raise_fd_limit();
-    let store = Arc::new(Store::open(&config.store_path())?);
+    let store = Store::open(&config.store_path())?;
     let accounts_dir = config.accounts_dir();
     std::fs::create_dir_all(&accounts_dir)
         .map_err(|source| DaemonError::AccountsDir { path: accounts_dir.clone(), source })?;
@@ -167,7 +167,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let _ = std::fs::create_dir_all(&dir);
     }
     let plugins = {
-        let (config, store) = (config.clone(), Arc::clone(&store));
+        let (config, store) = (config.clone(), store.clone());
         tokio::task::spawn_blocking(move || plugin_host(&config, Some(store))).await??
     };
     for p in plugins.list() {
@@ -193,16 +193,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     watched.extend(plugin_dirs.iter().map(PathBuf::as_path));
     let (mut watcher, mut changes) = DirWatcher::new(&watched, &[accounts_dir.as_path()])?;
     let mut target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &[]);
-    let mut supervisor = Supervisor::new(config.clone(), Arc::clone(&store), Some(Arc::clone(&plugins)));
+    let mut supervisor = Supervisor::new(config.clone(), store.clone(), Some(Arc::clone(&plugins)));
     let first = supervisor.reconcile(false).await;
     let outbox_wake = Arc::new(Notify::new());
     let outbox_stop = CancellationToken::new();
     let outbox = tokio::spawn(crate::outbox::run(
-        crate::outbox::Context {
-            config: config.clone(),
-            store: Arc::clone(&store),
-            plugins: Some(Arc::clone(&plugins)),
-        },
+        crate::outbox::Context { config: config.clone(), store: store.clone(), plugins: Some(Arc::clone(&plugins)) },
         Arc::clone(&outbox_wake),
         outbox_stop.clone(),
     ));

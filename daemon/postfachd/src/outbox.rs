@@ -24,7 +24,7 @@ use crate::plugins::PluginHost;
 use crate::provider;
 use crate::smtp::submit;
 use crate::smtp::{ComposeError, Draft, compose};
-use crate::store::{NewOutboxEntry, OutboxEntry as Entry, OutboxKind as Kind, OutboxState, SharedStore, StoreError};
+use crate::store::{NewOutboxEntry, OutboxEntry as Entry, OutboxKind as Kind, OutboxState, Store, StoreError};
 
 /// Why a message cannot be enqueued.
 #[derive(Debug, thiserror::Error)]
@@ -47,12 +47,7 @@ pub enum SendError {
 }
 
 /// Builds the message and enqueues it; returns the outbox id and the Message-ID.
-pub async fn enqueue(
-    store: &SharedStore,
-    account: &Account,
-    draft: &Draft,
-    kind: Kind,
-) -> Result<(i64, String), SendError> {
+pub async fn enqueue(store: &Store, account: &Account, draft: &Draft, kind: Kind) -> Result<(i64, String), SendError> {
     if !account.file.enabled {
         return Err(SendError::AccountDisabled(account.id.clone()));
     }
@@ -100,7 +95,7 @@ pub struct Context {
     /// The config (account files are read per attempt, so edits apply).
     pub config: Config,
     /// The daemon's store: outbox entries, their raw bytes and delivery states.
-    pub store: SharedStore,
+    pub store: Store,
     /// The plugin host for provider defaults and quirks; `None` uses the account files alone.
     pub plugins: Option<Arc<PluginHost>>,
 }

@@ -16,7 +16,7 @@ use tracing::{debug, info, warn};
 use crate::config::Account;
 use crate::plugins::PluginHost;
 use crate::provider::{self, AdapterRef, Chosen};
-use crate::store::{ApplyStats, FolderRow, SharedStore, StoreError};
+use crate::store::{ApplyStats, FolderRow, Store, StoreError};
 
 /// Why an account pass failed: the server (or the connection), or the store.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +41,7 @@ impl PassError {
 
 /// The daemon's store, as the IMAP crate's folder pass sees it.
 #[derive(Clone)]
-pub struct SyncStore(pub SharedStore);
+pub struct SyncStore(pub Store);
 
 fn failure(e: StoreError) -> StoreFailure {
     Box::new(e)
@@ -186,7 +186,7 @@ pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Re
 /// records them in the store. Returns the rows and the adapter's failure, if any.
 pub async fn refresh_folders(
     session: &mut Session,
-    store: &SharedStore,
+    store: &Store,
     account: &Account,
     adapter: Option<&AdapterRef>,
 ) -> Result<(Vec<FolderRow>, Option<String>), PassError> {
@@ -258,7 +258,7 @@ impl PassSummary {
 pub async fn full_pass(
     session: &mut Session,
     account: &Account,
-    store: &SharedStore,
+    store: &Store,
     plugins: Option<&Arc<PluginHost>>,
     adapter: Option<&AdapterRef>,
     projects: Option<Arc<HashSet<String>>>,
@@ -280,7 +280,7 @@ pub async fn full_pass(
 /// --once`, which has no session of its own).
 pub async fn pass_once(
     account: &Account,
-    store: &SharedStore,
+    store: &Store,
     plugins: Option<&Arc<PluginHost>>,
     projects: Option<Arc<HashSet<String>>>,
     opts: &SyncOptions,
@@ -302,7 +302,7 @@ pub async fn pass_once(
 pub async fn sync_with_session(
     session: &mut Session,
     account: &Account,
-    store: &SharedStore,
+    store: &Store,
     adapter: Option<&AdapterRef>,
     opts: &SyncOptions,
 ) -> Result<AccountReport, PassError> {
@@ -310,7 +310,7 @@ pub async fn sync_with_session(
     let listing: Vec<ListedFolder> = rows.iter().filter(|r| r.present).map(|r| r.folder.clone()).collect();
     let wanted = imap::sync_set(&listing, account.file.folders.sync.as_deref());
     let mut report = AccountReport { adapter_error, ..AccountReport::default() };
-    let sync_store = SyncStore(Arc::clone(store));
+    let sync_store = SyncStore(store.clone());
     let mut synced: Vec<&FolderRow> = Vec::new();
     for folder in wanted {
         let Some(row) = rows.iter().find(|r| r.folder.raw == folder.raw) else { continue };

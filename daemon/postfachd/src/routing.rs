@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::Account;
 use crate::model::MessageId;
 use crate::plugins::{Assignment, CallContext, Decision, MessageMeta, PluginHost};
-use crate::store::{Answer, ApplyStats, RouteInput, RouteResult, SharedStore, Step, StoreError};
+use crate::store::{Answer, ApplyStats, RouteInput, RouteResult, Step, Store, StoreError};
 
 /// Messages per call into a router plugin; longer lists are split into calls of this size.
 const CALL_BATCH: usize = 1000;
@@ -55,7 +55,7 @@ pub fn chain(
     account: &Account,
     host: &PluginHost,
     projects: Option<Arc<HashSet<String>>>,
-    store: Option<SharedStore>,
+    store: Option<Store>,
 ) -> Chain {
     let plugins = account.file.routing.plugins.clone();
     let options = options(account);
@@ -175,13 +175,13 @@ fn decide(chain: &Chain, plugin: &str, input: &RouteInput, decision: Decision, r
 /// Routes what an account's last pass touched (plus everything routed by another chain)
 /// and records the outcome. The plugin calls run on a blocking thread.
 pub async fn route_account(
-    store: &SharedStore,
+    store: &Store,
     host: &Arc<PluginHost>,
     account: &Account,
     projects: Option<Arc<HashSet<String>>>,
     touched: Vec<MessageId>,
 ) -> Result<ApplyStats, StoreError> {
-    let chain = chain(account, host, projects, Some(SharedStore::clone(store)));
+    let chain = chain(account, host, projects, Some(Store::clone(store)));
     let key = chain.key.clone();
     let inputs = store.route_inputs(&account.id, &key, touched).await?;
     if inputs.is_empty() {

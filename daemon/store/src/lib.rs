@@ -97,9 +97,6 @@ impl Inner {
     }
 }
 
-/// A store shared between tasks.
-pub type SharedStore = Arc<Store>;
-
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.inner.path).finish_non_exhaustive()

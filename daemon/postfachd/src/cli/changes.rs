@@ -12,7 +12,7 @@ use super::{CliError, load_account, open_store};
 use crate::config::Config;
 
 use crate::model::MessageId;
-use crate::store::{ChangeState, Op, SharedStore};
+use crate::store::{ChangeState, Op, Store};
 use crate::wake::{self, Target};
 
 /// How long a command waits for the daemon to apply its change.
@@ -97,7 +97,7 @@ pub async fn run(
 }
 
 /// No daemon: connect and apply the account's pending changes (this one among them).
-async fn apply_here(config: &Config, store: &SharedStore, account: &crate::config::Account) -> Result<(), CliError> {
+async fn apply_here(config: &Config, store: &Store, account: &crate::config::Account) -> Result<(), CliError> {
     let plugins = super::plugin_host(config).await?;
     let crate::pass::Connected { mut session, adapter, .. } = crate::pass::connect(account, Some(&plugins)).await?;
     // The stored folder list must exist to know where the trash and junk folders are.

@@ -498,8 +498,8 @@ async fn plugin_host(config: &Config) -> Result<Arc<crate::plugins::PluginHost>,
 }
 
 /// Opens the store of a config.
-fn open_store(config: &Config) -> Result<Arc<Store>, CliError> {
-    Ok(Arc::new(Store::open(&config.store_path())?))
+fn open_store(config: &Config) -> Result<Store, CliError> {
+    Ok(Store::open(&config.store_path())?)
 }
 
 /// Loads one account by id, with a helpful error when it is unknown or invalid.

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::model::MessageId;
 use crate::plugins::{HostConfig, PluginHost, PluginKind};
 use crate::routing;
-use crate::store::{self, Answer, SharedStore};
+use crate::store::{self, Answer, Store};
 
 /// One line of `postfachd projects --json`.
 #[derive(Debug, Serialize)]
@@ -140,7 +140,7 @@ pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: boo
     let projects = config.projects()?.map(|p| p.numbers());
     let inputs = store.all_route_inputs(&account.id).await?;
     let current = store.assignments(inputs.iter().map(|m| m.local_id).collect()).await?;
-    let (s, acct) = (SharedStore::clone(&store), account.clone());
+    let (s, acct) = (Store::clone(&store), account.clone());
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<DryRunJson>, CliError> {
         let chain = routing::chain(&acct, &host, projects, Some(s));
         let results = routing::run(&host, &chain, &inputs);

@@ -3,7 +3,6 @@
 #![allow(clippy::print_stderr)]
 
 use std::path::Path;
-use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -13,7 +12,7 @@ use crate::config::{Account, Config};
 use crate::model::MessageId;
 use crate::outbox::{self, Context, Outcome};
 use crate::smtp::{Draft, FileAttachment, Parent};
-use crate::store::{OutboxKind as Kind, SharedStore};
+use crate::store::{OutboxKind as Kind, Store};
 
 /// The result line of `send --json`.
 #[derive(Debug, Serialize)]
@@ -74,7 +73,7 @@ struct Original {
     raw: Vec<u8>,
 }
 
-async fn original(store: &SharedStore, local_id: i64) -> Result<Original, CliError> {
+async fn original(store: &Store, local_id: i64) -> Result<Original, CliError> {
     let message = MessageId(local_id);
     let found = (store.account_of(message).await?, store.raw_message(message).await?);
     match found {
@@ -112,7 +111,7 @@ async fn choose_account(
 }
 
 /// Builds the draft from the arguments and the original message, if any.
-async fn build(args: &SendArgs, store: &SharedStore) -> Result<(Draft, Option<String>), CliError> {
+async fn build(args: &SendArgs, store: &Store) -> Result<(Draft, Option<String>), CliError> {
     let mut draft = Draft { to: args.to.clone(), cc: args.cc.clone(), bcc: args.bcc.clone(), ..Draft::default() };
     draft.text = match (&args.body_file, &args.body) {
         (Some(_), Some(_)) => return Err(CliError::Usage("give the text once: --body-file or --body")),
@@ -213,7 +212,7 @@ fn hostname() -> String {
 
 async fn deliver(
     config: &Config,
-    store: SharedStore,
+    store: Store,
     account: &Account,
     draft: &Draft,
     kind: Kind,
@@ -249,7 +248,7 @@ async fn deliver(
         return Ok(());
     }
     let plugins = super::plugin_host(config).await?;
-    let ctx = Context { config: config.clone(), store: Arc::clone(&store), plugins: Some(plugins) };
+    let ctx = Context { config: config.clone(), store: store.clone(), plugins: Some(plugins) };
     let entry = store.outbox_entry(id).await?.ok_or(CliError::Vanished { what: "outbox", id })?;
     let outcome = outbox::attempt(&ctx, &entry).await?;
     let after = store.outbox_entry(id).await?;

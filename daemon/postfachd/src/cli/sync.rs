@@ -13,7 +13,7 @@ use crate::config::{Account, Config};
 use crate::imap::SyncOptions;
 use crate::model::AccountState;
 use crate::plugins::PluginHost;
-use crate::store::{AccountStatus, SharedStore};
+use crate::store::{AccountStatus, Store};
 
 /// Accounts synced at the same time.
 const PARALLEL: usize = 16;
@@ -58,7 +58,7 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
     // A running daemon owns the accounts' states; this pass only adds what it finds.
     let daemon_running = crate::daemon::is_running(&config.data_dir());
     let results: Vec<SyncJson> = stream::iter(accounts)
-        .map(|a| one(a, Arc::clone(&store), Arc::clone(&plugins), projects.clone(), daemon_running))
+        .map(|a| one(a, store.clone(), Arc::clone(&plugins), projects.clone(), daemon_running))
         .buffer_unordered(PARALLEL)
         .collect()
         .await;
@@ -101,7 +101,7 @@ pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), 
 
 async fn one(
     account: Account,
-    store: SharedStore,
+    store: Store,
     plugins: Arc<PluginHost>,
     projects: Option<Arc<std::collections::HashSet<String>>>,
     daemon_running: bool,

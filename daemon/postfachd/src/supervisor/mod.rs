@@ -20,7 +20,7 @@ use tracing::{info, warn};
 use crate::config::{Account, Config};
 use crate::model::AccountState;
 use crate::plugins::PluginHost;
-use crate::store::{AccountStatus, SharedStore};
+use crate::store::{AccountStatus, Store};
 
 pub use task::backoff;
 
@@ -50,7 +50,7 @@ pub struct ReconcileReport {
 /// Runs and supervises the account tasks.
 pub struct Supervisor {
     config: Config,
-    store: SharedStore,
+    store: Store,
     plugins: Option<Arc<PluginHost>>,
     projects: Option<Arc<HashSet<String>>>,
     running: BTreeMap<String, Running>,
@@ -58,7 +58,7 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// A supervisor with nothing running yet.
-    pub fn new(config: Config, store: SharedStore, plugins: Option<Arc<PluginHost>>) -> Self {
+    pub fn new(config: Config, store: Store, plugins: Option<Arc<PluginHost>>) -> Self {
         let mut supervisor = Supervisor { config, store, plugins, projects: None, running: BTreeMap::new() };
         supervisor.load_projects();
         supervisor
@@ -152,7 +152,7 @@ impl Supervisor {
         let wake = Arc::new(Notify::new());
         let task = tokio::spawn(keep_running(
             account.clone(),
-            SharedStore::clone(&self.store),
+            Store::clone(&self.store),
             self.plugins.clone(),
             self.projects.clone(),
             Arc::clone(&wake),
@@ -192,7 +192,7 @@ impl Supervisor {
 /// `failed` with the reason and the task is started again with backoff.
 async fn keep_running(
     account: Account,
-    store: SharedStore,
+    store: Store,
     plugins: Option<Arc<PluginHost>>,
     projects: Option<Arc<HashSet<String>>>,
     wake: Arc<Notify>,
@@ -202,7 +202,7 @@ async fn keep_running(
     loop {
         let handle = tokio::spawn(task::run(
             account.clone(),
-            SharedStore::clone(&store),
+            Store::clone(&store),
             plugins.clone(),
             projects.clone(),
             Arc::clone(&wake),

@@ -16,12 +16,12 @@ use crate::model::{AccountState, FolderId, MessageId, Role};
 use crate::pass::{PassError, SyncStore};
 use crate::plugins::{PluginHost, Quirks};
 use crate::provider;
-use crate::store::{self, AccountStatus, ChangeState, SharedStore, StoreError};
+use crate::store::{self, AccountStatus, ChangeState, Store, StoreError};
 
 /// Runs the account until `cancel` fires.
 pub async fn run(
     account: Account,
-    store: SharedStore,
+    store: Store,
     plugins: Option<Arc<PluginHost>>,
     projects: Option<Arc<HashSet<String>>>,
     wake: Arc<Notify>,
@@ -33,7 +33,7 @@ pub async fn run(
 
 struct AccountTask {
     account: Account,
-    store: SharedStore,
+    store: Store,
     plugins: Option<Arc<PluginHost>>,
     projects: Option<Arc<HashSet<String>>>,
     /// Notified for local changes to apply and by the IDLE watchers of other folders.
@@ -244,7 +244,7 @@ impl AccountTask {
             housekeeping: false,
             flag_scan,
         };
-        let store = SyncStore(SharedStore::clone(&self.store));
+        let store = SyncStore(Store::clone(&self.store));
         let report = imap::sync_folder(session, &store, &self.account.id, &row, &opts).await?;
         if report.unchanged {
             return Ok(Vec::new());
