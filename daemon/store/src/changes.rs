@@ -22,27 +22,7 @@ pub enum Op {
     NotSpam,
 }
 
-impl Op {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::Flags => "flags",
-            Op::Delete => "delete",
-            Op::Spam => "spam",
-            Op::NotSpam => "not-spam",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Op> {
-        Some(match s {
-            "flags" => Op::Flags,
-            "delete" => Op::Delete,
-            "spam" => Op::Spam,
-            "not-spam" => Op::NotSpam,
-            _ => return None,
-        })
-    }
-}
+names!(Op { Flags => "flags", Delete => "delete", Spam => "spam", NotSpam => "not-spam" });
 
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,30 +35,7 @@ pub enum ChangeState {
     Failed,
 }
 
-impl ChangeState {
-    /// The stored (and `--json`) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeState::Pending => "pending",
-            ChangeState::Done => "done",
-            ChangeState::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> ChangeState {
-        match s {
-            "done" => ChangeState::Done,
-            "failed" => ChangeState::Failed,
-            _ => ChangeState::Pending,
-        }
-    }
-}
-
-impl std::fmt::Display for ChangeState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(ChangeState { Pending => "pending", Done => "done", Failed => "failed" });
 
 /// A change, pending or done.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +73,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
         op: Op::parse(&op).unwrap_or(Op::Flags),
         add: split(r.get(4)?),
         remove: split(r.get(5)?),
-        state: ChangeState::parse(&r.get::<_, String>(6)?),
+        state: ChangeState::parse(&r.get::<_, String>(6)?).unwrap_or(ChangeState::Pending),
         attempts: r.get(7)?,
         result: r.get(8)?,
     })

@@ -23,41 +23,13 @@ pub enum EventKind {
     Failed,
 }
 
-impl EventKind {
-    /// Every kind.
-    pub const ALL: [EventKind; 8] = [
-        EventKind::NewMessage,
-        EventKind::Flags,
-        EventKind::Removed,
-        EventKind::Routed,
-        EventKind::Unrouted,
-        EventKind::Reassigned,
-        EventKind::Sent,
-        EventKind::Failed,
-    ];
-
-    /// The name in the `events` table.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::NewMessage => "new-message",
-            EventKind::Flags => "flags",
-            EventKind::Removed => "removed",
-            EventKind::Routed => "routed",
-            EventKind::Unrouted => "unrouted",
-            EventKind::Reassigned => "reassigned",
-            EventKind::Sent => "sent",
-            EventKind::Failed => "failed",
-        }
-    }
-
-    /// The kind with this name.
-    pub fn parse(name: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(EventKind {
+    NewMessage => "new-message",
+    Flags => "flags",
+    Removed => "removed",
+    Routed => "routed",
+    Unrouted => "unrouted",
+    Reassigned => "reassigned",
+    Sent => "sent",
+    Failed => "failed",
+});

@@ -10,6 +10,30 @@
 
 #![deny(missing_docs)]
 
+/// `as_str`, `parse` and `Display` for an enum stored by name: the names are written once.
+macro_rules! names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The stored (and `--json`) name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+
+            /// The value with this stored name.
+            #[allow(dead_code, reason = "event kinds are written, never read back by name")]
+            pub(crate) fn parse(s: &str) -> Option<Self> {
+                match s { $($name => Some(Self::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 mod accounts;
 mod changes;
 mod events;

@@ -40,27 +40,6 @@ pub enum OutboxState {
     Saved,
 }
 
-macro_rules! names {
-    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $ty {
-            /// The stored (and `--json`) name.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $name),* }
-            }
-
-            fn parse(s: &str) -> Option<Self> {
-                match s { $($name => Some(Self::$variant),)* _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 names!(OutboxKind { Send => "send", Draft => "draft" });
 names!(OutboxState {
     Queued => "queued",
