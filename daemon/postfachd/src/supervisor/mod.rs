@@ -150,14 +150,14 @@ impl Supervisor {
     fn start(&mut self, account: Account) {
         let cancel = CancellationToken::new();
         let wake = Arc::new(Notify::new());
-        let task = tokio::spawn(keep_running(
-            account.clone(),
-            Store::clone(&self.store),
-            self.plugins.clone(),
-            self.projects.clone(),
-            Arc::clone(&wake),
-            cancel.clone(),
-        ));
+        let task = tokio::spawn(keep_running(task::Job {
+            account: account.clone(),
+            store: self.store.clone(),
+            plugins: self.plugins.clone(),
+            projects: self.projects.clone(),
+            wake: Arc::clone(&wake),
+            cancel: cancel.clone(),
+        }));
         self.running.insert(account.id.clone(), Running { account, wake, cancel, task });
     }
 
@@ -190,24 +190,11 @@ impl Supervisor {
 /// Runs an account's task and watches it: a task that panics or ends while it should
 /// run is a bug, but it must not leave a silently dead account. The account shows
 /// `failed` with the reason and the task is started again with backoff.
-async fn keep_running(
-    account: Account,
-    store: Store,
-    plugins: Option<Arc<PluginHost>>,
-    projects: Option<Arc<HashSet<String>>>,
-    wake: Arc<Notify>,
-    cancel: CancellationToken,
-) {
+async fn keep_running(job: task::Job) {
+    let (account, store, cancel) = (job.account.clone(), job.store.clone(), job.cancel.clone());
     let mut crashes = 0u32;
     loop {
-        let handle = tokio::spawn(task::run(
-            account.clone(),
-            Store::clone(&store),
-            plugins.clone(),
-            projects.clone(),
-            Arc::clone(&wake),
-            cancel.clone(),
-        ));
+        let handle = tokio::spawn(task::run(job.clone()));
         // Stopping this watcher (abort after the grace period) stops the task too.
         let _guard = AbortOnDrop(handle.abort_handle());
         let outcome = handle.await;

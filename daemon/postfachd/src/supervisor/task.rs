@@ -18,16 +18,27 @@ use crate::plugins::{PluginHost, Quirks};
 use crate::provider;
 use crate::store::{self, AccountStatus, ChangeState, Store, StoreError};
 
+/// What an account's task runs with; cloned for each restart.
+#[derive(Clone)]
+pub struct Job {
+    /// The account, as its file was when the task started.
+    pub account: Account,
+    /// The store.
+    pub store: Store,
+    /// The plugin host, when plugins are loaded (adapters, routers).
+    pub plugins: Option<Arc<PluginHost>>,
+    /// Known project numbers, when a project list is configured.
+    pub projects: Option<Arc<HashSet<String>>>,
+    /// Notified for local changes to apply and by the IDLE watchers of other folders.
+    pub wake: Arc<Notify>,
+    /// Stops the task.
+    pub cancel: CancellationToken,
+}
+
 /// Runs the account until `cancel` fires.
-pub async fn run(
-    account: Account,
-    store: Store,
-    plugins: Option<Arc<PluginHost>>,
-    projects: Option<Arc<HashSet<String>>>,
-    wake: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    let span = tracing::info_span!("account", id = %account.id);
+pub async fn run(job: Job) {
+    let span = tracing::info_span!("account", id = %job.account.id);
+    let Job { account, store, plugins, projects, wake, cancel } = job;
     AccountTask { account, store, plugins, projects, wake, cancel, failures: 0 }.run().instrument(span).await;
 }
 
