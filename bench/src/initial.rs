@@ -102,7 +102,7 @@ fn postfachd_config(dir: &Path, cache: &Path, dv: &Dovecot) -> anyhow::Result<Pa
     std::fs::write(
         dir.join("postfach.toml"),
         format!(
-            "data_dir = \"data\"\nprojects_file = \"projects.toml\"\n[plugins]\ncache_dir = \"{}\"\n",
+            "data_dir = \"data\"\nprojects_file = \"projects.toml\"\n[plugins]\ncache_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
             cache.display()
         ),
     )?;

@@ -40,7 +40,7 @@ impl Daemon {
         let dir = tempfile::Builder::new().prefix("postfach-latency-").tempdir()?;
         let config = dir.path().to_owned();
         std::fs::create_dir_all(config.join("accounts"))?;
-        std::fs::write(config.join("postfach.toml"), "data_dir = \"data\"\n")?;
+        std::fs::write(config.join("postfach.toml"), "data_dir = \"data\"\n[api]\nlisten = \"127.0.0.1:0\"\n")?;
         write_atomically(&config.join("accounts/mm.toml"), &account(dv, "Konto 0"))?;
         let child = Command::new(&bins.postfachd)
             .arg("--config")

@@ -110,7 +110,10 @@ fn config_dir(dir: &Path, cache: &Path, dv: &Dovecot, accounts: usize) -> anyhow
     std::fs::create_dir_all(dir.join("accounts"))?;
     std::fs::write(
         dir.join("postfach.toml"),
-        format!("data_dir = \"data\"\nlog_format = \"json\"\n[plugins]\ncache_dir = \"{}\"\n", cache.display()),
+        format!(
+            "data_dir = \"data\"\nlog_format = \"json\"\n[plugins]\ncache_dir = \"{}\"\n[api]\nlisten = \"127.0.0.1:0\"\n",
+            cache.display()
+        ),
     )?;
     for i in 0..accounts {
         std::fs::write(

@@ -29,7 +29,8 @@ impl Env {
         std::fs::write(
             dir.path().join("postfach.toml"),
             format!(
-                "data_dir = \"data\"\naccounts_dir = \"accounts\"\n[plugins]\ncache_dir = \"{}\"\n",
+                "data_dir = \"data\"\naccounts_dir = \"accounts\"\n[plugins]\ncache_dir = \"{}\"\n\n\
+                 # Every test's daemon gets a free port (written to data/api.addr).\n[api]\nlisten = \"127.0.0.1:0\"\n",
                 cache.display()
             ),
         )

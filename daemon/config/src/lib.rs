@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod account;
+pub mod api;
 mod error;
 mod load;
 mod location;
@@ -26,8 +27,9 @@ pub use location::{LineCol, Located};
 pub use pattern::glob_match;
 pub use projects::Projects;
 pub use schema::{
-    AccessSettings, AccountFile, AccountKind, AfterWindow, AuthMechanism, DaemonConfig, FolderSettings, Identity,
-    ImapSettings, LogFormat, PluginSettings, RetentionDays, RoutingSettings, Security, SmtpSettings, SyncSettings,
+    AccessSettings, AccountFile, AccountKind, AfterWindow, ApiSettings, AuthMechanism, DaemonConfig, FolderSettings,
+    Identity, ImapSettings, LogFormat, PluginSettings, RetentionDays, RoutingSettings, Security, SmtpSettings,
+    SyncSettings, UserSettings, WebhookSettings,
 };
 pub use secret::{Secret, SecretError, SecretSource, cancel_commands};
 pub use watch::{DEBOUNCE, DirWatcher, WRITE_QUIET, WatchError};

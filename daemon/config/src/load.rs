@@ -52,6 +52,10 @@ impl Config {
                 ));
             }
         }
+        if let Some(p) = super::api::rules(&config.daemon).into_iter().next() {
+            let key: Vec<&str> = p.key.iter().map(String::as_str).collect();
+            return Err(fail(&key, p.message));
+        }
         for (key, dir) in [("data_dir", config.data_dir()), ("accounts_dir", config.accounts_dir())] {
             if dir.exists() && !dir.is_dir() {
                 return Err(fail(&[key], format!("{key}: {} is a file, not a directory", dir.display())));

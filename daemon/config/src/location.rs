@@ -73,6 +73,32 @@ impl<'a> Located<'a> {
             }
             match value.get_ref() {
                 DeValue::Table(inner) => table = inner,
+                // `[[webhooks]]` entries are addressed as `["webhooks", "0", "url"]`.
+                DeValue::Array(items) => {
+                    let Some(index) = path.get(i + 1).and_then(|s| s.parse::<usize>().ok()) else { break };
+                    let Some(item) = items.get(index) else { break };
+                    best = Some(item.span());
+                    match item.get_ref() {
+                        DeValue::Table(inner) => table = inner,
+                        _ => break,
+                    }
+                    return self.span_in(table, &path[i + 2..], want_value).or(best);
+                }
+                _ => break,
+            }
+        }
+        best
+    }
+
+    fn span_in(&self, table: &'a DeTable<'a>, path: &[&str], want_value: bool) -> Option<Range<usize>> {
+        let mut table = table;
+        let mut best = None;
+        for (i, segment) in path.iter().enumerate() {
+            let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *segment)?;
+            let last = i + 1 == path.len();
+            best = Some(if last && want_value { value.span() } else { key.span() });
+            match value.get_ref() {
+                DeValue::Table(inner) if !last => table = inner,
                 _ => break,
             }
         }
@@ -103,5 +129,14 @@ mod tests {
         // Dotted and inline forms are found too.
         let loc = Located::new("folders.archive = \"A\"\nimap = { host = \"h\" }\n");
         assert_eq!(loc.key(&["imap", "host"]), LineCol { line: 2, col: 10 });
+    }
+
+    #[test]
+    fn finds_keys_inside_arrays_of_tables() {
+        let src = "[[webhooks]]\nurl = \"a\"\n\n[[webhooks]]\nurl = \"b\"\nevents = [\"x\"]\n";
+        let loc = Located::new(src);
+        assert_eq!(loc.value(&["webhooks", "1", "url"]), LineCol { line: 5, col: 7 });
+        assert_eq!(loc.value(&["webhooks", "1", "events"]), LineCol { line: 6, col: 10 });
+        assert_eq!(loc.value(&["webhooks", "0", "url"]), LineCol { line: 2, col: 7 });
     }
 }

@@ -23,3 +23,7 @@ pub const GIVE_UP_AFTER_HOURS: RangeInclusive<u64> = 1..=8_760;
 pub const PLUGIN_CALL_TIMEOUT_MS: RangeInclusive<u64> = 1..=60_000;
 /// `postfach.toml` `[plugins] memory_limit_mib`: up to 4 GiB.
 pub const PLUGIN_MEMORY_MIB: RangeInclusive<u64> = 1..=4_096;
+/// `postfach.toml` `[api] max_body_mib`: up to 1 GiB.
+pub const API_MAX_BODY_MIB: RangeInclusive<u64> = 1..=1_024;
+/// `postfach.toml` `[api] request_timeout_secs`: one second to one hour.
+pub const API_REQUEST_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3_600;

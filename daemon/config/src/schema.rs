@@ -28,6 +28,12 @@ pub struct DaemonConfig {
     pub projects_file: Option<PathBuf>,
     /// Sandbox limits for plugin calls.
     pub plugins: PluginSettings,
+    /// The Integration API (HTTP).
+    pub api: ApiSettings,
+    /// Users of the API and their groups (`group:<name>` in an account's `[access]`).
+    pub users: BTreeMap<String, UserSettings>,
+    /// Endpoints that receive every event as a signed POST.
+    pub webhooks: Vec<WebhookSettings>,
 }
 
 impl Default for DaemonConfig {
@@ -39,8 +45,69 @@ impl Default for DaemonConfig {
             log_format: LogFormat::Pretty,
             projects_file: None,
             plugins: PluginSettings::default(),
+            api: ApiSettings::default(),
+            users: BTreeMap::new(),
+            webhooks: Vec::new(),
         }
     }
+}
+
+/// `[api]` in `postfach.toml`: where the HTTP API listens and how.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// `host:port` to listen on; `""` turns the API off.
+    pub listen: String,
+    /// PEM certificate chain; with `tls_key_file`, the API speaks HTTPS.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Must be `true` to serve plain HTTP on an address other than loopback.
+    pub allow_plaintext: bool,
+    /// Largest request body accepted (a send with attachments), in MiB.
+    pub max_body_mib: u64,
+    /// Longest time one request may take (long-polls excepted), in seconds.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            listen: "127.0.0.1:8025".to_owned(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            allow_plaintext: false,
+            max_body_mib: 25,
+            request_timeout_secs: 60,
+        }
+    }
+}
+
+/// One entry of `[users]`: `mm = { groups = ["bau"] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserSettings {
+    /// Groups the user belongs to, without the `group:` prefix.
+    pub groups: Vec<String>,
+}
+
+/// One `[[webhooks]]` entry.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Where events are POSTed (`http://` or `https://`).
+    pub url: String,
+    /// The Standard Webhooks signing secret, `whsec_<base64>`.
+    pub secret: SecretSource,
+    /// Event kinds to deliver; empty means every kind.
+    #[serde(default)]
+    pub events: Vec<String>,
+    /// Accounts whose events are delivered; empty means every account.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Extra CA (PEM) to trust for an `https://` receiver with a company or test CA.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// Log output format of the daemon.

@@ -29,6 +29,20 @@ pub enum AccountState {
 }
 
 impl AccountState {
+    /// Every state, in the order of the enum.
+    pub const ALL: [AccountState; 10] = [
+        AccountState::Stopped,
+        AccountState::Connecting,
+        AccountState::Syncing,
+        AccountState::Idle,
+        AccountState::BackingOff,
+        AccountState::AuthFailed,
+        AccountState::Disabled,
+        AccountState::SendOnly,
+        AccountState::ConfigError,
+        AccountState::Failed,
+    ];
+
     /// The kebab-case name used in tables and JSON.
     pub fn as_str(self) -> &'static str {
         match self {

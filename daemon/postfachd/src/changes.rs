@@ -154,6 +154,31 @@ async fn apply_one(
             follow(session, store, &change.account, change.message, target).await?;
             Ok(describe(place, removal, Some(target)))
         }
+        Op::Move => {
+            let wanted = change.target.as_deref().unwrap_or_default();
+            let Some(target) = move_target(folders, wanted) else {
+                return Err(Problem::Refused(format!("the account has no folder {wanted}")));
+            };
+            // One copy moves (the first outside the destination); a copy already there stays.
+            let movable: Vec<&Place> = places.iter().filter(|p| p.folder.id != target.id).collect();
+            let Some(place) = movable.first() else {
+                return Err(Problem::Refused(format!("the message is already in {}", target.folder.name)));
+            };
+            enter(session, place).await?;
+            let removal = move_uids(session, &[place.uid], &target.folder.raw).await.map_err(classify)?;
+            forget(store, place).await?;
+            follow(session, store, &change.account, change.message, target).await?;
+            Ok(describe(place, removal, Some(target)))
+        }
+    }
+}
+
+/// The destination of a move: `role:<role>` names a folder by role, anything else by its
+/// decoded name.
+fn move_target<'a>(folders: &'a [FolderRow], wanted: &str) -> Option<&'a FolderRow> {
+    match wanted.strip_prefix("role:") {
+        Some(role) => role.parse::<Role>().ok().and_then(|role| by_role(folders, role)),
+        None => folders.iter().find(|f| f.present && f.folder.selectable && f.folder.name == wanted),
     }
 }
 

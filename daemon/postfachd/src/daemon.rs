@@ -55,6 +55,9 @@ pub enum DaemonError {
     /// A blocking task of the daemon's start failed.
     #[error("internal error: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The Integration API could not start (port taken, bad TLS files).
+    #[error(transparent)]
+    Api(#[from] postfach_api::ApiError),
 }
 
 /// Creates the plugin host for a config, recording plugin states in the store. Blocking
@@ -88,6 +91,9 @@ pub fn plugin_record(info: &crate::plugins::PluginInfo) -> PluginRecord {
 pub struct DaemonLock {
     _file: File,
 }
+
+/// `<data_dir>/api.addr`: where the running daemon's API listens (`host:port`).
+pub const API_ADDR_FILE: &str = "api.addr";
 
 /// `<data_dir>/postfachd.lock`: the running daemon holds an exclusive lock on this file.
 pub fn lock_path(data_dir: &Path) -> PathBuf {
@@ -151,6 +157,69 @@ fn watch_symlink_targets(watcher: &mut DirWatcher, accounts_dir: &Path, before: 
     now
 }
 
+/// Starts the Integration API, webhook delivery and the metrics recorder. A webhook whose
+/// secret cannot be read is left out (and logged); the API failing to bind stops the start.
+async fn start_api(
+    config: &Config,
+    store: &Store,
+    plugins: &Arc<PluginHost>,
+    supervisor: &Supervisor,
+    outbox_wake: &Arc<Notify>,
+    directory: &postfach_api::SharedDirectory,
+    stop: CancellationToken,
+) -> Result<postfach_api::Running, DaemonError> {
+    let mut endpoints = Vec::new();
+    for hook in &config.daemon.webhooks {
+        let source = hook.secret.clone();
+        let base = config.dir.clone();
+        let timeout = std::time::Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS);
+        let secret = tokio::task::spawn_blocking(move || source.resolve(&base, timeout)).await?;
+        let key = match secret {
+            Ok(secret) => postfach_api::webhooks::secret_key(secret.expose()).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match key {
+            Ok(key) => endpoints.push(postfach_api::webhooks::Endpoint {
+                url: hook.url.clone(),
+                key,
+                events: hook.events.clone(),
+                accounts: hook.accounts.clone(),
+                tls_ca_file: hook.tls_ca_file.as_ref().map(|p| config.resolve(p)),
+            }),
+            Err(error) => {
+                tracing::error!(url = %hook.url, %error, "webhook secret unusable; this endpoint gets no events")
+            }
+        }
+    }
+    let urls = endpoints.iter().map(|e| e.url.clone()).collect();
+    let metrics = match postfach_api::metrics::Metrics::install(urls) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            warn!(error = %e, "metrics are not recorded");
+            None
+        }
+    };
+    let mut settings = config.daemon.api.clone();
+    settings.tls_cert_file = settings.tls_cert_file.map(|p| config.resolve(&p));
+    settings.tls_key_file = settings.tls_key_file.map(|p| config.resolve(&p));
+    let control = crate::api::DaemonControl {
+        store: store.clone(),
+        plugins: Arc::clone(plugins),
+        handles: supervisor.handles(),
+        outbox: Arc::clone(outbox_wake),
+    };
+    let options = postfach_api::Options {
+        store: store.clone(),
+        control: Arc::new(control),
+        directory: directory.clone(),
+        settings,
+        webhooks: endpoints,
+        projects: supervisor.projects(),
+        metrics,
+    };
+    Ok(postfach_api::start(options, stop).await?)
+}
+
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
@@ -196,6 +265,23 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let mut supervisor = Supervisor::new(config.clone(), store.clone(), Some(Arc::clone(&plugins)));
     let first = supervisor.reconcile(false).await;
     let outbox_wake = Arc::new(Notify::new());
+    let directory = postfach_api::SharedDirectory::default();
+    let mut users = config.daemon.users.clone();
+    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users));
+    let api_stop = CancellationToken::new();
+    let api = start_api(&config, &store, &plugins, &supervisor, &outbox_wake, &directory, api_stop.clone()).await?;
+    // With `listen = "127.0.0.1:0"` the system picks the port; scripts read it here.
+    let addr_file = config.data_dir().join(API_ADDR_FILE);
+    match api.local_addr {
+        Some(addr) => {
+            if let Err(e) = std::fs::write(&addr_file, format!("{addr}\n")) {
+                warn!(file = %addr_file.display(), error = %e, "cannot record the API's address");
+            }
+        }
+        None => {
+            let _ = std::fs::remove_file(&addr_file);
+        }
+    }
     let outbox_stop = CancellationToken::new();
     let outbox = tokio::spawn(crate::outbox::run(
         crate::outbox::Context { config: config.clone(), store: store.clone(), plugins: Some(Arc::clone(&plugins)) },
@@ -241,6 +327,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 }
                 if accounts {
                     let report = supervisor.reconcile(false).await;
+                    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users));
                     tracing::debug!(?report, "accounts reconciled");
                     target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
                 }
@@ -248,13 +335,18 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             _ = hup.recv() => {
                 info!("SIGHUP: reloading every account");
                 match Config::load(&config.dir) {
-                    Ok(new) if new.daemon != config.daemon => {
-                        warn!("postfach.toml changed; restart postfachd for daemon-level settings to take effect");
+                    Ok(new) => {
+                        // Users and their groups take effect at once; the rest needs a restart.
+                        users = new.daemon.users.clone();
+                        let rest_changed = crate::config::DaemonConfig { users: users.clone(), ..config.daemon.clone() } != new.daemon;
+                        if rest_changed {
+                            warn!("postfach.toml changed; restart postfachd for daemon-level settings other than [users] to take effect");
+                        }
                     }
-                    Ok(_) => {}
                     Err(e) => warn!("{e}"),
                 }
                 supervisor.reconcile(true).await;
+                directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users));
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
@@ -262,6 +354,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     }
     // A hanging password command must not hold the exit up.
     crate::config::cancel_commands();
+    // No new API requests; long-polls and streams answer; requests in flight finish.
+    api_stop.cancel();
+    if tokio::time::timeout(std::time::Duration::from_secs(10), api.join()).await.is_err() {
+        warn!("the API did not stop within 10 s");
+    }
+    let _ = std::fs::remove_file(&addr_file);
     // A submission in flight is finished rather than cut off mid-DATA.
     outbox_stop.cancel();
     if tokio::time::timeout(std::time::Duration::from_secs(30), outbox).await.is_err() {

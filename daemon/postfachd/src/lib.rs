@@ -10,13 +10,16 @@
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod changes;
 pub mod cli;
 pub mod daemon;
+pub mod drafts;
 pub mod import;
 pub mod logging;
 pub mod outbox;
 pub mod pass;
+pub mod probe;
 pub mod provider;
 pub mod routing;
 pub mod supervisor;

@@ -46,8 +46,8 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
-/// Builds the message and enqueues it; returns the outbox id and the Message-ID.
-pub async fn enqueue(store: &Store, account: &Account, draft: &Draft, kind: Kind) -> Result<(i64, String), SendError> {
+/// Builds the message for the outbox (nothing is stored yet).
+pub fn prepare(account: &Account, draft: &Draft, kind: Kind) -> Result<NewOutboxEntry, SendError> {
     if !account.file.enabled {
         return Err(SendError::AccountDisabled(account.id.clone()));
     }
@@ -58,17 +58,23 @@ pub async fn enqueue(store: &Store, account: &Account, draft: &Draft, kind: Kind
     if kind == Kind::Send && composed.recipients.is_empty() {
         return Err(ComposeError::NoRecipient.into());
     }
-    let entry = NewOutboxEntry {
+    Ok(NewOutboxEntry {
         account: account.id.clone(),
         kind,
-        message_id: composed.message_id.clone(),
+        message_id: composed.message_id,
         subject: Some(draft.subject.clone()),
         envelope_from: composed.envelope_from,
         recipients: composed.recipients,
         raw: composed.raw,
-    };
+    })
+}
+
+/// Builds the message and enqueues it; returns the outbox id and the Message-ID.
+pub async fn enqueue(store: &Store, account: &Account, draft: &Draft, kind: Kind) -> Result<(i64, String), SendError> {
+    let entry = prepare(account, draft, kind)?;
+    let message_id = entry.message_id.clone();
     let id = store.enqueue_outbox(entry).await?;
-    Ok((id, composed.message_id))
+    Ok((id, message_id))
 }
 
 /// What one [`attempt`] did; the store has recorded the entry's new state unless `Busy`.

@@ -143,7 +143,7 @@ pub(crate) fn set_status(conn: &Connection, id: &str, status: &AccountStatus) ->
          ON CONFLICT(id) DO UPDATE SET state = ?2, last_error = ?3, failures = ?4, updated_at = ?5",
         params![id, status.state.as_str(), status.last_error, status.failures, now_unix()],
     )?;
-    Ok(())
+    report_state(conn, id)
 }
 
 /// Records a state change that says nothing new about errors (connecting, syncing): the
@@ -154,6 +154,28 @@ pub(crate) fn set_state(conn: &Connection, id: &str, state: AccountState) -> rus
          ON CONFLICT(id) DO UPDATE SET state = ?2, updated_at = ?3",
         params![id, state.as_str(), now_unix()],
     )?;
+    report_state(conn, id)
+}
+
+/// Emits an `account-state` event when an account's state changed in a way an
+/// integrator cares about: into a problem state (`backing-off`, `auth-failed`,
+/// `disabled`, …), or back to `idle` from one. The routine round of `connecting`,
+/// `syncing` and `idle` of every pass is not news.
+fn report_state(conn: &Connection, id: &str) -> rusqlite::Result<()> {
+    let (state, reported, error): (String, Option<String>, Option<String>) =
+        conn.query_row("SELECT state, reported_state, last_error FROM accounts WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let routine = |s: &str| matches!(s, "connecting" | "syncing" | "idle");
+    let news = reported.as_deref() != Some(state.as_str()) && (!routine(&state) || state == "idle");
+    if !news {
+        return Ok(());
+    }
+    let now = now_unix();
+    conn.execute("UPDATE accounts SET reported_state = ?2 WHERE id = ?1", params![id, state])?;
+    let detail = serde_json::json!({ "state": state, "previous": reported, "error": error }).to_string();
+    conn.prepare_cached("INSERT INTO events (at, account, kind, message, detail) VALUES (?1, ?2, ?3, NULL, ?4)")?
+        .execute(params![now, id, super::EventKind::AccountState.as_str(), detail])?;
     Ok(())
 }
 

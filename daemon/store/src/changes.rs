@@ -20,9 +20,11 @@ pub enum Op {
     Spam,
     /// Move from the junk folder to the inbox.
     NotSpam,
+    /// Move to the folder in `target` (a decoded name, or `role:<role>`).
+    Move,
 }
 
-names!(Op { Flags => "flags", Delete => "delete", Spam => "spam", NotSpam => "not-spam" });
+names!(Op { Flags => "flags", Delete => "delete", Spam => "spam", NotSpam => "not-spam", Move => "move" });
 
 /// Where a change stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,8 @@ pub struct Change {
     pub add: Vec<String>,
     /// IMAP flags to clear, in the same form as `add`.
     pub remove: Vec<String>,
+    /// Where [`Op::Move`] moves to: a folder's decoded name, or `role:<role>`.
+    pub target: Option<String>,
     /// Whether it is still pending, applied, or failed for good.
     pub state: ChangeState,
     /// How often applying it was tried; after the third temporary failure it fails for good.
@@ -73,13 +77,14 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
         op: Op::parse(&op).unwrap_or(Op::Flags),
         add: split(r.get(4)?),
         remove: split(r.get(5)?),
+        target: r.get(9)?,
         state: ChangeState::parse(&r.get::<_, String>(6)?).unwrap_or(ChangeState::Pending),
         attempts: r.get(7)?,
         result: r.get(8)?,
     })
 }
 
-const COLUMNS: &str = "id, account, message, op, add_flags, remove_flags, state, attempts, result";
+const COLUMNS: &str = "id, account, message, op, add_flags, remove_flags, state, attempts, result, target";
 
 /// Records a change; returns its id.
 pub(crate) fn enqueue(
@@ -134,6 +139,18 @@ impl super::Store {
     ) -> Result<i64, StoreError> {
         let (account, add, remove) = (account.to_owned(), add.to_vec(), remove.to_vec());
         self.run(move |c| enqueue(c, &account, message.0, op, &add, &remove)).await
+    }
+
+    /// Records a move of a message to another folder (`target`: a decoded folder name,
+    /// or `role:<role>`); returns the change's id.
+    pub async fn enqueue_move(&self, account: &str, message: MessageId, target: &str) -> Result<i64, StoreError> {
+        let (account, target) = (account.to_owned(), target.to_owned());
+        self.run(move |c| {
+            let id = enqueue(c, &account, message.0, Op::Move, &[], &[])?;
+            c.execute("UPDATE changes SET target = ?2 WHERE id = ?1", params![id, target])?;
+            Ok(id)
+        })
+        .await
     }
 
     /// An account's pending changes, oldest first.

@@ -35,14 +35,21 @@ macro_rules! names {
 }
 
 mod accounts;
+mod audit;
 mod changes;
 mod events;
 mod folders;
+mod index;
+mod manual;
 mod messages;
 mod outbox;
+mod pages;
 mod plugins;
 mod routing;
 mod schema;
+mod search;
+mod tokens;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -51,9 +58,15 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use accounts::{AccountRow, AccountStatus};
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use changes::{Change, ChangeState, Op};
-pub use events::EventKind;
+pub use events::{Event, EventKind, EventQuery};
+pub use manual::{MANUAL, ManualAssignment};
 pub use messages::{MessageFilter, MessageRow};
+pub use pages::{Cursor, MessageDetail, MessagePage, MessageQuery, MessageSummary};
+pub use search::SearchQuery;
+pub use tokens::{NewToken, Token};
+pub use webhooks::WebhookCursor;
 // The domain types in this crate's signatures, so callers need not name the model crate.
 pub use outbox::{Entry as OutboxEntry, NewEntry as NewOutboxEntry, OutboxKind, OutboxState};
 pub use plugins::{PluginRecord, PluginRow};
@@ -109,8 +122,14 @@ pub struct Store {
 
 struct Inner {
     conn: Mutex<Connection>,
+    /// Idle read-only connections for the API's queries: WAL lets them read while the
+    /// writer writes, so a page of messages never waits for a sync batch.
+    readers: Mutex<Vec<Connection>>,
     path: PathBuf,
 }
+
+/// Idle readers kept open; more are opened under load and closed afterwards.
+const IDLE_READERS: usize = 8;
 
 impl Inner {
     fn with<R>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
@@ -159,7 +178,13 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
         migrate(&mut conn, path)?;
-        Ok(Store { inner: Arc::new(Inner { conn: Mutex::new(conn), path: path.to_owned() }) })
+        let indexed = index::index_backlog(&mut conn).map_err(sql)?;
+        if indexed > 0 {
+            tracing::info!(messages = indexed, "indexed messages stored before the search index existed");
+        }
+        Ok(Store {
+            inner: Arc::new(Inner { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_owned() }),
+        })
     }
 
     /// The path of the database file this store was opened on.
@@ -181,6 +206,54 @@ impl Store {
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || inner.with(f)).await.map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs the read-only `f` on one of the reader connections, on a blocking thread.
+    async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let sql = |source: rusqlite::Error| StoreError::sqlite(&inner.path, &source);
+            let idle = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match idle {
+                Some(conn) => conn,
+                None => {
+                    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let conn = Connection::open_with_flags(&inner.path, flags).map_err(sql)?;
+                    conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
+                    conn
+                }
+            };
+            let result = f(&conn).map_err(sql);
+            let mut idle = inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Like [`Store::run`], but first runs `prepare` on the blocking thread without the
+    /// connection's lock (parsing messages must not hold up other accounts' writes).
+    async fn run_prepared<P, R, Prep, F>(&self, prepare: Prep, f: F) -> Result<R, StoreError>
+    where
+        P: Send + 'static,
+        R: Send + 'static,
+        Prep: FnOnce() -> P + Send + 'static,
+        F: FnOnce(&mut Connection, P) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let prepared = prepare();
+            inner.with(|c| f(c, prepared))
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
     }
 }
 

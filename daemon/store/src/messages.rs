@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use super::events::EventKind;
+use super::index::{self, Derived};
 use super::{StoreError, json_list, parse_list};
 use postfach_model::now_unix;
 use postfach_model::{BatchStats, FetchedMessage, FolderId, Link, MessageId, PassOutcome, Place, StoredIdentity};
@@ -64,13 +65,14 @@ pub(crate) fn commit_batch(
     folder: i64,
     uidvalidity: u32,
     fetched: &[FetchedMessage],
+    derived: &[Derived],
     links: &[Link],
 ) -> rusqlite::Result<BatchStats> {
     let tx = conn.transaction()?;
     let mut stats = BatchStats::default();
     let now = now_unix();
-    for m in fetched {
-        let (message, existed) = upsert_message(&tx, account, m, now)?;
+    for (m, derived) in fetched.iter().zip(derived) {
+        let (message, existed) = upsert_message(&tx, account, m, derived, now)?;
         if !existed {
             stats.new_messages += 1;
         }
@@ -107,12 +109,13 @@ pub(crate) fn import(
     conn: &mut Connection,
     account: &str,
     messages: &[FetchedMessage],
+    derived: &[Derived],
 ) -> rusqlite::Result<(Vec<i64>, u64)> {
     let tx = conn.transaction()?;
     let now = now_unix();
     let (mut new, mut known) = (Vec::new(), 0);
-    for m in messages {
-        match upsert_message(&tx, account, m, now)? {
+    for (m, derived) in messages.iter().zip(derived) {
+        match upsert_message(&tx, account, m, derived, now)? {
             (id, false) => new.push(id),
             (_, true) => known += 1,
         }
@@ -122,8 +125,14 @@ pub(crate) fn import(
 }
 
 /// Finds the message with `m`'s identity, or stores it (content, headers, `new-message`
-/// event). Returns its local id and whether it was stored before.
-fn upsert_message(tx: &Transaction<'_>, account: &str, m: &FetchedMessage, now: i64) -> rusqlite::Result<(i64, bool)> {
+/// event, thread and index row). Returns its local id and whether it was stored before.
+fn upsert_message(
+    tx: &Transaction<'_>,
+    account: &str,
+    m: &FetchedMessage,
+    derived: &Derived,
+    now: i64,
+) -> rusqlite::Result<(i64, bool)> {
     let identity = m.identity();
     let existing: Option<i64> = tx
         .prepare_cached("SELECT id FROM messages WHERE account = ?1 AND identity = ?2")?
@@ -160,6 +169,8 @@ fn upsert_message(tx: &Transaction<'_>, account: &str, m: &FetchedMessage, now: 
         now,
     ])?;
     let id = tx.last_insert_rowid();
+    let thread = index::thread_of(tx, h.message_id.as_deref(), h.in_reply_to.as_deref(), &h.references, &identity)?;
+    index::write(tx, id, &thread, derived)?;
     event(tx, account, EventKind::NewMessage, Some(id), None, now)?;
     Ok((id, false))
 }
@@ -518,7 +529,15 @@ impl super::Store {
         links: Vec<Link>,
     ) -> Result<BatchStats, StoreError> {
         let account = account.to_owned();
-        self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &links)).await
+        // Parsing happens here, on the blocking thread but before the store's lock.
+        self.run_prepared(
+            move || {
+                let derived: Vec<Derived> = fetched.iter().map(|m| index::derive(&m.raw)).collect();
+                (fetched, derived)
+            },
+            move |c, (fetched, derived)| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &derived, &links),
+        )
+        .await
     }
 
     /// Stores messages from an export (no server location); returns the local ids of the
@@ -529,16 +548,22 @@ impl super::Store {
         messages: Vec<FetchedMessage>,
     ) -> Result<(Vec<MessageId>, u64), StoreError> {
         let account = account.to_owned();
-        self.run(move |c| {
-            let mut new = Vec::new();
-            let mut known = 0;
-            for chunk in messages.chunks(500) {
-                let (n, k) = import(c, &account, chunk)?;
-                new.extend(n);
-                known += k;
-            }
-            Ok((new, known))
-        })
+        self.run_prepared(
+            move || {
+                let derived: Vec<Derived> = messages.iter().map(|m| index::derive(&m.raw)).collect();
+                (messages, derived)
+            },
+            move |c, (messages, derived)| {
+                let mut new = Vec::new();
+                let mut known = 0;
+                for (chunk, derived) in messages.chunks(500).zip(derived.chunks(500)) {
+                    let (n, k) = import(c, &account, chunk, derived)?;
+                    new.extend(n);
+                    known += k;
+                }
+                Ok((new, known))
+            },
+        )
         .await
         .map(|(new, known): (Vec<i64>, u64)| (new.into_iter().map(MessageId).collect(), known))
     }

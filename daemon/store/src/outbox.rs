@@ -38,9 +38,24 @@ pub enum OutboxState {
     Sent,
     /// A draft stored on the server.
     Saved,
+    /// Withdrawn before it was sent (`DELETE /v1/outbox/{id}`).
+    Cancelled,
 }
 
 names!(OutboxKind { Send => "send", Draft => "draft" });
+
+impl OutboxState {
+    /// Every state.
+    pub const ALL: [OutboxState; 7] = [
+        OutboxState::Queued,
+        OutboxState::Sending,
+        OutboxState::Deferred,
+        OutboxState::Failed,
+        OutboxState::Sent,
+        OutboxState::Saved,
+        OutboxState::Cancelled,
+    ];
+}
 names!(OutboxState {
     Queued => "queued",
     Sending => "sending",
@@ -48,6 +63,7 @@ names!(OutboxState {
     Failed => "failed",
     Sent => "sent",
     Saved => "saved",
+    Cancelled => "cancelled",
 });
 
 /// A message to enqueue.
@@ -250,6 +266,31 @@ pub(crate) fn set_copy(conn: &Connection, id: i64, copy: &str) -> rusqlite::Resu
     Ok(())
 }
 
+/// Enqueues a message under an idempotency key: a second call with the same key returns
+/// the first call's entry instead of queueing the message again.
+pub(crate) fn enqueue_once(conn: &mut Connection, e: &NewEntry, key: &str, by: &str) -> rusqlite::Result<(i64, bool)> {
+    let tx = conn.transaction()?;
+    let existing: Option<i64> =
+        tx.query_row("SELECT id FROM outbox WHERE idempotency_key = ?1", [key], |r| r.get(0)).optional()?;
+    if let Some(id) = existing {
+        return Ok((id, false));
+    }
+    let id = enqueue(&tx, e)?;
+    tx.execute("UPDATE outbox SET idempotency_key = ?2, created_by = ?3 WHERE id = ?1", params![id, key, by])?;
+    tx.commit()?;
+    Ok((id, true))
+}
+
+/// Withdraws a queued or deferred entry; false when it is in another state (sending,
+/// sent, failed, already cancelled).
+pub(crate) fn cancel(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "UPDATE outbox SET state = 'cancelled', updated_at = ?2 WHERE id = ?1 AND state IN ('queued', 'deferred')",
+        params![id, now_unix()],
+    )?;
+    Ok(n == 1)
+}
+
 /// Queues a failed or deferred entry again, now.
 pub(crate) fn retry(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     let now = now_unix();
@@ -261,6 +302,41 @@ pub(crate) fn retry(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
 }
 
 impl super::Store {
+    /// Enqueues a message once per idempotency key (scoped by the caller, e.g. per user);
+    /// returns its outbox id and whether this call queued it.
+    pub async fn enqueue_outbox_once(&self, entry: NewEntry, key: &str, by: &str) -> Result<(i64, bool), StoreError> {
+        let (key, by) = (key.to_owned(), by.to_owned());
+        self.run(move |c| enqueue_once(c, &entry, &key, &by)).await
+    }
+
+    /// How many entries are in each state (every state listed, zeros included).
+    pub async fn outbox_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
+            let found: std::collections::HashMap<String, i64> =
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+            Ok(OutboxState::ALL
+                .iter()
+                .map(|s| (s.as_str(), found.get(s.as_str()).copied().unwrap_or(0) as u64))
+                .collect())
+        })
+        .await
+    }
+
+    /// The entry queued under an idempotency key, if any.
+    pub async fn outbox_by_key(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            c.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE idempotency_key = ?1"), [key], row).optional()
+        })
+        .await
+    }
+
+    /// Withdraws a queued or deferred entry; false if it was in another state.
+    pub async fn cancel_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        self.run(move |c| cancel(c, id)).await
+    }
+
     /// Enqueues a message; returns its outbox id.
     pub async fn enqueue_outbox(&self, entry: NewEntry) -> Result<i64, StoreError> {
         self.run(move |c| enqueue(c, &entry)).await

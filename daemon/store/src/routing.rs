@@ -251,6 +251,7 @@ pub(crate) fn apply(
         let rows = stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
+    let manual = super::manual::of_account(&tx, account)?;
     for r in results {
         let local_id = r.local_id.0;
         let steps = serde_json::to_string(&r.steps).unwrap_or_else(|_| "[]".into());
@@ -260,6 +261,10 @@ pub(crate) fn apply(
         )?
         .execute(params![local_id, chain, now, r.folder, steps])?;
         let current: Option<String> = assigned.remove(&local_id);
+        // A person's decision stands; the trace still records what the routers said.
+        if manual.contains(&local_id) {
+            continue;
+        }
         match (&current, &r.winner) {
             (None, None) => {}
             (Some(_), None) => {
@@ -316,25 +321,40 @@ pub struct Trace {
     pub at: Timestamp,
     /// Each router's answer in chain order, up to the one that decided.
     pub steps: Vec<Step>,
+    /// A person's assignment, which wins over the routers' answers.
+    pub manual: Option<super::manual::ManualAssignment>,
 }
 
-/// The trace of a message's last routing.
+/// The trace of a message's last routing, with its manual assignment if any (a message
+/// assigned by hand before any routing run has a trace with no steps).
 pub(crate) fn trace(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<Trace>> {
-    conn.query_row(
-        "SELECT m.account, t.folder, t.at, t.steps FROM route_traces t JOIN messages m ON m.id = t.message
-         WHERE t.message = ?1",
-        [local_id],
-        |r| {
-            let steps: String = r.get(3)?;
-            Ok(Trace {
-                account: r.get(0)?,
-                folder: r.get(1)?,
-                at: Timestamp(r.get(2)?),
-                steps: serde_json::from_str(&steps).unwrap_or_default(),
-            })
-        },
-    )
-    .optional()
+    let manual = super::manual::get(conn, local_id)?;
+    let found = conn
+        .query_row(
+            "SELECT m.account, t.folder, t.at, t.steps FROM route_traces t JOIN messages m ON m.id = t.message
+             WHERE t.message = ?1",
+            [local_id],
+            |r| {
+                let steps: String = r.get(3)?;
+                Ok(Trace {
+                    account: r.get(0)?,
+                    folder: r.get(1)?,
+                    at: Timestamp(r.get(2)?),
+                    steps: serde_json::from_str(&steps).unwrap_or_default(),
+                    manual: None,
+                })
+            },
+        )
+        .optional()?;
+    match (found, manual) {
+        (Some(trace), manual) => Ok(Some(Trace { manual, ..trace })),
+        (None, Some(manual)) => {
+            let account: String =
+                conn.query_row("SELECT account FROM messages WHERE id = ?1", [local_id], |r| r.get(0))?;
+            Ok(Some(Trace { account, folder: None, at: manual.at, steps: Vec::new(), manual: Some(manual) }))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Messages per project and account.

@@ -168,4 +168,73 @@ CREATE TABLE changes (
 );
 CREATE INDEX changes_pending ON changes(account, state, id);
 "#,
+    // 5: the Integration API. Threads, snippets and the full-text index are filled for new
+    // messages in the same transaction that stores them; messages stored before this
+    // version are indexed once when the store is opened (`index_backlog`).
+    r#"
+ALTER TABLE accounts ADD COLUMN reported_state TEXT;
+ALTER TABLE messages ADD COLUMN thread_id TEXT;
+ALTER TABLE messages ADD COLUMN snippet TEXT;
+ALTER TABLE messages ADD COLUMN has_attachments INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX messages_thread ON messages(thread_id);
+CREATE INDEX messages_date ON messages(date, id);
+CREATE INDEX messages_account ON messages(account);
+CREATE INDEX messages_unindexed ON messages(id) WHERE indexed = 0;
+
+CREATE VIRTUAL TABLE search USING fts5(
+    subject, addresses, body, attachments,
+    content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TABLE manual_assignments (
+    message INTEGER PRIMARY KEY REFERENCES messages(id),
+    project TEXT,
+    user    TEXT NOT NULL,
+    at      INTEGER NOT NULL
+);
+
+ALTER TABLE changes ADD COLUMN target TEXT;
+
+ALTER TABLE outbox ADD COLUMN idempotency_key TEXT;
+ALTER TABLE outbox ADD COLUMN created_by TEXT;
+CREATE UNIQUE INDEX outbox_idempotency ON outbox(idempotency_key) WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE api_tokens (
+    id           TEXT PRIMARY KEY,
+    hash         TEXT NOT NULL UNIQUE,
+    user         TEXT NOT NULL,
+    admin        INTEGER NOT NULL DEFAULT 0,
+    scopes       TEXT NOT NULL,
+    accounts     TEXT NOT NULL DEFAULT '[]',
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER,
+    last_used_at INTEGER,
+    revoked_at   INTEGER
+);
+
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    user    TEXT NOT NULL,
+    token   TEXT,
+    action  TEXT NOT NULL,
+    account TEXT,
+    target  TEXT,
+    status  INTEGER NOT NULL,
+    detail  TEXT
+);
+
+CREATE TABLE webhook_cursors (
+    endpoint        TEXT PRIMARY KEY,
+    delivered_seq   INTEGER NOT NULL,
+    state           TEXT NOT NULL DEFAULT 'ok',
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    last_error      TEXT,
+    last_success_at INTEGER,
+    failing_since   INTEGER,
+    updated_at      INTEGER NOT NULL
+);
+"#,
 ];

@@ -32,6 +32,9 @@ pub enum HarnessError {
     /// Certificate generation failed.
     #[error("certificate generation: {0}")]
     Cert(String),
+    /// A fixture was set up with unusable values.
+    #[error("fixture setup: {0}")]
+    Setup(String),
     /// An IMAP exchange with the fixture client failed.
     #[error("IMAP fixture client: {0}")]
     Imap(String),

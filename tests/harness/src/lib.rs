@@ -16,6 +16,7 @@ mod net;
 mod postfix;
 mod process;
 mod proxy;
+pub mod webhook;
 
 pub use ca::TestCa;
 pub use client::{ImapClient, ListLine};
@@ -25,6 +26,7 @@ pub use net::{free_port, wait_for_port};
 pub use postfix::{Listener, Postfix};
 pub use process::{terminate, wait_or_kill};
 pub use proxy::RecordingProxy;
+pub use webhook::{Delivery, WebhookReceiver};
 
 /// Whether this process runs as root (then servers drop to their usual system users).
 pub fn running_as_root() -> bool {

@@ -5,6 +5,7 @@
 //! 2 a usage error.
 
 mod accounts;
+mod api;
 mod autoconfig;
 mod changes;
 mod check;
@@ -209,6 +210,74 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// API tokens: create (shown once), list, revoke.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Every write made through the API: who, with which token, what, when.
+    Audit {
+        /// At most this many entries, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Webhook endpoints: delivered seq, lag, state and last error; `secret` makes a signing secret.
+    Webhooks {
+        /// What to do; lists the endpoints when absent.
+        #[command(subcommand)]
+        action: Option<WebhookAction>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `postfachd token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it (once: only its hash is stored).
+    Create {
+        /// The user it acts as (from [users] in postfach.toml, unless --admin).
+        #[arg(long)]
+        user: String,
+        /// It sees every account and may do everything.
+        #[arg(long)]
+        admin: bool,
+        /// read, write, send or metrics; repeat for several (default: read).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Limit it to this account; repeat for several.
+        #[arg(long = "account")]
+        accounts: Vec<String>,
+        /// It stops working after this many days.
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// Print `{"id": …, "token": "pf_…"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens: id, user, admin, scopes, accounts, created, expires, last used.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        /// The token's id (`tok_…`).
+        id: String,
+    },
+}
+
+/// `postfachd webhooks …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookAction {
+    /// Print a new random signing secret (`whsec_…`) for a [[webhooks]] entry.
+    Secret,
 }
 
 /// `postfachd send …`.
@@ -426,6 +495,15 @@ pub enum CliError {
     /// this means the files changed while the command ran).
     #[error("several accounts have default = true ({}); name one", .0.join(", "))]
     SeveralDefaults(Vec<String>),
+    /// `token create` with a bad argument; the text says which and why.
+    #[error("{0}")]
+    Token(String),
+    /// `token revoke` of an id that does not exist.
+    #[error("no token `{0}` (see `postfachd token list`)")]
+    UnknownToken(String),
+    /// The system's random source failed.
+    #[error(transparent)]
+    Random(#[from] postfach_api::auth::RandomError),
     /// The command printed its own failure report already.
     #[error("")]
     Reported,
@@ -488,6 +566,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Outbox { action: Some(OutboxAction::Retry { id }), json: _ } => {
             outbox::retry(&Config::load(&dir)?, id).await
         }
+        Command::Token { action: TokenAction::Create { user, admin, scopes, accounts, expires_days, json } } => {
+            let request = api::NewToken { user, admin, scopes, accounts, expires_days };
+            api::create_token(&Config::load(&dir)?, request, json).await
+        }
+        Command::Token { action: TokenAction::List { json } } => api::list_tokens(&Config::load(&dir)?, json).await,
+        Command::Token { action: TokenAction::Revoke { id } } => api::revoke_token(&Config::load(&dir)?, &id).await,
+        Command::Audit { limit, json } => api::audit(&Config::load(&dir)?, limit, json).await,
+        Command::Webhooks { action: None, json } => api::webhooks(&Config::load(&dir)?, json).await,
+        Command::Webhooks { action: Some(WebhookAction::Secret), json: _ } => api::new_webhook_secret(),
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn projects(config: &Config, json: bool) -> Result<(), CliError> {
 pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), CliError> {
     let store = open_store(config)?;
     let id = MessageId(local_id);
-    let Some(store::Trace { account, folder, at, steps }) = store.trace(id).await? else {
+    let Some(store::Trace { account, folder, at, steps, manual }) = store.trace(id).await? else {
         return Err(CliError::NotRouted(id));
     };
     let assignment = store.assignments(vec![id]).await?.remove(&id);
@@ -72,6 +72,9 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
             "steps": steps,
             "project": assignment.as_ref().map(|a| &a.0),
             "plugin": assignment.as_ref().map(|a| &a.1),
+            "manual": manual.as_ref().map(|m| serde_json::json!({
+                "project": m.project, "user": m.user, "at": m.at.rfc3339(),
+            })),
         }));
         return Ok(());
     }
@@ -101,6 +104,14 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
             Answer::Skip => "skip".to_owned(),
         };
         output::line(&format!("  {}. {}: {what}{}", i + 1, s.plugin, if won { "  <- wins" } else { "" }));
+    }
+    if let Some(m) = &manual {
+        let what = m.project.as_deref().map_or_else(|| "no project".to_owned(), |p| format!("project {p}"));
+        output::line(&format!(
+            "  manual: {what}, set by {} at {}  <- wins over the routers",
+            m.user,
+            m.at.rfc3339().unwrap_or_default()
+        ));
     }
     match assignment {
         Some((project, plugin)) => output::line(&format!("assigned to {project} by {plugin}")),
@@ -140,6 +151,7 @@ pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: boo
     let projects = config.projects()?.map(|p| p.numbers());
     let inputs = store.all_route_inputs(&account.id).await?;
     let current = store.assignments(inputs.iter().map(|m| m.local_id).collect()).await?;
+    let manual = store.manual_projects(&account.id).await?;
     let (s, acct) = (Store::clone(&store), account.clone());
     let rows = tokio::task::spawn_blocking(move || -> Result<Vec<DryRunJson>, CliError> {
         let chain = routing::chain(&acct, &host, projects, Some(s));
@@ -149,6 +161,19 @@ pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: boo
             .zip(results)
             .map(|(m, r)| {
                 let now = current.get(&m.local_id).map(|a| a.0.clone());
+                if let Some(kept) = manual.get(&m.local_id) {
+                    // A person's assignment is never overridden; say so instead of a proposal.
+                    return DryRunJson {
+                        local_id: m.local_id.0,
+                        subject: m.subject.clone(),
+                        change: "manual",
+                        current: now,
+                        proposed: kept.project.clone(),
+                        plugin: Some(crate::store::MANUAL.to_owned()),
+                        reason: Some(format!("set by {}", kept.user)),
+                        errors: Vec::new(),
+                    };
+                }
                 let next = r.winner.as_ref().map(|w| w.0.clone());
                 let change = match (&now, &next) {
                     (None, None) => "none",
@@ -193,13 +218,14 @@ pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: boo
     table.print();
     let count = |c: &str| rows.iter().filter(|r| r.change == c).count();
     output::line(&format!(
-        "{} messages: {} would be routed, {} unrouted, {} reassigned, {} unchanged, {} stay without a project (nothing was written)",
+        "{} messages: {} would be routed, {} unrouted, {} reassigned, {} unchanged, {} stay without a project, {} assigned by hand (nothing was written)",
         rows.len(),
         count("routed"),
         count("unrouted"),
         count("reassigned"),
         count("unchanged"),
-        count("none")
+        count("none"),
+        count("manual")
     ));
     let errors: usize = rows.iter().map(|r| r.errors.len()).sum();
     if errors > 0 {

@@ -9,9 +9,9 @@ use serde::Serialize;
 use super::output;
 use super::{CliError, SendCommand as SendArgs, load_account, open_store};
 use crate::config::{Account, Config};
-use crate::model::MessageId;
+use crate::drafts::{self, DraftError};
 use crate::outbox::{self, Context, Outcome};
-use crate::smtp::{Draft, FileAttachment, Parent};
+use crate::smtp::{Draft, FileAttachment};
 use crate::store::{OutboxKind as Kind, Store};
 
 /// The result line of `send --json`.
@@ -67,31 +67,6 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-/// The stored message a reply or forward refers to.
-struct Original {
-    account: String,
-    raw: Vec<u8>,
-}
-
-async fn original(store: &Store, local_id: i64) -> Result<Original, CliError> {
-    let message = MessageId(local_id);
-    let found = (store.account_of(message).await?, store.raw_message(message).await?);
-    match found {
-        (Some(account), Some(raw)) => Ok(Original { account, raw }),
-        _ => Err(CliError::UnknownMessage(message)),
-    }
-}
-
-/// `Re: …` / `Fwd: …` unless the subject carries such a prefix already.
-fn prefixed(prefix: &str, subject: &str, known: &[&str]) -> String {
-    let lower = subject.trim_start().to_lowercase();
-    if known.iter().any(|p| lower.starts_with(&format!("{}:", p.to_lowercase()))) {
-        subject.trim_start().to_owned()
-    } else {
-        format!("{prefix}: {subject}")
-    }
-}
-
 /// Picks the account: the named one, the replied-to message's, or the default.
 async fn choose_account(
     config: &Config,
@@ -112,14 +87,14 @@ async fn choose_account(
 
 /// Builds the draft from the arguments and the original message, if any.
 async fn build(args: &SendArgs, store: &Store) -> Result<(Draft, Option<String>), CliError> {
-    let mut draft = Draft { to: args.to.clone(), cc: args.cc.clone(), bcc: args.bcc.clone(), ..Draft::default() };
-    draft.text = match (&args.body_file, &args.body) {
+    let text = match (&args.body_file, &args.body) {
         (Some(_), Some(_)) => return Err(CliError::Usage("give the text once: --body-file or --body")),
         (Some(path), None) => Some(read_text(path, "body file")?),
         (None, Some(text)) => Some(text.clone()),
         (None, None) => None,
     };
-    draft.html = args.html_file.as_deref().map(|p| read_text(p, "HTML file")).transpose()?;
+    let html = args.html_file.as_deref().map(|p| read_text(p, "HTML file")).transpose()?;
+    let mut attachments = Vec::new();
     for path in &args.attach {
         let bytes = std::fs::read(path).map_err(|source| CliError::ReadFile {
             what: "attachment",
@@ -127,55 +102,30 @@ async fn build(args: &SendArgs, store: &Store) -> Result<(Draft, Option<String>)
             source,
         })?;
         let filename = path.file_name().map_or_else(|| "attachment".to_owned(), |n| n.to_string_lossy().into_owned());
-        draft.attachments.push(FileAttachment { filename, content_type: content_type(path).to_owned(), bytes });
+        attachments.push(FileAttachment { filename, content_type: content_type(path).to_owned(), bytes });
     }
-    if args.reply_to_local_id.is_some() && args.forward_local_id.is_some() {
-        return Err(CliError::Usage("a message is either a reply or a forward, not both"));
-    }
-    let mut subject = args.subject.clone();
-    let mut account = None;
-    if let Some(id) = args.reply_to_local_id {
-        let orig = original(store, id).await?;
-        let parsed = mail_parser::MessageParser::new()
-            .parse_headers(&orig.raw)
-            .ok_or(CliError::UnusableMessage { id, problem: "has no readable header" })?;
-        let message_id = parsed
-            .message_id()
-            .ok_or(CliError::UnusableMessage { id, problem: "has no Message-ID to reply to" })?
-            .to_owned();
-        let references =
-            parsed.references().as_text_list().map(|l| l.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
-        draft.reply_to = Some(Parent { message_id, references });
-        if draft.to.is_empty() {
-            // Answer where the sender asked for answers.
-            let target = parsed.reply_to().or(parsed.from());
-            draft.to = target
-                .map(|a| a.iter().filter_map(|m| m.address.as_deref().map(str::to_owned)).collect())
-                .unwrap_or_default();
-        }
-        subject = subject.or_else(|| Some(prefixed("Re", parsed.subject().unwrap_or(""), &["Re", "AW", "Antw"])));
-        account = Some(orig.account);
-    }
-    if let Some(id) = args.forward_local_id {
-        let orig = original(store, id).await?;
-        let parsed = mail_parser::MessageParser::new().parse_headers(&orig.raw);
-        let original_subject = parsed.as_ref().and_then(|p| p.subject()).unwrap_or("").to_owned();
-        subject = subject.or_else(|| Some(prefixed("Fwd", &original_subject, &["Fwd", "WG", "Fw"])));
-        draft.forward = Some(orig.raw);
-        account = Some(orig.account);
-    }
-    draft.subject = subject.ok_or(CliError::Usage("--subject is required (except for replies and forwards)"))?;
-    if draft.text.is_none()
-        && draft.html.is_none()
-        && draft.attachments.is_empty()
-        && draft.forward.is_none()
-        && !args.draft
-    {
-        return Err(CliError::Usage(
+    let request = drafts::Request {
+        to: args.to.clone(),
+        cc: args.cc.clone(),
+        bcc: args.bcc.clone(),
+        subject: args.subject.clone(),
+        text,
+        html,
+        attachments,
+        reply_to_local_id: args.reply_to_local_id,
+        forward_local_id: args.forward_local_id,
+        draft: args.draft,
+    };
+    drafts::build(store, request).await.map_err(|e| match e {
+        DraftError::NoSubject => CliError::Usage("--subject is required (except for replies and forwards)"),
+        DraftError::NothingToSend => CliError::Usage(
             "nothing to send: give the text with --body-file FILE (- for standard input), --body TEXT or --html-file FILE",
-        ));
-    }
-    Ok((draft, account))
+        ),
+        DraftError::ReplyAndForward => CliError::Usage("a message is either a reply or a forward, not both"),
+        DraftError::UnknownMessage(id) => CliError::UnknownMessage(id),
+        DraftError::UnusableMessage { id, problem } => CliError::UnusableMessage { id, problem },
+        DraftError::Store(e) => CliError::Store(e),
+    })
 }
 
 /// `postfachd send`.
@@ -305,13 +255,6 @@ async fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reply_prefixes_are_not_stacked() {
-        assert_eq!(prefixed("Re", "Angebot", &["Re", "AW"]), "Re: Angebot");
-        assert_eq!(prefixed("Re", "AW: Angebot", &["Re", "AW"]), "AW: Angebot");
-        assert_eq!(prefixed("Fwd", "wg: Plan", &["Fwd", "WG"]), "wg: Plan");
-    }
 
     #[test]
     fn attachments_get_a_type_by_extension() {

@@ -30,6 +30,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 struct Running {
     account: Account,
     wake: Arc<Notify>,
+    full_sync: Arc<std::sync::atomic::AtomicBool>,
     cancel: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -54,12 +55,64 @@ pub struct Supervisor {
     plugins: Option<Arc<PluginHost>>,
     projects: Option<Arc<HashSet<String>>>,
     running: BTreeMap<String, Running>,
+    handles: AccountHandles,
+}
+
+/// The running accounts as other parts of the daemon (the API) see them: each account's
+/// file as it runs, and how to wake it. Updated by the supervisor after every change.
+#[derive(Clone, Default)]
+pub struct AccountHandles(Arc<std::sync::RwLock<BTreeMap<String, Handle>>>);
+
+#[derive(Clone)]
+struct Handle {
+    account: Account,
+    wake: Arc<Notify>,
+    full_sync: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AccountHandles {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Handle>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes an account's task to apply local changes; false if it does not run.
+    pub fn wake(&self, id: &str) -> bool {
+        self.read().get(id).map(|h| h.wake.notify_one()).is_some()
+    }
+
+    /// Asks a running account for a full pass now; false if it does not run.
+    pub fn sync_now(&self, id: &str) -> bool {
+        self.read()
+            .get(id)
+            .map(|h| {
+                h.full_sync.store(true, std::sync::atomic::Ordering::Relaxed);
+                h.wake.notify_one();
+            })
+            .is_some()
+    }
+
+    /// The running accounts.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.read().values().map(|h| h.account.clone()).collect()
+    }
+
+    /// One running account.
+    pub fn account(&self, id: &str) -> Option<Account> {
+        self.read().get(id).map(|h| h.account.clone())
+    }
 }
 
 impl Supervisor {
     /// A supervisor with nothing running yet.
     pub fn new(config: Config, store: Store, plugins: Option<Arc<PluginHost>>) -> Self {
-        let mut supervisor = Supervisor { config, store, plugins, projects: None, running: BTreeMap::new() };
+        let mut supervisor = Supervisor {
+            config,
+            store,
+            plugins,
+            projects: None,
+            running: BTreeMap::new(),
+            handles: AccountHandles::default(),
+        };
         supervisor.load_projects();
         supervisor
     }
@@ -137,7 +190,34 @@ impl Supervisor {
                 }
             }
         }
+        self.publish();
         report
+    }
+
+    /// The running accounts, for the API; kept up to date by the supervisor.
+    pub fn handles(&self) -> AccountHandles {
+        self.handles.clone()
+    }
+
+    /// The known project numbers, if a project list is configured.
+    pub fn projects(&self) -> Option<Arc<HashSet<String>>> {
+        self.projects.clone()
+    }
+
+    fn publish(&self) {
+        let map = self
+            .running
+            .iter()
+            .map(|(id, r)| {
+                let handle = Handle {
+                    account: r.account.clone(),
+                    wake: Arc::clone(&r.wake),
+                    full_sync: Arc::clone(&r.full_sync),
+                };
+                (id.clone(), handle)
+            })
+            .collect();
+        *self.handles.0.write().unwrap_or_else(|p| p.into_inner()) = map;
     }
 
     /// Records a state without an error for an account no task runs.
@@ -150,15 +230,17 @@ impl Supervisor {
     fn start(&mut self, account: Account) {
         let cancel = CancellationToken::new();
         let wake = Arc::new(Notify::new());
+        let full_sync = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let task = tokio::spawn(keep_running(task::Job {
             account: account.clone(),
             store: self.store.clone(),
             plugins: self.plugins.clone(),
             projects: self.projects.clone(),
             wake: Arc::clone(&wake),
+            full_sync: Arc::clone(&full_sync),
             cancel: cancel.clone(),
         }));
-        self.running.insert(account.id.clone(), Running { account, wake, cancel, task });
+        self.running.insert(account.id.clone(), Running { account, wake, full_sync, cancel, task });
     }
 
     /// Wakes an account's task (local changes wait to be applied). False if it does not run.
@@ -172,9 +254,22 @@ impl Supervisor {
         }
     }
 
+    /// Asks a running account for a full pass now; false if the account does not run.
+    pub fn sync_now(&self, id: &str) -> bool {
+        match self.running.get(id) {
+            Some(r) => {
+                r.full_sync.store(true, std::sync::atomic::Ordering::Relaxed);
+                r.wake.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops every account and records them as stopped.
     pub async fn shutdown(mut self) {
         let all: Vec<Running> = std::mem::take(&mut self.running).into_values().collect();
+        self.publish();
         for r in &all {
             r.cancel.cancel();
         }

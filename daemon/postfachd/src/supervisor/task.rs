@@ -2,6 +2,7 @@
 //! until `max_failures` consecutive failures auto-disable it (until its file changes).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +32,8 @@ pub struct Job {
     pub projects: Option<Arc<HashSet<String>>>,
     /// Notified for local changes to apply and by the IDLE watchers of other folders.
     pub wake: Arc<Notify>,
+    /// Set (then `wake` notified) to ask for a full pass now (`POST /v1/accounts/{id}/sync`).
+    pub full_sync: Arc<AtomicBool>,
     /// Stops the task.
     pub cancel: CancellationToken,
 }
@@ -38,8 +41,11 @@ pub struct Job {
 /// Runs the account until `cancel` fires.
 pub async fn run(job: Job) {
     let span = tracing::info_span!("account", id = %job.account.id);
-    let Job { account, store, plugins, projects, wake, cancel } = job;
-    AccountTask { account, store, plugins, projects, wake, cancel, failures: 0 }.run().instrument(span).await;
+    let Job { account, store, plugins, projects, wake, full_sync, cancel } = job;
+    AccountTask { account, store, plugins, projects, wake, full_sync, cancel, failures: 0 }
+        .run()
+        .instrument(span)
+        .await;
 }
 
 struct AccountTask {
@@ -49,6 +55,7 @@ struct AccountTask {
     projects: Option<Arc<HashSet<String>>>,
     /// Notified for local changes to apply and by the IDLE watchers of other folders.
     wake: Arc<Notify>,
+    full_sync: Arc<AtomicBool>,
     cancel: CancellationToken,
     failures: u32,
 }
@@ -147,6 +154,9 @@ impl AccountTask {
             let mut inbox_fresh = false;
             if let Err(e) = self.apply_changes(&mut session).await {
                 return e;
+            }
+            if self.full_sync.swap(false, Ordering::Relaxed) {
+                next_full = Instant::now();
             }
             if Instant::now() >= next_full {
                 self.set_state(AccountState::Syncing).await;

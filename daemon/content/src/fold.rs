@@ -1,0 +1,140 @@
+//! Folding text for the SQLite FTS5 index (tokenizer `unicode61 remove_diacritics 2`)
+//! so that German words are found however they are typed.
+//!
+//! The tokenizer alone already maps `Müller` to `muller`, but Germans also type
+//! `Mueller`, and `ß` is not a diacritic to it at all. So the index side writes every
+//! umlaut word in both spellings and spells `ß` as `ss`, and the query side folds what
+//! the user typed to the umlaut-free spelling. Both sides split words the same way (on
+//! anything that is not a letter or digit) and both compose decomposed umlauts (`u` +
+//! U+0308, as macOS writes file names), which the tokenizer would otherwise split.
+
+/// Text to put into the FTS5 index: lower-cased, `ß` → `ss`, every word containing
+/// `ä`/`ö`/`ü` emitted twice (`müller` → `muller mueller`), other words once, words
+/// separated by single spaces.
+pub fn index_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    each_word(s, |word, _| {
+        if word.contains(['ä', 'ö', 'ü']) {
+            push_word(&mut out, word.chars().map(base_letter));
+            push_word(&mut out, word.chars().flat_map(two_letters));
+        } else {
+            push_word(&mut out, word.chars());
+        }
+    });
+    out
+}
+
+/// An FTS5 MATCH expression for what a user typed, or `None` when it contains no word.
+///
+/// Each word is lower-cased, `ß` → `ss`, `ä`/`ö`/`ü` → `a`/`o`/`u`, and wrapped in double
+/// quotes, so FTS5 operators or quotes in user input are only ever searched for, never
+/// interpreted. Words are joined by spaces (all must match). A `*` right after a word
+/// makes it a prefix query: `Münch*` → `"munch"*`.
+pub fn match_expression(query: &str) -> Option<String> {
+    let mut out = String::new();
+    each_word(query, |word, prefix| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push('"');
+        // Words hold only letters and digits; the escaping keeps the quoting sound even
+        // if that ever changes.
+        for ch in word.chars().map(base_letter) {
+            if ch == '"' {
+                out.push('"');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+        if prefix {
+            out.push('*');
+        }
+    });
+    (!out.is_empty()).then_some(out)
+}
+
+/// Calls `emit` with each word of `s`, lower-cased, `ß` spelled `ss`, decomposed umlauts
+/// composed and other combining accents dropped; the flag says whether a `*` follows
+/// the word directly.
+fn each_word(s: &str, mut emit: impl FnMut(&str, bool)) {
+    let mut word = String::new();
+    for ch in s.chars() {
+        if is_combining_accent(ch) {
+            // Accents between words are separators, like any other non-letter.
+            if !word.is_empty() {
+                attach_accent(&mut word, ch);
+            }
+        } else if ch.is_alphanumeric() {
+            push_lower(&mut word, ch);
+        } else if !word.is_empty() {
+            emit(&word, ch == '*');
+            word.clear();
+        }
+    }
+    if !word.is_empty() {
+        emit(&word, false);
+    }
+}
+
+/// Appends the lower case of `ch`, with `ß` as `ss`.
+fn push_lower(word: &mut String, ch: char) {
+    for lower in ch.to_lowercase() {
+        match lower {
+            'ß' => word.push_str("ss"),
+            // `İ` lower-cases to `i` + U+0307.
+            c if is_combining_accent(c) => attach_accent(word, c),
+            c => word.push(c),
+        }
+    }
+}
+
+/// Composes a diaeresis with the `a`/`o`/`u` before it; drops any other accent, which
+/// the tokenizer's `remove_diacritics` would remove anyway.
+fn attach_accent(word: &mut String, accent: char) {
+    if accent != '\u{308}' {
+        return;
+    }
+    let composed = match word.chars().next_back() {
+        Some('a') => 'ä',
+        Some('o') => 'ö',
+        Some('u') => 'ü',
+        _ => return,
+    };
+    word.pop();
+    word.push(composed);
+}
+
+/// Whether `ch` is in the Combining Diacritical Marks block (U+0300–U+036F), the
+/// accents of Latin script in decomposed form.
+fn is_combining_accent(ch: char) -> bool {
+    ('\u{300}'..='\u{36f}').contains(&ch)
+}
+
+/// `ä` → `a`, `ö` → `o`, `ü` → `u`; anything else unchanged.
+fn base_letter(ch: char) -> char {
+    match ch {
+        'ä' => 'a',
+        'ö' => 'o',
+        'ü' => 'u',
+        c => c,
+    }
+}
+
+/// `ä` → `ae`, `ö` → `oe`, `ü` → `ue`; anything else unchanged.
+fn two_letters(ch: char) -> impl Iterator<Item = char> {
+    let (first, second) = match ch {
+        'ä' => ('a', Some('e')),
+        'ö' => ('o', Some('e')),
+        'ü' => ('u', Some('e')),
+        c => (c, None),
+    };
+    std::iter::once(first).chain(second)
+}
+
+/// Appends a word, space-separated from what is already there.
+fn push_word(out: &mut String, word: impl Iterator<Item = char>) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.extend(word);
+}

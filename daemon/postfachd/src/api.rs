@@ -1,0 +1,106 @@
+//! The daemon's side of the Integration API ([`postfach_api::Control`]): waking account
+//! tasks and the outbox, the account test, and composing mail from a send request with
+//! the running account's identity.
+
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::sync::Notify;
+
+use postfach_api::{ComposeFailure, Control, SendRequest, TestStep};
+
+use crate::drafts::{self, DraftError};
+use crate::outbox::{self, SendError};
+use crate::plugins::PluginHost;
+use crate::smtp::FileAttachment;
+use crate::store::{NewOutboxEntry, OutboxKind, Store};
+use crate::supervisor::AccountHandles;
+
+/// The running daemon, as the API sees it.
+pub struct DaemonControl {
+    /// The store.
+    pub store: Store,
+    /// The plugin host (provider adapters for the account test).
+    pub plugins: Arc<PluginHost>,
+    /// The running accounts.
+    pub handles: AccountHandles,
+    /// Wakes the outbox loop.
+    pub outbox: Arc<Notify>,
+}
+
+impl Control for DaemonControl {
+    fn sync_now(&self, account: &str) -> bool {
+        self.handles.sync_now(account)
+    }
+
+    fn changes_pending(&self, account: &str) {
+        self.handles.wake(account);
+    }
+
+    fn outbox_changed(&self) {
+        self.outbox.notify_one();
+    }
+
+    fn test_account(&self, account: String) -> BoxFuture<'static, Result<Vec<TestStep>, String>> {
+        let (store, plugins, found) = (self.store.clone(), Arc::clone(&self.plugins), self.handles.account(&account));
+        async move {
+            let account = found.ok_or_else(|| format!("account `{account}` is not running (see its state)"))?;
+            let steps = crate::probe::run(&store, plugins, &account).await;
+            Ok(steps.into_iter().map(|s| TestStep { step: s.step, ok: s.ok, detail: s.detail }).collect())
+        }
+        .boxed()
+    }
+
+    fn compose(&self, request: SendRequest) -> BoxFuture<'static, Result<NewOutboxEntry, ComposeFailure>> {
+        let (store, handles) = (self.store.clone(), self.handles.clone());
+        async move {
+            let named = request.account.clone();
+            let kind = if request.draft { OutboxKind::Draft } else { OutboxKind::Send };
+            let attachments = request
+                .attachments
+                .into_iter()
+                .map(|a| FileAttachment { filename: a.filename, content_type: a.content_type, bytes: a.bytes })
+                .collect();
+            let draft_request = drafts::Request {
+                to: request.to,
+                cc: request.cc,
+                bcc: request.bcc,
+                subject: request.subject,
+                text: request.text,
+                html: request.html,
+                attachments,
+                reply_to_local_id: request.reply_to_local_id,
+                forward_local_id: request.forward_local_id,
+                draft: request.draft,
+            };
+            let (draft, original) = drafts::build(&store, draft_request).await.map_err(|e| match e {
+                DraftError::UnknownMessage(_) => ComposeFailure::NotFound(e.to_string()),
+                DraftError::Store(e) => ComposeFailure::Unavailable(e.to_string()),
+                other => ComposeFailure::Invalid(other.to_string()),
+            })?;
+            let account = match named.or(original) {
+                Some(id) => handles
+                    .account(&id)
+                    .ok_or_else(|| ComposeFailure::Refused(format!("account `{id}` is not running (see its state)")))?,
+                None => {
+                    let defaults: Vec<_> = handles.accounts().into_iter().filter(|a| a.file.default).collect();
+                    match defaults.as_slice() {
+                        [one] => one.clone(),
+                        _ => {
+                            return Err(ComposeFailure::Invalid(
+                                "no account given and none has default = true; name one in `account`".into(),
+                            ));
+                        }
+                    }
+                }
+            };
+            outbox::prepare(&account, &draft, kind).map_err(|e| match e {
+                SendError::Compose(c) => ComposeFailure::Invalid(c.to_string()),
+                SendError::Store(s) => ComposeFailure::Unavailable(s.to_string()),
+                other => ComposeFailure::Refused(other.to_string()),
+            })
+        }
+        .boxed()
+    }
+}
