@@ -205,6 +205,17 @@ impl AppState {
         }
     }
 
+    /// Fails with 404 unless the account exists (configured, or known to the store) and
+    /// the caller may see it.
+    pub async fn check_account(&self, caller: &Caller, account: &str) -> Result<(), Problem> {
+        self.check_visible(caller, account)?;
+        if self.directory().accounts.contains_key(account) || self.store.account(account).await?.is_some() {
+            Ok(())
+        } else {
+            Err(Problem::not_found(format!("no account `{account}`")))
+        }
+    }
+
     /// Fails with 403 unless the caller may send as the account (it must see it first:
     /// an invisible account is 404).
     pub fn check_send_as(&self, caller: &Caller, account: &str) -> Result<(), Problem> {

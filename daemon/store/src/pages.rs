@@ -35,7 +35,7 @@ pub struct MessageQuery {
     pub limit: usize,
     /// Continue below this cursor.
     pub cursor: Option<Cursor>,
-    /// Oldest first (threads) instead of newest first.
+    /// By Date, oldest first (a thread), instead of newest stored first; no cursor.
     pub oldest_first: bool,
 }
 
@@ -195,14 +195,14 @@ pub(crate) fn page(conn: &Connection, q: &MessageQuery) -> rusqlite::Result<Mess
         sql.push_str(if unread { " AND NOT " } else { " AND " });
         sql.push_str(seen);
     }
-    if let Some(Cursor(id)) = q.cursor {
-        let op = if q.oldest_first { "m.id > ?#" } else { "m.id < ?#" };
-        and(&mut sql, &mut args, op, Value::Integer(id));
+    if let Some(Cursor(id)) = q.cursor.filter(|_| !q.oldest_first) {
+        and(&mut sql, &mut args, "m.id < ?#", Value::Integer(id));
     }
     // One more than asked tells whether there is a next page.
     args.push(Value::Integer(q.limit as i64 + 1));
-    let order = if q.oldest_first { "ASC" } else { "DESC" };
-    sql.push_str(&format!(" ORDER BY m.id {order} LIMIT ?{}", args.len()));
+    // Threads read in conversation order (by Date); lists in storage order, newest first.
+    let order = if q.oldest_first { "COALESCE(m.date, 0), m.id" } else { "m.id DESC" };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut items: Vec<MessageSummary> =
         stmt.query_map(params_from_iter(args.iter()), summary)?.collect::<rusqlite::Result<_>>()?;

@@ -111,7 +111,7 @@ pub async fn test(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<TestStepJson>>, Problem> {
     caller.require(Scope::Read)?;
-    state.check_visible(&caller, &id)?;
+    state.check_account(&caller, &id).await?;
     let steps = state.control.test_account(id.clone()).await.map_err(Problem::not_found)?;
     Ok(Json(steps.into_iter().map(|s| TestStepJson { step: s.step, ok: s.ok, detail: s.detail }).collect()))
 }

@@ -101,7 +101,7 @@ pub async fn list(
 ) -> Result<Json<MessagePageJson>, Problem> {
     caller.require(Scope::Read)?;
     if let Some(account) = &p.account {
-        state.check_visible(&caller, account)?;
+        state.check_account(&caller, account).await?;
     }
     let query = MessageQuery {
         visible: state.visible(&caller).filter(),

@@ -50,7 +50,7 @@ pub async fn search(
         return Err(Problem::bad_request("q must not be empty"));
     }
     if let Some(account) = &p.account {
-        state.check_visible(&caller, account)?;
+        state.check_account(&caller, account).await?;
     }
     let query = SearchQuery {
         text: p.q,
