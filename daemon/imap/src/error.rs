@@ -70,6 +70,22 @@ pub enum ImapError {
 }
 
 impl ImapError {
+    /// A short name of the kind of failure, for metrics labels (a fixed, small set).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ImapError::Endpoint(_) => "endpoint",
+            ImapError::Connect { .. } => "connect",
+            ImapError::Tls(_) => "tls",
+            ImapError::Timeout { .. } => "timeout",
+            ImapError::Greeting { .. } => "greeting",
+            ImapError::Starttls { .. } => "starttls",
+            ImapError::Auth { .. } => "auth",
+            ImapError::Command { .. } => "command",
+            ImapError::Server(_) => "server",
+            ImapError::Store(_) => "store",
+        }
+    }
+
     /// Whether this is a credentials problem (the account shows `auth-failed`).
     pub fn is_auth(&self) -> bool {
         matches!(self, ImapError::Auth { .. })

@@ -499,7 +499,11 @@ impl PluginHost {
             return Err(PluginError::Quarantined { id: id.to_owned(), reason });
         }
         let mut store = sandbox::store(&self.engine, &plugin.id, ctx, self.limits);
-        let error = match f(&plugin.pre, &mut store) {
+        let started = std::time::Instant::now();
+        let outcome = f(&plugin.pre, &mut store);
+        metrics::histogram!("postfach_plugin_call_duration_seconds", "plugin" => plugin.id.clone(), "function" => function)
+            .record(started.elapsed().as_secs_f64());
+        let error = match outcome {
             Ok(Some(value)) => match check(&value) {
                 Ok(()) => {
                     self.record(&plugin, function, Ok(()));
@@ -517,6 +521,8 @@ impl PluginHost {
             Err(e) => sandbox::classify(&e, &store, self.limits),
         };
         warn!(plugin = %plugin.id, function, error = %error, "plugin call failed");
+        metrics::counter!("postfach_plugin_failures_total", "plugin" => plugin.id.clone(), "function" => function)
+            .increment(1);
         self.record(&plugin, function, Err(&error));
         Err(PluginError::Call { id: id.to_owned(), error })
     }

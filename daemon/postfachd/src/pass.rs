@@ -33,6 +33,15 @@ pub enum PassError {
 }
 
 impl PassError {
+    /// A short name of the kind of failure, for the `postfach_imap_errors_total` metric.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PassError::Imap(e) => e.kind(),
+            PassError::Store(_) => "store",
+            PassError::Task(_) => "internal",
+        }
+    }
+
     /// Whether the server refused the credentials (the account shows `auth-failed`).
     pub fn is_auth(&self) -> bool {
         matches!(self, PassError::Imap(e) if e.is_auth())
@@ -76,7 +85,11 @@ impl MailStore for SyncStore {
         fetched: Vec<FetchedMessage>,
         links: Vec<Link>,
     ) -> Result<BatchStats, StoreFailure> {
-        self.0.commit_batch(account, folder, uidvalidity, fetched, links).await.map_err(failure)
+        let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
+        let stats = self.0.commit_batch(account, folder, uidvalidity, fetched, links).await.map_err(failure)?;
+        metrics::counter!("postfach_bytes_fetched_total").increment(bytes as u64);
+        metrics::counter!("postfach_messages_stored_total").increment(stats.new_messages);
+        Ok(stats)
     }
 
     async fn update_flags(
@@ -264,7 +277,9 @@ pub async fn full_pass(
     projects: Option<Arc<HashSet<String>>>,
     opts: &SyncOptions,
 ) -> Result<PassSummary, PassError> {
+    let started = std::time::Instant::now();
     let report = sync_with_session(session, account, store, adapter, opts).await?;
+    metrics::histogram!("postfach_pass_duration_seconds").record(started.elapsed().as_secs_f64());
     let mut summary = PassSummary { report, ..PassSummary::default() };
     if let Some(host) = plugins {
         match crate::routing::route_account(store, host, account, projects, summary.report.touched()).await {

@@ -7,7 +7,7 @@ use reqwest::blocking::{Client, Response};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::support::{Daemon, Env, wait_for};
+use crate::support::{Daemon, Env};
 
 /// The API of a running daemon.
 pub struct Api {
@@ -99,14 +99,6 @@ impl Api {
     pub fn delete(&self, token: &str, path: &str) -> Reply {
         Api::reply(self.request(Method::DELETE, path, Some(token)).send().unwrap())
     }
-
-    /// Waits until a message with this subject is listed for the token; returns it.
-    pub fn wait_message(&self, daemon: &Daemon, token: &str, query: &str, subject: &str) -> Value {
-        daemon.wait_for(&format!("message \"{subject}\" via the API"), Duration::from_secs(30), || {
-            let page = self.get(token, &format!("/v1/messages?{query}")).ok();
-            page["items"].as_array().unwrap().iter().find(|m| m["subject"] == subject).cloned()
-        })
-    }
 }
 
 /// Appends users (and groups) to `postfach.toml`.
@@ -131,9 +123,4 @@ pub fn wait_state(api: &Api, daemon: &Daemon, token: &str, account: &str, state:
     daemon.wait_for(&format!("{account} {state}"), Duration::from_secs(30), || {
         (api.get(token, &format!("/v1/accounts/{account}")).json()["state"] == state).then_some(())
     });
-}
-
-/// `wait_for` re-exported for the API modules.
-pub fn wait<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
-    wait_for(what, timeout, f)
 }

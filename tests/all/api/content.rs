@@ -148,7 +148,7 @@ fn a_multipart_message_shows_its_text_html_and_an_umlaut_attachment_byte_exact()
 #[test]
 fn bad_mime_gives_what_can_be_read_and_the_raw_source_never_a_500() {
     let raw = broken();
-    let (_dv, _env, _daemon, api, admin) = started(&[raw.clone()]);
+    let (_dv, _env, _daemon, api, admin) = started(std::slice::from_ref(&raw));
     let listed = by_subject(&api, &admin, "Kaputt");
     let id = listed["local_id"].as_i64().unwrap();
     let detail = api.get(&admin, &format!("/v1/messages/{id}"));

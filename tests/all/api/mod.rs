@@ -6,8 +6,7 @@ mod access;
 mod client;
 mod content;
 mod feed;
+mod meta;
 mod send;
 mod webhooks;
 mod writes;
-
-pub use client::{Api, Reply};

@@ -93,6 +93,7 @@ impl AccountTask {
             };
             self.failures += 1;
             let text = e.to_string();
+            metrics::counter!("postfach_imap_errors_total", "kind" => e.kind()).increment(1);
             let max = file.sync.max_failures;
             if self.failures >= max {
                 let why = format!(
