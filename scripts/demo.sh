@@ -15,10 +15,15 @@ echo "== postfachd check"
 $POSTFACHD check
 
 echo
+echo "== A small webhook receiver on 127.0.0.1:19970 (checks each Standard Webhooks signature)"
+"$BIN/postfach-mailservers" webhooks 19970 demo/servers/secrets/webhook.secret >demo/webhooks.log 2>&1 &
+receiver=$!
+
+echo
 echo "== Running postfachd until every account is synced"
 $POSTFACHD run >demo/postfachd.log 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null || true' EXIT
+trap 'kill $daemon $receiver 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
     states=$($POSTFACHD accounts --json | grep -o '"state": "[a-z-]*"' | sort -u)
     if [ "$states" = '"state": "idle"' ]; then break; fi
@@ -27,6 +32,22 @@ done
 echo
 echo "== postfachd accounts   (while the daemon runs)"
 $POSTFACHD accounts
+
+echo
+echo "== The Integration API: a token for user mm (shown once; only its hash is stored)"
+token=$($POSTFACHD token create --user mm --scope read --json | sed -n 's/.*"token": "\([^"]*\)".*/\1/p')
+api="http://$(cat config/data/api.addr)"
+echo "token ${token:0:10}… ; the API listens on $api"
+echo
+echo "== curl -H 'Authorization: Bearer pf_…' '$api/v1/messages?project=210-01'"
+pretty() { if command -v python3 >/dev/null 2>&1; then python3 -m json.tool; else cat; echo; fi; }
+curl -sS -H "Authorization: Bearer $token" "$api/v1/messages?project=210-01" | pretty
+echo
+echo "== curl … '$api/v1/search?q=Brandschutzplaene'   (umlauts as typed on any keyboard)"
+curl -sS -H "Authorization: Bearer $token" "$api/v1/search?q=Brandschutzplaene" | pretty
+echo
+echo "== The same token asks for the law office's mail: 404 (mm may not see it, and may not know it exists)"
+curl -sS -H "Authorization: Bearer $token" "$api/v1/accounts/kanzlei"; echo
 
 if [ -f demo/servers/postfix/main.cf ]; then
     echo
@@ -65,7 +86,14 @@ BODY
         echo "not there yet; the next sync picks it up"
     fi
 fi
-kill -TERM $daemon; wait $daemon || true; trap - EXIT
+echo
+echo "== Webhooks the receiver got (first 12 of $(grep -c '^evt_' demo/webhooks.log || true))"
+grep '^evt_' demo/webhooks.log | head -n 12 || true
+echo
+echo "== postfachd webhooks"
+$POSTFACHD webhooks
+kill -TERM $daemon; wait $daemon || true
+kill $receiver 2>/dev/null || true; trap - EXIT
 echo
 echo "== postfachd sync --once   (one full pass: picks up the copy in Gesendet, which is outside the watched inbox)"
 $POSTFACHD sync --once
@@ -107,6 +135,9 @@ log is in demo/postfachd.log. Things to try:
   $POSTFACHD outbox
   # what a changed routing option would do, without doing it
   $POSTFACHD route dry-run architekt
+  # the Integration API (while the daemon runs): a token, then any HTTP client
+  $POSTFACHD token create --user mm --scope read --scope write
+  curl -H "Authorization: Bearer pf_…" http://127.0.0.1:8025/v1/events?wait=30
   # stop the demo mail servers
   make demo-stop
 MSG

@@ -20,6 +20,11 @@ pub const MAKLER_PORTS: u16 = 19950;
 /// TLS per server, in the order architekt, kanzlei, makler (19960/19961, 19962/19963, …).
 pub const POSTFIX_PORTS: u16 = 19960;
 
+/// The port of the demo's webhook receiver (`[[webhooks]]` in config/postfach.toml).
+pub const WEBHOOK_PORT: u16 = 19970;
+/// The demo's webhook signing secret (Standard Webhooks `whsec_<base64>`).
+pub const WEBHOOK_SECRET: &str = "whsec_RGVtby1XZWJob29rLVNlY3JldC0yMDI2IQ==";
+
 /// A demo account: id, login, password.
 pub struct DemoAccount {
     /// Account id (file stem in config/accounts).
@@ -46,6 +51,9 @@ pub fn start(dir: &Path) -> Result<String, HarnessError> {
         std::fs::write(dir.join("secrets").join(format!("{}.pw", a.id)), format!("{}\n", a.password))
             .map_err(io("writing a secret"))?;
     }
+    // The signing secret shared by postfachd's [[webhooks]] entry and the demo's receiver.
+    std::fs::write(dir.join("secrets").join("webhook.secret"), format!("{WEBHOOK_SECRET}\n"))
+        .map_err(io("writing the webhook secret"))?;
     let architekt = architekt(&dir.join("architekt"))?;
     let kanzlei = kanzlei(&dir.join("kanzlei"))?;
     let makler = makler(&dir.join("makler"))?;

@@ -22,7 +22,7 @@ pub use ca::TestCa;
 pub use client::{ImapClient, ListLine};
 pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports, User, stop_detached};
 pub use error::HarnessError;
-pub use net::{free_port, wait_for_port};
+pub use net::{free_port, wait_for_greeting, wait_for_port};
 pub use postfix::{Listener, Postfix};
 pub use process::{terminate, wait_or_kill};
 pub use proxy::RecordingProxy;

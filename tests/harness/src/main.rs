@@ -3,6 +3,7 @@
 //! ```text
 //! postfach-mailservers demo DIR   # start (replacing an earlier run) and seed; returns
 //! postfach-mailservers stop DIR   # stop them
+//! postfach-mailservers webhooks PORT SECRET_FILE   # a webhook receiver printing each delivery
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        ["webhooks", port, secret_file] => webhooks(port, secret_file),
         ["stop", dir] => {
             if demo::stop(&PathBuf::from(dir)) {
                 println!("demo mail servers stopped");
@@ -31,8 +33,42 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: postfach-mailservers demo DIR | stop DIR");
+            eprintln!("usage: postfach-mailservers demo DIR | stop DIR | webhooks PORT SECRET_FILE");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Receives webhooks until killed; prints one line per delivery with its signature check.
+fn webhooks(port: &str, secret_file: &str) -> ExitCode {
+    let secret = std::fs::read_to_string(secret_file).unwrap_or_default();
+    let receiver = match port
+        .parse()
+        .map_err(|e| format!("{e}"))
+        .and_then(|p| postfach_test_harness::WebhookReceiver::start_on(p, secret.trim()).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postfach-mailservers: webhook receiver: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("receiving webhooks at {}", receiver.url());
+    let mut shown = 0;
+    loop {
+        let all = receiver.deliveries();
+        for d in &all[shown..] {
+            let body = d.json();
+            let subject = body["message"]["subject"].as_str().map(|s| format!(" \"{s}\"")).unwrap_or_default();
+            println!(
+                "{} {:<12} {:<10}{subject}  signature {}",
+                d.header("webhook-id").unwrap_or("?"),
+                body["kind"].as_str().unwrap_or("?"),
+                body["account"].as_str().unwrap_or("?"),
+                if d.verified { "verified" } else { "WRONG" }
+            );
+        }
+        shown = all.len();
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

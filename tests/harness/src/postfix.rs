@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::dovecot::Dovecot;
 use crate::error::{HarnessError, io};
-use crate::net::{free_port, wait_for_port};
+use crate::net::{free_port, wait_for_greeting};
 use crate::process;
 
 /// One submission front door: a pair of listeners that authenticate against one Dovecot.
@@ -240,10 +240,10 @@ message_size_limit = 52428800
             .map_err(io("starting postfix"))?;
         self.child = Some(child);
         let addr: SocketAddr = ([127, 0, 0, 1], self.submission_port).into();
-        if !wait_for_port(addr, Duration::from_secs(15)) {
+        if !wait_for_greeting(addr, "220", Duration::from_secs(30)) {
             return Err(HarnessError::Start {
                 server: "postfix".into(),
-                reason: format!("nothing listens on {addr}"),
+                reason: format!("no SMTP greeting on {addr}"),
                 log: self.log(),
             });
         }

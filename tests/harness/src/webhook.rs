@@ -57,13 +57,18 @@ pub struct WebhookReceiver {
 }
 
 impl WebhookReceiver {
-    /// Starts a receiver that verifies with `secret` (`whsec_<base64>`).
+    /// Starts a receiver on a free loopback port that verifies with `secret` (`whsec_<base64>`).
     pub fn start(secret: &str) -> Result<WebhookReceiver, HarnessError> {
+        WebhookReceiver::start_on(0, secret)
+    }
+
+    /// Starts a receiver on a given loopback port (the demo's fixed one).
+    pub fn start_on(port: u16, secret: &str) -> Result<WebhookReceiver, HarnessError> {
         let key = secret
             .strip_prefix("whsec_")
             .and_then(|b| STANDARD.decode(b).ok())
             .ok_or_else(|| HarnessError::Setup("webhook secret must be whsec_<base64>".into()))?;
-        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(io("bind the webhook receiver"))?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(io("bind the webhook receiver"))?;
         let addr = listener.local_addr().map_err(io("webhook receiver address"))?;
         let shared = Arc::new(Shared {
             deliveries: Mutex::default(),
