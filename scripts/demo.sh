@@ -40,7 +40,13 @@ api="http://$(cat config/data/api.addr)"
 echo "token ${token:0:10}… ; the API listens on $api"
 echo
 echo "== curl -H 'Authorization: Bearer pf_…' '$api/v1/messages?project=210-01'"
-pretty() { if command -v python3 >/dev/null 2>&1; then python3 -m json.tool; else cat; echo; fi; }
+pretty() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin), indent=2, ensure_ascii=False))'
+    else
+        cat; echo
+    fi
+}
 curl -sS -H "Authorization: Bearer $token" "$api/v1/messages?project=210-01" | pretty
 echo
 echo "== curl … '$api/v1/search?q=Brandschutzplaene'   (umlauts as typed on any keyboard)"
@@ -87,8 +93,8 @@ BODY
     fi
 fi
 echo
-echo "== Webhooks the receiver got (first 12 of $(grep -c '^evt_' demo/webhooks.log || true))"
-grep '^evt_' demo/webhooks.log | head -n 12 || true
+echo "== Webhooks the receiver got ($(grep -c '^evt_' demo/webhooks.log || true) events; the first of each kind)"
+for kind in new-message routed sent; do grep "^evt_[0-9]* $kind " demo/webhooks.log | head -n 3 || true; done
 echo
 echo "== postfachd webhooks"
 $POSTFACHD webhooks
