@@ -1,8 +1,8 @@
 //! `postfach-bench`: Postfach's benchmarks against real servers on loopback (`make bench`).
 //!
 //! ```text
-//! postfach-bench [all|initial|scale|latency|reload] [--runs N] [--messages N] [--accounts N]
-//!                [--write FILE]
+//! postfach-bench [all|initial|scale|latency|reload|api] [--runs N] [--messages N] [--accounts N]
+//!                [--store-messages N] [--write FILE]
 //! ```
 //! Prints Markdown tables of medians (and percentiles) and the headline ratios; `--write`
 //! also writes them, with the machine's description, to FILE (bench/RESULTS.md). Timing
@@ -14,6 +14,7 @@
 //! for a look at its memory.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod api;
 mod corpus;
 mod floor;
 mod initial;
@@ -52,6 +53,14 @@ const METHOD: &str = "## Method
   message is in the store with a project assignment. A fresh client IDLEing on the inbox
   shows when Dovecot announces the message: Dovecot holds IDLE notifications back for
   500 ms to batch changes (`NOTIFY_DELAY_MSECS`), which no client can avoid.
+- Integration API: a store of 1,000,000 generated messages (median 1.5 KB) filled once
+  with `postfachd import` (kept in the target directory for later runs); `postfachd run`
+  serves it; a blocking HTTP client with keep-alive on the same machine. Pages: 200
+  requests of the newest page and 400 of pages deep in the store (random cursors); search:
+  a word in 10 messages; feed: 200,000 events read 1,000 per page; memory: RSS while 100
+  client threads send pages, searches and single messages for 10 s, minus RSS before;
+  webhooks: the endpoint's cursor moved back 20,000 events, timed from the first delivery
+  to the last at the harness's receiver (which checks every signature).
 - Reload: the account file is replaced (written beside it, then renamed) 100 times with a
   new description; the time until the store shows it. The config watcher waits 150 ms for
   an editor's writes to settle before it reloads.
@@ -96,11 +105,19 @@ struct Options {
     runs: usize,
     messages: usize,
     accounts: usize,
+    store_messages: usize,
     write: Option<PathBuf>,
 }
 
 fn options() -> anyhow::Result<Options> {
-    let mut o = Options { what: "all".into(), runs: 3, messages: 10_000, accounts: 1000, write: None };
+    let mut o = Options {
+        what: "all".into(),
+        runs: 3,
+        messages: 10_000,
+        accounts: 1000,
+        store_messages: 1_000_000,
+        write: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().with_context(|| format!("{a} needs a value"));
@@ -108,8 +125,9 @@ fn options() -> anyhow::Result<Options> {
             "--runs" => o.runs = value()?.parse()?,
             "--messages" => o.messages = value()?.parse()?,
             "--accounts" => o.accounts = value()?.parse()?,
+            "--store-messages" => o.store_messages = value()?.parse()?,
             "--write" => o.write = Some(PathBuf::from(value()?)),
-            "all" | "initial" | "scale" | "latency" | "reload" => o.what = a,
+            "all" | "initial" | "scale" | "latency" | "reload" | "api" => o.what = a,
             other => bail!("unknown argument {other}; see the top of bench/src/main.rs"),
         }
     }
@@ -194,6 +212,11 @@ fn main() -> anyhow::Result<()> {
     if all || o.what == "reload" {
         let table = latency::reload(&bins, 100)?;
         let _ = writeln!(report, "## Reload: account file changed → new settings in effect\n\n{}", table.render());
+    }
+    if all || o.what == "api" {
+        let table = api::run(&bins, o.store_messages)?;
+        let _ =
+            writeln!(report, "## Integration API on a store of {} messages\n\n{}", o.store_messages, table.render());
     }
     println!("{report}");
     if let Some(path) = o.write {

@@ -149,9 +149,7 @@ impl FromRequestParts<AppState> for Caller {
         if stored.expires_at.is_some_and(|t| t.0 <= postfach_model::now_unix()) {
             return Err(Problem::unauthorized(format!("token {} has expired", stored.id)));
         }
-        if let Err(e) = state.store.touch_token(&stored.id).await {
-            tracing::warn!(error = %e, "cannot record a token's last use");
-        }
+        state.touch(&stored.id);
         Ok(Caller { token: stored })
     }
 }
@@ -183,7 +181,29 @@ impl Visible {
     }
 }
 
+/// How often a token's `last_used_at` is written (it is a hint, not an audit).
+const TOUCH_EVERY_SECS: i64 = 60;
+
 impl AppState {
+    /// Records a token's use, at most once a minute and off the request's path: a busy
+    /// client must not turn every read into a write waiting behind a sync batch.
+    fn touch(&self, id: &str) {
+        let now = postfach_model::now_unix();
+        {
+            let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+            if touched.get(id).is_some_and(|at| now - at < TOUCH_EVERY_SECS) {
+                return;
+            }
+            touched.insert(id.to_owned(), now);
+        }
+        let (store, id) = (self.store.clone(), id.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(&id).await {
+                tracing::warn!(error = %e, "cannot record a token's last use");
+            }
+        });
+    }
+
     /// The accounts the caller may see.
     pub fn visible(&self, caller: &Caller) -> Visible {
         let directory = self.directory();

@@ -141,6 +141,7 @@ pub async fn start(options: Options, stop: CancellationToken) -> Result<Running,
             webhook_urls: Arc::new(webhook_urls),
             openapi: Arc::default(),
             stop: stop.clone(),
+            touched: Arc::default(),
         };
         let openapi = Arc::clone(&state.openapi);
         let (app, document) = routes::router(state);

@@ -34,6 +34,8 @@ pub struct AppState {
     pub openapi: Arc<std::sync::OnceLock<String>>,
     /// Fires when the daemon stops: long-polls answer and streams end.
     pub stop: tokio_util::sync::CancellationToken,
+    /// When each token's use was last recorded (Unix time), to write it once a minute.
+    pub(crate) touched: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 impl AppState {

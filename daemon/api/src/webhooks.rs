@@ -146,6 +146,7 @@ async fn deliver_forever(
             o = deliver_pending(&store, &client, &endpoint) => o,
         };
         match outcome {
+            Ok(Pending::More) => failures = 0,
             Ok(Pending::Empty) => {
                 failures = 0;
                 tokio::select! {
@@ -194,6 +195,8 @@ fn fastrand_f64() -> f64 {
 enum Pending {
     /// Everything up to the feed's end is delivered.
     Empty,
+    /// A full batch was delivered; there may be more right away.
+    More,
     /// An event could not be delivered; the words why.
     Failed(String),
 }
@@ -206,6 +209,7 @@ async fn deliver_pending(store: &Store, client: &reqwest::Client, endpoint: &End
         // Events of other accounts may have moved the feed on; nothing to do for them.
         return Ok(Pending::Empty);
     }
+    let full = events.len() == BATCH;
     let mut summaries: HashMap<MessageId, MessageJson> = store
         .message_summaries(events.iter().filter_map(|e| e.message).collect())
         .await?
@@ -227,7 +231,7 @@ async fn deliver_pending(store: &Store, client: &reqwest::Client, endpoint: &End
             Err(error) => return Ok(Pending::Failed(error)),
         }
     }
-    Ok(Pending::Empty)
+    Ok(if full { Pending::More } else { Pending::Empty })
 }
 
 async fn post(

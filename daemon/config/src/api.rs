@@ -122,6 +122,16 @@ pub fn rules(daemon: &DaemonConfig) -> Vec<Problem> {
                 message: format!("webhook url `{url}` must start with http:// or https:// and name a host"),
             });
         }
+        // An inline secret can be checked now; one from env, file or command when it is read.
+        if let super::secret::SecretSource::Inline(secret) = &hook.secret
+            && !looks_like_webhook_secret(secret)
+        {
+            problems.push(Problem {
+                key: at("secret"),
+                message: "the webhook secret must be `whsec_` followed by base64 (Standard Webhooks);                           make one with `postfachd webhooks secret`"
+                    .to_owned(),
+            });
+        }
         for kind in &hook.events {
             if !EVENT_KINDS.contains(&kind.as_str()) {
                 problems.push(Problem {
@@ -132,6 +142,13 @@ pub fn rules(daemon: &DaemonConfig) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// Whether a secret has the Standard Webhooks form `whsec_<base64>` (never printed).
+pub fn looks_like_webhook_secret(secret: &str) -> bool {
+    secret.trim().strip_prefix("whsec_").is_some_and(|b64| {
+        !b64.is_empty() && b64.len() % 4 == 0 && b64.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b))
+    })
 }
 
 /// User and group names: what a token's `--user` and `[access]` entries may hold.

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use postfach_model::{AccountState, FetchedMessage, Headers, Link, ListedFolder, Role, Timestamp};
+use postfach_model::{AccountState, FetchedMessage, Headers, Link, ListedFolder, MessageId, Role, Timestamp};
 
 use super::*;
 
@@ -188,4 +188,103 @@ async fn local_changes_are_pending_until_finished() {
     assert!(store.pending_changes("mm").await.unwrap().is_empty());
     let c = store.change(id).await.unwrap().unwrap();
     assert_eq!((c.state, c.attempts, c.result.as_deref()), (ChangeState::Done, 1, Some("+\\Seen in INBOX")));
+}
+
+#[tokio::test]
+async fn a_store_from_before_the_search_index_is_indexed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("postfach.sqlite3");
+    {
+        // A store as version 4 left it: one message, no thread, no index row.
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        let tx = conn.transaction().unwrap();
+        for m in &schema::MIGRATIONS[..4] {
+            tx.execute_batch(m).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 4).unwrap();
+        let raw = "Message-ID: <alt@x>\r\nSubject: Straßenbau\r\nFrom: Jürgen Müller <jm@x>\r\n\r\nDie Bewehrungspläne kommen.\r\n";
+        tx.execute(
+            "INSERT INTO blobs (hash, size, data) VALUES ('h', ?1, ?2)",
+            rusqlite::params![raw.len(), raw.as_bytes()],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO messages (account, identity, message_id, subject, blob, size, created_at)
+             VALUES ('a', 'mid:alt@x', 'alt@x', 'Straßenbau', 'h', ?1, 0)",
+            [raw.len()],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let found = |q: &str| {
+        let store = store.clone();
+        let q = q.to_owned();
+        async move {
+            store
+                .search(SearchQuery { text: q, limit: 10, ..SearchQuery::default() })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.message_id.unwrap_or_default())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("strassenbau").await, ["alt@x"]);
+    assert_eq!(found("Mueller").await, ["alt@x"]);
+    assert_eq!(found("Bewehrungsplaene").await, ["alt@x"]);
+    let page = store.message_page(MessageQuery { limit: 10, ..MessageQuery::default() }).await.unwrap();
+    assert!(page.items[0].thread_id.as_deref().is_some_and(|t| t.starts_with('t')));
+    assert_eq!(page.items[0].snippet, "Die Bewehrungspläne kommen.");
+    // Opening again finds nothing left to index (and indexes nothing twice).
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let rows: i64 = store.run(|c| c.query_row("SELECT COUNT(*) FROM search", [], |r| r.get(0))).await.unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn a_webhook_endpoint_is_failing_after_the_failing_time_and_ok_after_a_success() {
+    let (_dir, store) = store();
+    let cursor = store.webhook_cursor("http://crm/hook").await.unwrap();
+    assert_eq!((cursor.state.as_str(), cursor.delivered_seq), ("ok", 0));
+    store.webhook_failed("http://crm/hook", "500", 3600).await.unwrap();
+    assert_eq!(store.webhook_cursor("http://crm/hook").await.unwrap().state, "retrying");
+    // With no time allowed, the next failure makes it `failing`; the cursor stays.
+    store.webhook_failed("http://crm/hook", "timeout", 0).await.unwrap();
+    let c = store.webhook_cursor("http://crm/hook").await.unwrap();
+    assert_eq!(
+        (c.state.as_str(), c.attempts, c.last_error.as_deref(), c.delivered_seq),
+        ("failing", 2, Some("timeout"), 0)
+    );
+    store.webhook_delivered("http://crm/hook", 5, true).await.unwrap();
+    let c = store.webhook_cursor("http://crm/hook").await.unwrap();
+    assert_eq!((c.state.as_str(), c.attempts, c.last_error, c.delivered_seq), ("ok", 0, None, 5));
+    assert!(c.failing_since.is_none());
+}
+
+#[tokio::test]
+async fn a_manual_assignment_is_kept_by_routing_runs() {
+    let (_dir, store) = store();
+    let f = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
+    let inbox = f[0].id;
+    store.commit_batch("a", inbox, 1, vec![message(1, Some("m1@x"), "eins")], vec![]).await.unwrap();
+    let id = MessageId(1);
+    let route = |project: Option<&str>| RouteResult {
+        local_id: id,
+        folder: "INBOX".into(),
+        steps: Vec::new(),
+        winner: project.map(|p| (p.to_owned(), "subject-tag".to_owned(), String::new())),
+    };
+    store.apply_routes("a", "chain1", vec![route(Some("210-01"))]).await.unwrap();
+    assert_eq!(store.set_manual_project(id, Some("211-07".into()), "mm").await.unwrap(), Some(EventKind::Reassigned));
+    store.apply_routes("a", "chain2", vec![route(Some("210-01"))]).await.unwrap();
+    store.apply_routes("a", "chain3", vec![route(None)]).await.unwrap();
+    let a = store.assignments(vec![id]).await.unwrap();
+    assert_eq!(a[&id], ("211-07".to_owned(), MANUAL.to_owned()));
+    let trace = store.trace(id).await.unwrap().unwrap();
+    assert_eq!(trace.manual.unwrap().user, "mm");
+    assert_eq!(store.set_manual_project(id, None, "mm").await.unwrap(), Some(EventKind::Unrouted));
+    store.apply_routes("a", "chain4", vec![route(Some("210-01"))]).await.unwrap();
+    assert!(store.assignments(vec![id]).await.unwrap().is_empty(), "a manual `no project` stands too");
 }

@@ -231,4 +231,12 @@ fn api_settings_that_would_expose_tokens_are_refused_with_their_position() {
     let err = String::from_utf8_lossy(&env.run(&["check"]).stderr).into_owned();
     assert!(err.contains("must start with http:// or https://"), "{err}");
     assert!(!err.contains("whsec_YWJj"), "no secret in errors: {err}");
+    std::fs::write(
+        &path,
+        format!("{toml}\n[[webhooks]]\nurl = \"https://crm/hook\"\nsecret = \"mein-geheimnis-123\"\n"),
+    )
+    .unwrap();
+    let err = String::from_utf8_lossy(&env.run(&["check"]).stderr).into_owned();
+    assert!(err.contains("must be `whsec_` followed by base64"), "{err}");
+    assert!(!err.contains("mein-geheimnis-123"), "no secret in errors: {err}");
 }

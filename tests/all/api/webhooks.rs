@@ -196,3 +196,30 @@ fn delivery_resumes_after_a_kill_of_the_daemon_with_nothing_skipped() {
     let failed: Vec<Value> = receiver.deliveries().iter().filter(|d| d.answered == 500).map(Delivery::json).collect();
     assert!(failed.iter().all(|b| b["seq"] == failed[0]["seq"]), "only the one event was retried");
 }
+
+#[test]
+fn a_backlog_larger_than_a_batch_is_delivered_completely() {
+    let dv = dovecot(DovecotConfig::default(), &[ANNA]);
+    let receiver = WebhookReceiver::start(SECRET).unwrap();
+    let env = Env::new();
+    configure(&env, &[(&receiver, "events = [\"new-message\"]")]);
+    env.write_account("architekt", &account_toml(&dv, ANNA, ""));
+    // The endpoint's cursor is made by a first run; then 450 messages arrive while no
+    // daemon runs, so the whole backlog waits at the next start, with no news after it.
+    let mut first = daemon(&env);
+    let api = Api::of(&env, &first);
+    let admin = token(&env, &["--user", "root", "--admin"]);
+    first.wait_for("the endpoint's cursor", Duration::from_secs(20), || {
+        (api.get(&admin, "/v1/webhooks").ok()[0]["state"] == "ok").then_some(())
+    });
+    assert!(first.stop());
+    let mut c = dv.client(ANNA).unwrap();
+    let many: Vec<Vec<u8>> = (1..=450).map(|n| Mail::new(n, &format!("Viele {n}")).to_bytes()).collect();
+    c.append_many("INBOX", &many).unwrap();
+    env.ok(&["sync", "--once"]);
+    let d = daemon(&env);
+    d.wait_for("450 deliveries", Duration::from_secs(60), || (delivered(&receiver).len() >= 450).then_some(()));
+    let seqs = delivered(&receiver);
+    assert_eq!(seqs.len(), 450, "each event once");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order");
+}

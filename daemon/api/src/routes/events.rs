@@ -65,12 +65,14 @@ pub async fn list(
         // the wait still wakes the wait.
         feed.borrow_and_update();
         let events = state.store.events(query.clone()).await?;
-        if !events.is_empty() || tokio::time::Instant::now() >= deadline {
+        if !events.is_empty() || tokio::time::Instant::now() >= deadline || state.stop.is_cancelled() {
             let last_seq = events.last().map_or(after, |e| e.seq);
             return Ok(Json(EventPageJson { items: events.into_iter().map(EventJson::from).collect(), last_seq }));
         }
-        if tokio::time::timeout_at(deadline, feed.changed()).await.is_err() {
-            continue;
+        // Woken by news, the deadline, or the daemon stopping (then the loop answers).
+        tokio::select! {
+            () = state.stop.cancelled() => {}
+            _ = tokio::time::timeout_at(deadline, feed.changed()) => {}
         }
     }
 }
@@ -128,8 +130,11 @@ pub async fn stream(
                     }
                 }
                 Ok(_) => {
-                    if feed.changed().await.is_err() {
-                        return None;
+                    // The stream ends when the daemon stops; the client resumes elsewhere.
+                    let stop = c.state.stop.clone();
+                    tokio::select! {
+                        () = stop.cancelled() => return None,
+                        changed = feed.changed() => if changed.is_err() { return None },
                     }
                 }
                 Err(e) => {
