@@ -21,6 +21,7 @@ pub struct Tokens {
     pub mm_read: String,
     pub ab: String,
     pub cd: String,
+    pub ef: String,
     pub bound: String,
 }
 
@@ -37,10 +38,15 @@ pub fn matrix() -> (Dovecot, Env, Daemon, Api, Tokens) {
         c.logout().unwrap();
     }
     let env = Env::new();
-    users(&env, "mm = { groups = [] }\nab = { groups = [\"bau\", \"buero\"] }\ncd = {}\n");
+    users(&env, "mm = { groups = [] }\nab = { groups = [\"bau\", \"buero\"] }\ncd = {}\nef = {}\n");
     env.write_account(
         "architekt",
-        &account_toml(&dv, ANNA, "[access]\nowner = \"mm\"\nvisible_to = [\"group:bau\"]\nsend_as = [\"mm\"]\n"),
+        &account_toml(
+            &dv,
+            ANNA,
+            "[access]\nowner = \"mm\"\nvisible_to = [\"group:bau\", \"ef\"]\nsend_as = [\"mm\"]\n\
+             [routing]\nplugins = [\"subject-tag\"]\n",
+        ),
     );
     env.write_account(
         "kanzlei",
@@ -53,6 +59,7 @@ pub fn matrix() -> (Dovecot, Env, Daemon, Api, Tokens) {
         mm_read: token(&env, &["--user", "mm"]),
         ab: token(&env, &["--user", "ab", "--scope", "read", "--scope", "send"]),
         cd: token(&env, &["--user", "cd"]),
+        ef: token(&env, &["--user", "ef", "--scope", "read", "--scope", "send"]),
         bound: token(&env, &["--user", "root", "--admin", "--account", "architekt"]),
     };
     let daemon = env.daemon();
@@ -82,6 +89,7 @@ fn each_user_sees_exactly_the_accounts_access_grants() {
     assert_eq!(ids(&api.get(&t.mm, "/v1/accounts").ok()), ["architekt"], "the owner");
     assert_eq!(ids(&api.get(&t.ab, "/v1/accounts").ok()), ["architekt", "kanzlei"], "via groups bau and buero");
     assert_eq!(ids(&api.get(&t.cd, "/v1/accounts").ok()), Vec::<String>::new(), "no access anywhere");
+    assert_eq!(ids(&api.get(&t.ef, "/v1/accounts").ok()), ["architekt"], "named directly in visible_to");
     assert_eq!(ids(&api.get(&t.bound, "/v1/accounts").ok()), ["architekt"], "an account-bound admin token");
 
     let kanzlei = message_of(&api, &t.admin, "kanzlei");
@@ -151,6 +159,7 @@ fn tokens_need_the_right_scope_and_send_as_for_sending() {
     let mail = |account: &str| json!({ "account": account, "to": ["x@example.test"], "subject": "Hallo", "text": "Hi", "draft": true });
     let detail = api.post(&t.ab, "/v1/send", &mail("architekt")).problem(403);
     assert!(detail.contains("send_as"), "{detail}");
+    api.post(&t.ef, "/v1/send", &mail("architekt")).problem(403);
     api.post(&t.mm_read, "/v1/send", &mail("architekt")).problem(403);
     // An account the user cannot see is 404 even for sending.
     api.post(&t.mm, "/v1/send", &mail("kanzlei")).problem(404);
@@ -173,7 +182,7 @@ fn tokens_need_the_right_scope_and_send_as_for_sending() {
 
 #[test]
 fn tokens_are_stored_hashed_record_their_use_and_can_be_revoked() {
-    let (_dv, env, _daemon, api, t) = matrix();
+    let (_dv, env, daemon, api, t) = matrix();
     api.get(&t.cd, "/v1/accounts").ok();
     let db = std::fs::read(env.path().join("data/postfach.sqlite3")).unwrap();
     let wal = std::fs::read(env.path().join("data/postfach.sqlite3-wal")).unwrap_or_default();
@@ -182,9 +191,12 @@ fn tokens_are_stored_hashed_record_their_use_and_can_be_revoked() {
         assert!(!db.windows(needle.len()).any(|w| w == needle), "a token is in the store in plain text");
         assert!(!wal.windows(needle.len()).any(|w| w == needle), "a token is in the WAL in plain text");
     }
-    let list = env.json(&["token", "list"]);
-    let cd = list.as_array().unwrap().iter().find(|t| t["user"] == "cd").unwrap().clone();
-    assert!(cd["last_used_at"].is_string(), "{cd}");
+    // The use is recorded off the request's path, a moment later.
+    let (list, cd) = daemon.wait_for("cd's last use recorded", std::time::Duration::from_secs(10), || {
+        let list = env.json(&["token", "list"]);
+        let cd = list.as_array().unwrap().iter().find(|t| t["user"] == "cd").unwrap().clone();
+        cd["last_used_at"].is_string().then_some((list, cd))
+    });
     assert_eq!(cd["scopes"], json!(["read"]));
     assert!(!list.to_string().contains("pf_"), "token list must not show secrets: {list}");
     let id = cd["id"].as_str().unwrap();
@@ -224,4 +236,34 @@ fn every_write_is_audited_and_only_admins_read_the_audit() {
     let cli = env.json(&["audit"]);
     assert_eq!(cli.as_array().unwrap().len(), entries.len(), "postfachd audit shows the same entries");
     drop(daemon);
+}
+
+#[test]
+fn the_account_routes_show_state_progress_folders_projects_and_the_account_test() {
+    let (dv, _env, daemon, api, t) = matrix();
+    let one = api.get(&t.mm, "/v1/accounts/architekt").ok();
+    assert_eq!(one["state"], "idle");
+    assert_eq!(one["progress"]["messages"], 1);
+    assert_eq!(one["progress"]["syncing"], false);
+    assert!(one["last_sync"].is_string(), "{one}");
+    let folders = api.get(&t.mm, "/v1/accounts/architekt/folders").ok();
+    let inbox = folders.as_array().unwrap().iter().find(|f| f["name"] == "INBOX").unwrap().clone();
+    assert_eq!((inbox["role"].as_str(), inbox["messages"].as_i64()), (Some("inbox"), Some(1)));
+    // A sync on request picks up new mail without waiting for the interval or IDLE.
+    let mut c = dv.client(ANNA).unwrap();
+    c.append("INBOX", &[], None, &Mail::new(9, "[P-210-01] Nachgereicht").to_bytes()).unwrap();
+    let accepted = api.post(&t.admin, "/v1/accounts/architekt/sync", &json!({}));
+    assert_eq!(accepted.status, 202);
+    api.post(&t.mm_read, "/v1/accounts/architekt/sync", &json!({})).problem(403);
+    daemon.wait_for("the new message", std::time::Duration::from_secs(20), || {
+        (api.get(&t.mm, "/v1/accounts/architekt").ok()["progress"]["messages"] == 2).then_some(())
+    });
+    let projects = api.get(&t.mm, "/v1/projects").ok();
+    assert_eq!(projects, json!([{ "project": "210-01", "account": "architekt", "messages": 1 }]));
+    assert_eq!(api.get(&t.cd, "/v1/projects").ok(), json!([]));
+    let steps = api.post(&t.mm, "/v1/accounts/architekt/test", &json!({})).ok();
+    let steps = steps.as_array().unwrap();
+    assert!(steps[0]["step"].as_str().unwrap().starts_with("IMAP login at"), "{steps:?}");
+    assert!(steps.iter().filter(|s| s["step"].as_str().unwrap().starts_with("IMAP")).all(|s| s["ok"] == true));
+    api.post(&t.mm, "/v1/accounts/kanzlei/test", &json!({})).problem(404);
 }
