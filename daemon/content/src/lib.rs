@@ -25,4 +25,4 @@ mod tests;
 
 pub use attachment::{Attachment, AttachmentData, attachment, has_attachments};
 pub use content::{Content, parse};
-pub use search::{SearchDocument, search_document};
+pub use search::{Indexed, SearchDocument, index, search_document};

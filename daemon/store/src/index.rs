@@ -8,27 +8,12 @@
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use postfach_content::SearchDocument;
-
 /// The parsed, derived data of one message, ready to write.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Derived {
-    /// The four index columns, already folded.
-    pub search: SearchDocument,
-    /// The first words of the text.
-    pub snippet: String,
-    /// Whether the message has an attachment that is not an embedded image.
-    pub has_attachments: bool,
-}
+pub(crate) use postfach_content::Indexed as Derived;
 
 /// Parses `raw` for the index; never fails (bad MIME yields what could be read).
 pub(crate) fn derive(raw: &[u8]) -> Derived {
-    let content = postfach_content::parse(raw);
-    Derived {
-        search: postfach_content::search_document(raw),
-        has_attachments: content.attachments.iter().any(|a| !a.inline),
-        snippet: content.snippet,
-    }
+    postfach_content::index(raw)
 }
 
 /// The thread a message belongs to. A message referring to a stored message joins that
