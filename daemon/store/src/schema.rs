@@ -182,9 +182,11 @@ CREATE INDEX messages_date ON messages(date, id);
 CREATE INDEX messages_account ON messages(account);
 CREATE INDEX messages_unindexed ON messages(id) WHERE indexed = 0;
 
+-- Contentless (the text is in the blobs) and without token positions (every query is
+-- words, never phrases): a fraction of the size, and cheaper to write with each message.
 CREATE VIRTUAL TABLE search USING fts5(
     subject, addresses, body, attachments,
-    content = '', contentless_delete = 1,
+    content = '', contentless_delete = 1, detail = column,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
