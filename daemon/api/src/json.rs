@@ -461,16 +461,17 @@ pub struct AuditJson {
 
 impl From<postfach_store::AuditEntry> for AuditJson {
     fn from(a: postfach_store::AuditEntry) -> Self {
+        let w = a.write;
         AuditJson {
             id: a.id,
             at: a.at.rfc3339(),
-            user: a.user,
-            token: a.token,
-            action: a.action,
-            account: a.account,
-            target: a.target,
-            status: a.status,
-            detail: a.detail.and_then(|d| serde_json::from_str(&d).ok()),
+            user: w.user,
+            token: w.token,
+            action: w.action,
+            account: w.account,
+            target: w.target,
+            status: w.status,
+            detail: w.detail.and_then(|d| serde_json::from_str(&d).ok()),
         }
     }
 }

@@ -6,13 +6,20 @@ use rusqlite::params;
 use super::StoreError;
 use postfach_model::{Timestamp, now_unix};
 
-/// One audited write.
+/// One audited write, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Sequence number, growing.
     pub id: i64,
     /// When it happened.
     pub at: Timestamp,
+    /// What was recorded.
+    pub write: NewAuditEntry,
+}
+
+/// A write to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEntry {
     /// The user the token acts as.
     pub user: String,
     /// The token's public id.
@@ -26,25 +33,6 @@ pub struct AuditEntry {
     /// The HTTP status of the answer.
     pub status: u16,
     /// A short JSON summary of the request (never message content or secrets).
-    pub detail: Option<String>,
-}
-
-/// A write to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAuditEntry {
-    /// The user the token acts as.
-    pub user: String,
-    /// The token's public id.
-    pub token: Option<String>,
-    /// What was asked.
-    pub action: String,
-    /// The account concerned.
-    pub account: Option<String>,
-    /// The object concerned.
-    pub target: Option<String>,
-    /// The HTTP status of the answer.
-    pub status: u16,
-    /// A short JSON summary.
     pub detail: Option<String>,
 }
 
@@ -82,13 +70,15 @@ impl super::Store {
                 Ok(AuditEntry {
                     id: r.get(0)?,
                     at: Timestamp(r.get(1)?),
-                    user: r.get(2)?,
-                    token: r.get(3)?,
-                    action: r.get(4)?,
-                    account: r.get(5)?,
-                    target: r.get(6)?,
-                    status: r.get(7)?,
-                    detail: r.get(8)?,
+                    write: NewAuditEntry {
+                        user: r.get(2)?,
+                        token: r.get(3)?,
+                        action: r.get(4)?,
+                        account: r.get(5)?,
+                        target: r.get(6)?,
+                        status: r.get(7)?,
+                        detail: r.get(8)?,
+                    },
                 })
             })?;
             rows.collect()

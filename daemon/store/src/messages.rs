@@ -428,24 +428,14 @@ pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Resul
         })?
         .collect::<rusqlite::Result<_>>()?;
 
-    let mut locations = conn.prepare_cached(
-        "SELECT f.name, l.uid, l.flags, l.on_server FROM locations l JOIN folders f ON f.id = l.folder
-         WHERE l.message = ?1 ORDER BY l.on_server DESC, (f.role = 'inbox') DESC, f.name",
-    )?;
     for row in &mut rows {
-        let locs: Vec<(String, u32, String, bool)> = locations
-            .query_map([row.local_id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        row.on_server = locs.iter().any(|l| l.3);
-        row.folders = locs.iter().filter(|l| l.3).map(|l| l.0.clone()).collect();
-        let shown = match &filter.folder {
-            Some(f) => locs.iter().find(|l| &l.0 == f && l.3),
-            None => locs.first(),
-        };
-        if let Some((name, uid, flags, _)) = shown {
-            row.folder = Some(name.clone());
-            row.uid = Some(*uid);
-            row.flags = flags.split_whitespace().map(str::to_owned).collect();
+        let p = super::pages::placement(conn, row.local_id.0, filter.folder.as_deref())?;
+        row.on_server = p.on_server;
+        row.folders = p.folders;
+        if let Some((name, uid, flags)) = p.folder {
+            row.folder = Some(name);
+            row.uid = Some(uid);
+            row.flags = flags;
         }
     }
     Ok(rows)

@@ -129,26 +129,49 @@ fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageSummary> {
     })
 }
 
-/// Fills in where each message is on the server.
-pub(crate) fn locate(conn: &Connection, rows: &mut [MessageSummary], folder: Option<&str>) -> rusqlite::Result<()> {
-    let mut locations = conn.prepare_cached(
+/// Where a message is on the server, as lists show it.
+#[derive(Debug, Default)]
+pub(crate) struct Placement {
+    /// The folder shown: the wanted one if the message is there, else the inbox, else
+    /// any folder it is in (or was in last).
+    pub folder: Option<(String, u32, Vec<String>)>,
+    /// Whether any server copy remains.
+    pub on_server: bool,
+    /// Every folder it is in on the server.
+    pub folders: Vec<String>,
+}
+
+/// Reads where a message is on the server; `wanted` is a folder filter, if any.
+pub(crate) fn placement(conn: &Connection, message: i64, wanted: Option<&str>) -> rusqlite::Result<Placement> {
+    let mut stmt = conn.prepare_cached(
         "SELECT f.name, l.uid, l.flags, l.on_server FROM locations l JOIN folders f ON f.id = l.folder
          WHERE l.message = ?1 ORDER BY l.on_server DESC, (f.role = 'inbox') DESC, f.name",
     )?;
+    let locs: Vec<(String, u32, String, bool)> = stmt
+        .query_map([message], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let shown = match wanted {
+        Some(f) => locs.iter().find(|l| l.0 == f && l.3),
+        None => locs.first(),
+    };
+    Ok(Placement {
+        folder: shown
+            .map(|(name, uid, flags, _)| (name.clone(), *uid, flags.split_whitespace().map(str::to_owned).collect())),
+        on_server: locs.iter().any(|l| l.3),
+        folders: locs.iter().filter(|l| l.3).map(|l| l.0.clone()).collect(),
+    })
+}
+
+/// Fills in where each message is on the server.
+pub(crate) fn locate(conn: &Connection, rows: &mut [MessageSummary], folder: Option<&str>) -> rusqlite::Result<()> {
     for row in rows {
-        let locs: Vec<(String, u32, String, bool)> = locations
-            .query_map([row.local_id.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        row.on_server = locs.iter().any(|l| l.3);
-        row.folders = locs.iter().filter(|l| l.3).map(|l| l.0.clone()).collect();
-        let shown = match folder {
-            Some(f) => locs.iter().find(|l| l.0 == f && l.3),
-            None => locs.first(),
-        };
-        if let Some((name, uid, flags, _)) = shown {
-            row.folder = Some(name.clone());
-            row.uid = Some(*uid);
-            row.flags = flags.split_whitespace().map(str::to_owned).collect();
+        let p = placement(conn, row.local_id.0, folder)?;
+        row.on_server = p.on_server;
+        row.folders = p.folders;
+        if let Some((name, uid, flags)) = p.folder {
+            row.folder = Some(name);
+            row.uid = Some(uid);
+            row.flags = flags;
         }
     }
     Ok(())
