@@ -13,6 +13,7 @@ mod changes;
 mod create;
 mod error;
 mod folders;
+mod gmail;
 mod headers;
 mod idle;
 mod retention;

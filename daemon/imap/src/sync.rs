@@ -19,7 +19,7 @@
 //! With QRESYNC and an unchanged UIDVALIDITY, step 2 searches only `UID <uidnext>:*`, so
 //! a pass over a large, quiet folder costs a few short commands.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use async_imap::types::{Fetch, Flag};
@@ -288,6 +288,12 @@ async fn fetch_and_store<S: MailStore>(
     let mut batch_bytes = 0usize;
     for chunk in uids.chunks(FETCH_CHUNK) {
         let set = sequence_set(chunk);
+        // Gmail says which conversation each message belongs to; that wins over References.
+        let threads = if session.has(crate::gmail::CAPABILITY) {
+            crate::gmail::thread_ids(session, &set).await?
+        } else {
+            HashMap::new()
+        };
         let command = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
         let mut stream = timed(
             t,
@@ -302,7 +308,8 @@ async fn fetch_and_store<S: MailStore>(
                 .map_err(|e| ImapError::command(command.clone(), e))?;
             let Some(fetch) = item else { break };
             // Unsolicited flag updates arrive as FETCH responses without a body.
-            let Some(message) = fetched_message(&fetch) else { continue };
+            let Some(mut message) = fetched_message(&fetch) else { continue };
+            message.gmail_thread = threads.get(&message.uid).copied();
             report.bytes += message.raw.len() as u64;
             batch_bytes += message.raw.len();
             batch.push(message);
@@ -412,6 +419,7 @@ fn fetched_message(fetch: &Fetch) -> Option<FetchedMessage> {
         modseq: fetch.modseq,
         internal_date: fetch.internal_date().map(|d| d.timestamp()),
         headers: headers::parse(&raw),
+        gmail_thread: None,
         hash,
         raw,
     })

@@ -42,6 +42,8 @@ pub struct FetchedMessage {
     pub hash: String,
     /// Fields parsed from `raw`'s header section; missing or unreadable ones stay empty.
     pub headers: Headers,
+    /// Gmail's thread id (`X-GM-THRID`), where the server offers it.
+    pub gmail_thread: Option<u64>,
 }
 
 impl FetchedMessage {

@@ -78,6 +78,7 @@ async fn bench() {
                 internal_date: Some(now_unix()),
                 hash: blake3::hash(&raw).to_hex().to_string(),
                 headers: postfach::imap::parse_headers(&raw),
+                gmail_thread: None,
                 raw,
             });
         }

@@ -28,6 +28,23 @@ pub(crate) fn thread_of(
     references: &[String],
     identity: &str,
 ) -> rusqlite::Result<String> {
+    thread_with(tx, None, message_id, in_reply_to, references, identity)
+}
+
+/// Like [`thread_of`], but Gmail's own thread id (`X-GM-THRID`) decides where the server
+/// gives one: Gmail groups conversations even where References are missing, and its
+/// users expect the grouping they see there.
+pub(crate) fn thread_with(
+    tx: &Connection,
+    gmail: Option<u64>,
+    message_id: Option<&str>,
+    in_reply_to: Option<&str>,
+    references: &[String],
+    identity: &str,
+) -> rusqlite::Result<String> {
+    if let Some(id) = gmail {
+        return Ok(format!("g{id:x}"));
+    }
     let mut stmt = tx.prepare_cached(
         "SELECT thread_id FROM messages WHERE message_id = ?1 AND thread_id IS NOT NULL ORDER BY id LIMIT 1",
     )?;

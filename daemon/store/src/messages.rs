@@ -169,7 +169,14 @@ fn upsert_message(
         now,
     ])?;
     let id = tx.last_insert_rowid();
-    let thread = index::thread_of(tx, h.message_id.as_deref(), h.in_reply_to.as_deref(), &h.references, &identity)?;
+    let thread = index::thread_with(
+        tx,
+        m.gmail_thread,
+        h.message_id.as_deref(),
+        h.in_reply_to.as_deref(),
+        &h.references,
+        &identity,
+    )?;
     index::write(tx, id, &thread, derived)?;
     event(tx, account, EventKind::NewMessage, Some(id), None, now)?;
     Ok((id, false))

@@ -39,6 +39,7 @@ fn message(uid: u32, message_id: Option<&str>, body: &str) -> FetchedMessage {
             subject: Some(body.into()),
             ..Headers::default()
         },
+        gmail_thread: None,
         raw,
     }
 }

@@ -256,3 +256,34 @@ fn a_thread_across_inbox_and_sent_is_one_thread_and_survives_a_resync_from_scrat
         .collect();
     assert_eq!(ids, [thread], "thread ids are the same after a resync");
 }
+
+#[test]
+fn gmails_thread_ids_group_a_conversation_that_references_do_not() {
+    use std::sync::Arc;
+    let dv = dovecot(DovecotConfig::default(), &[ANNA]);
+    let mut c = dv.client(ANNA).unwrap();
+    // Three messages without References: by headers alone, three threads.
+    for (n, subject) in [(21, "Anfrage"), (22, "Etwas anderes"), (23, "Nachtrag zur Anfrage")] {
+        c.append("INBOX", &[], None, &Mail::new(n, subject).to_bytes()).unwrap();
+    }
+    // Gmail puts UIDs 1 and 3 in one conversation.
+    let gmail = postfach_test_harness::GmailProxy::start(
+        ([127, 0, 0, 1], dv.imap_port).into(),
+        Arc::new(|uid| if uid == 2 { 0x2222 } else { 0x1111 }),
+    )
+    .unwrap();
+    let env = Env::new();
+    env.write_account("architekt", &crate::support::account_toml_via(&dv, ANNA, gmail.port, ""));
+    env.ok(&["sync", "--once"]);
+    let admin = token(&env, &["--user", "root", "--admin"]);
+    let daemon = env.daemon();
+    let api = Api::of(&env, &daemon);
+    let thread = |subject: &str| by_subject(&api, &admin, subject)["thread_id"].as_str().unwrap().to_owned();
+    assert_eq!(thread("Anfrage"), "g1111");
+    assert_eq!(thread("Nachtrag zur Anfrage"), "g1111");
+    assert_eq!(thread("Etwas anderes"), "g2222");
+    let listed = api.get(&admin, "/v1/threads/g1111").ok();
+    let subjects: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().map(|m| m["subject"].as_str().unwrap()).collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+}

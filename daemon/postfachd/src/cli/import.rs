@@ -37,6 +37,7 @@ pub async fn run(config: &Config, id: &str, path: &std::path::Path, json: bool) 
                 internal_date: headers.date,
                 hash: blake3::hash(&e.raw).to_hex().to_string(),
                 headers,
+                gmail_thread: None,
                 raw: e.raw,
             }
         })
