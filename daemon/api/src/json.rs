@@ -72,7 +72,7 @@ pub struct FolderJson {
 }
 
 /// A message in a list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageJson {
     /// Local id.
     pub local_id: i64,

@@ -210,7 +210,7 @@ async fn deliver_pending(store: &Store, client: &reqwest::Client, endpoint: &End
         return Ok(Pending::Empty);
     }
     let full = events.len() == BATCH;
-    let mut summaries: HashMap<MessageId, MessageJson> = store
+    let summaries: HashMap<MessageId, MessageJson> = store
         .message_summaries(events.iter().filter_map(|e| e.message).collect())
         .await?
         .into_iter()
@@ -222,7 +222,8 @@ async fn deliver_pending(store: &Store, client: &reqwest::Client, endpoint: &End
             store.webhook_delivered(&endpoint.url, seq, false).await?;
             continue;
         }
-        let message = event.message.and_then(|m| summaries.remove(&m));
+        // Several events of a batch may concern one message (stored, then routed).
+        let message = event.message.and_then(|m| summaries.get(&m).cloned());
         match post(client, endpoint, event, message).await {
             Ok(()) => {
                 store.webhook_delivered(&endpoint.url, seq, true).await?;

@@ -54,22 +54,32 @@ fn delivered(receiver: &WebhookReceiver) -> Vec<i64> {
 #[test]
 fn every_event_arrives_signed_in_order_with_its_message_and_only_wanted_kinds() {
     let dv = dovecot(DovecotConfig::default(), &[ANNA]);
-    let mut c = dv.client(ANNA).unwrap();
-    for n in 1..=3 {
-        c.append("INBOX", &[], None, &Mail::new(n, &format!("Hook {n}")).to_bytes()).unwrap();
-    }
     let all = WebhookReceiver::start(SECRET).unwrap();
     let some = WebhookReceiver::start(SECRET).unwrap();
     let env = Env::new();
     configure(&env, &[(&all, ""), (&some, "events = [\"new-message\"]\naccounts = [\"architekt\"]")]);
-    env.write_account("architekt", &account_toml(&dv, ANNA, ""));
+    env.write_account("architekt", &account_toml(&dv, ANNA, "[routing]\nplugins = [\"subject-tag\"]\n"));
     let admin = token(&env, &["--user", "root", "--admin"]);
+    // A first run makes the endpoints' cursors; the mail then arrives while no daemon
+    // runs, so each message's `new-message` and `routed` events wait in one batch.
+    let mut first = daemon(&env);
+    let api = Api::of(&env, &first);
+    first.wait_for("the endpoints' cursors", Duration::from_secs(20), || {
+        (api.get(&admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["state"] == "ok")).then_some(())
+    });
+    assert!(first.stop());
+    let mut c = dv.client(ANNA).unwrap();
+    for n in 1..=3 {
+        c.append("INBOX", &[], None, &Mail::new(n, &format!("[P-210-01] Hook {n}")).to_bytes()).unwrap();
+    }
+    env.ok(&["sync", "--once"]);
     let d = daemon(&env);
     let api = Api::of(&env, &d);
     let events = d.wait_for("three messages in the feed and at the receiver", Duration::from_secs(30), || {
         let events = feed(&api, &admin);
         let news = events.iter().filter(|e| e.1 == "new-message").count();
-        (news == 3 && delivered(&all).len() == events.len()).then_some(events)
+        let routed = events.iter().filter(|e| e.1 == "routed").count();
+        (news == 3 && routed == 3 && delivered(&all).len() == events.len()).then_some(events)
     });
     let got = all.deliveries();
     assert!(got.iter().all(|d| d.verified), "every signature verifies with the secret");
@@ -81,9 +91,13 @@ fn every_event_arrives_signed_in_order_with_its_message_and_only_wanted_kinds() 
         assert!(d.header("webhook-timestamp").unwrap().parse::<i64>().is_ok());
         assert_eq!(d.header("content-type"), Some("application/json"));
         assert_eq!(body["account"], "architekt");
-        if body["kind"] == "new-message" {
-            assert!(body["message"]["subject"].as_str().unwrap().starts_with("Hook "), "{body}");
+        // Every event about a message carries its summary, also when two concern one message.
+        if body["kind"] == "new-message" || body["kind"] == "routed" {
+            assert!(body["message"]["subject"].as_str().unwrap().starts_with("[P-210-01] Hook "), "{body}");
             assert!(body["message"]["local_id"].is_i64());
+        }
+        if body["kind"] == "routed" {
+            assert_eq!(body["detail"]["project"], "210-01");
         }
     }
     // The filtered endpoint gets exactly the new-message events.
