@@ -159,15 +159,17 @@ pub(crate) fn set_state(conn: &Connection, id: &str, state: AccountState) -> rus
 
 /// Emits an `account-state` event when an account's state changed in a way an
 /// integrator cares about: into a problem state (`backing-off`, `auth-failed`,
-/// `disabled`, …), or back to `idle` from one. The routine round of `connecting`,
-/// `syncing` and `idle` of every pass is not news.
+/// `disabled`, `config-error`, `failed`), or from one back to `idle`. Everything else —
+/// the routine round of `connecting`, `syncing` and `idle` of every pass, `stopped` when
+/// a daemon stops or starts — is not news.
 fn report_state(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     let (state, reported, error): (String, Option<String>, Option<String>) =
         conn.query_row("SELECT state, reported_state, last_error FROM accounts WHERE id = ?1", [id], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
-    let routine = |s: &str| matches!(s, "connecting" | "syncing" | "idle");
-    let news = reported.as_deref() != Some(state.as_str()) && (!routine(&state) || state == "idle");
+    let problem = |s: &str| matches!(s, "backing-off" | "auth-failed" | "disabled" | "config-error" | "failed");
+    let was_problem = reported.as_deref().is_some_and(problem);
+    let news = reported.as_deref() != Some(state.as_str()) && (problem(&state) || (state == "idle" && was_problem));
     if !news {
         return Ok(());
     }

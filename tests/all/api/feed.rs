@@ -167,4 +167,17 @@ fn a_refused_login_is_an_account_state_event_with_the_servers_words() {
     let error = event["detail"]["error"].as_str().unwrap();
     assert!(error.contains("Authentication failed"), "the server's words: {error}");
     assert!(!event.to_string().contains("falsch"), "no password in events");
+    // Fixed: one event says the account is back, and none for the routine states between.
+    let after = event["seq"].as_i64().unwrap();
+    env.write_account("architekt", &account_toml(&dv, ANNA, ""));
+    let back = daemon.wait_for("the recovery event", Duration::from_secs(30), || {
+        let page = api.get(&admin, &format!("/v1/events?after={after}&wait=5")).ok();
+        page["items"].as_array().unwrap().iter().find(|e| e["kind"] == "account-state").cloned()
+    });
+    assert_eq!(
+        (back["detail"]["state"].as_str(), back["detail"]["previous"].as_str()),
+        (Some("idle"), Some("auth-failed"))
+    );
+    let later = api.get(&admin, &format!("/v1/events?after={}", back["seq"])).ok();
+    assert!(later["items"].as_array().unwrap().iter().all(|e| e["kind"] != "account-state"), "{later}");
 }

@@ -75,11 +75,15 @@ fn every_event_arrives_signed_in_order_with_its_message_and_only_wanted_kinds() 
     env.ok(&["sync", "--once"]);
     let d = daemon(&env);
     let api = Api::of(&env, &d);
+    // Settled: every event of the feed delivered to both endpoints (the daemon's own first
+    // pass may still add an event after the ones `sync --once` wrote).
     let events = d.wait_for("three messages in the feed and at the receiver", Duration::from_secs(30), || {
         let events = feed(&api, &admin);
         let news = events.iter().filter(|e| e.1 == "new-message").count();
         let routed = events.iter().filter(|e| e.1 == "routed").count();
-        (news == 3 && routed == 3 && delivered(&all).len() == events.len()).then_some(events)
+        let caught_up = api.get(&admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["lag"] == 0);
+        let same = delivered(&all) == events.iter().map(|e| e.0).collect::<Vec<_>>();
+        (news == 3 && routed == 3 && caught_up && same).then_some(events)
     });
     let got = all.deliveries();
     assert!(got.iter().all(|d| d.verified), "every signature verifies with the secret");
@@ -106,10 +110,8 @@ fn every_event_arrives_signed_in_order_with_its_message_and_only_wanted_kinds() 
     let status = env.json(&["webhooks"]);
     let last = events.last().unwrap().0;
     for w in status.as_array().unwrap() {
-        assert_eq!(
-            (w["state"].as_str(), w["delivered_seq"].as_i64(), w["lag"].as_i64()),
-            (Some("ok"), Some(last), Some(0))
-        );
+        assert_eq!(w["state"], "ok", "{status}");
+        assert!(w["delivered_seq"].as_i64().unwrap() >= last, "{status} {events:?}");
     }
     let over_api = api.get(&admin, "/v1/webhooks").ok();
     assert_eq!(over_api.as_array().unwrap().len(), 2);
