@@ -17,14 +17,21 @@ pub struct Directory {
     pub accounts: BTreeMap<String, AccessSettings>,
     /// Each user's groups.
     pub users: BTreeMap<String, BTreeSet<String>>,
+    /// Known project numbers (`projects_file`); manual assignments must name one.
+    pub projects: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Directory {
-    /// Builds the directory from the loaded accounts and `[users]`.
-    pub fn new<'a>(accounts: impl IntoIterator<Item = &'a Account>, users: &BTreeMap<String, UserSettings>) -> Self {
+    /// Builds the directory from the loaded accounts, `[users]` and the project list.
+    pub fn new<'a>(
+        accounts: impl IntoIterator<Item = &'a Account>,
+        users: &BTreeMap<String, UserSettings>,
+        projects: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+    ) -> Self {
         Directory {
             accounts: accounts.into_iter().map(|a| (a.id.clone(), a.file.access.clone())).collect(),
             users: users.iter().map(|(u, s)| (u.clone(), s.groups.iter().cloned().collect())).collect(),
+            projects,
         }
     }
 

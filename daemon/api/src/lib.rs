@@ -72,14 +72,12 @@ pub struct Options {
     pub store: Store,
     /// The daemon's side.
     pub control: Arc<dyn Control>,
-    /// Access rules, replaced by the daemon on reload.
+    /// Access rules and the project list, replaced by the daemon on reload.
     pub directory: SharedDirectory,
     /// `[api]`, with `tls_cert_file` and `tls_key_file` resolved against the config directory.
     pub settings: ApiSettings,
     /// Webhook endpoints with their secrets resolved.
     pub webhooks: Vec<webhooks::Endpoint>,
-    /// Known projects, if `projects_file` is set.
-    pub projects: Option<Arc<std::collections::HashSet<String>>>,
     /// The metrics recorder, if installed.
     pub metrics: Option<metrics::Metrics>,
 }
@@ -107,7 +105,7 @@ impl Running {
 /// Binds the API (unless `listen = ""`), then serves it, delivers webhooks and watches
 /// the feed until `stop` fires.
 pub async fn start(options: Options, stop: CancellationToken) -> Result<Running, ApiError> {
-    let Options { store, control, directory, settings, webhooks, projects, metrics } = options;
+    let Options { store, control, directory, settings, webhooks, metrics } = options;
     let listen = settings.listen.trim().to_owned();
     let bound = if listen.is_empty() {
         None
@@ -137,7 +135,6 @@ pub async fn start(options: Options, stop: CancellationToken) -> Result<Running,
             feed,
             settings: Arc::new(settings),
             metrics,
-            projects,
             webhook_urls: Arc::new(webhook_urls),
             openapi: Arc::default(),
             stop: stop.clone(),

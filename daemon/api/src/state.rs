@@ -26,8 +26,6 @@ pub struct AppState {
     pub settings: Arc<ApiSettings>,
     /// Metrics rendering, when a recorder is installed.
     pub metrics: Option<crate::metrics::Metrics>,
-    /// Known project numbers (`projects_file`); manual assignments must name one.
-    pub projects: Option<Arc<std::collections::HashSet<String>>>,
     /// The configured webhook endpoints' URLs (for their status).
     pub webhook_urls: Arc<Vec<String>>,
     /// The OpenAPI document as JSON, filled once the router is built.

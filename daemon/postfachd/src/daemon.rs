@@ -214,7 +214,6 @@ async fn start_api(
         directory: directory.clone(),
         settings,
         webhooks: endpoints,
-        projects: supervisor.projects(),
         metrics,
     };
     Ok(postfach_api::start(options, stop).await?)
@@ -267,7 +266,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let outbox_wake = Arc::new(Notify::new());
     let directory = postfach_api::SharedDirectory::default();
     let mut users = config.daemon.users.clone();
-    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users));
+    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
     let api_stop = CancellationToken::new();
     let api = start_api(&config, &store, &plugins, &supervisor, &outbox_wake, &directory, api_stop.clone()).await?;
     // With `listen = "127.0.0.1:0"` the system picks the port; scripts read it here.
@@ -327,7 +326,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 }
                 if accounts {
                     let report = supervisor.reconcile(false).await;
-                    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users));
+                    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
                     tracing::debug!(?report, "accounts reconciled");
                     target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
                 }
@@ -346,7 +345,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     Err(e) => warn!("{e}"),
                 }
                 supervisor.reconcile(true).await;
-                directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users));
+                directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }

@@ -183,3 +183,31 @@ fn a_manual_project_wins_over_routers_through_reroutes_and_dry_runs() {
     assert!(explain.contains("manual: project 211-07, set by root"), "{explain}");
     assert!(explain.contains("assigned to 211-07 by manual"), "{explain}");
 }
+
+#[test]
+fn a_manual_project_must_be_in_the_project_list_when_there_is_one() {
+    let dv = servers();
+    let mut c = dv.client(ANNA).unwrap();
+    c.append("INBOX", &[], None, &Mail::new(1, "Eins").to_bytes()).unwrap();
+    let env = Env::new();
+    std::fs::write(env.path().join("projects.toml"), "[projects]\n\"210-01\" = \"Wohnanlage\"\n").unwrap();
+    let toml = std::fs::read_to_string(env.path().join("postfach.toml")).unwrap();
+    std::fs::write(env.path().join("postfach.toml"), format!("projects_file = \"projects.toml\"\n{toml}")).unwrap();
+    env.write_account("architekt", &account_toml(&dv, ANNA, ""));
+    let admin = token(&env, &["--user", "root", "--admin"]);
+    let daemon = env.daemon();
+    let api = Api::of(&env, &daemon);
+    wait_state(&api, &daemon, &admin, "architekt", "idle");
+    let one = local_id(&api, &admin, "Eins");
+    let path = format!("/v1/messages/{one}/project");
+    let detail = api.send(Method::PUT, &admin, &path, &json!({ "project": "999-99" })).problem(422);
+    assert!(detail.contains("project list"), "{detail}");
+    assert_eq!(api.send(Method::PUT, &admin, &path, &json!({ "project": "210-01" })).ok()["event"], "routed");
+    // The list is re-read on SIGHUP, for the API too.
+    std::fs::write(env.path().join("projects.toml"), "[projects]\n\"210-01\" = \"W\"\n\"999-99\" = \"Neu\"\n").unwrap();
+    daemon.signal("HUP");
+    daemon.wait_for("the new project list", Duration::from_secs(20), || {
+        let r = api.send(Method::PUT, &admin, &path, &json!({ "project": "999-99" }));
+        (r.status == 200).then_some(())
+    });
+}

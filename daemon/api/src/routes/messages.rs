@@ -416,7 +416,7 @@ pub async fn set_project(
             {
                 return Err(Problem::bad_request("project must be 1 to 200 printable characters, or null"));
             }
-            if let (Some(p), Some(known)) = (&body.project, &state.projects)
+            if let (Some(p), Some(known)) = (&body.project, &state.directory().projects)
                 && !known.contains(p)
             {
                 return Err(Problem::unprocessable(format!("project `{p}` is not in the project list (projects_file)")));
