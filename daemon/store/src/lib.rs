@@ -62,7 +62,7 @@ pub use audit::{AuditEntry, NewAuditEntry};
 pub use changes::{Change, ChangeState, Op};
 pub use events::{Event, EventKind, EventQuery};
 pub use manual::{MANUAL, ManualAssignment};
-pub use messages::{MessageFilter, MessageRow};
+pub use messages::MessageFilter;
 pub use pages::{Cursor, MessageDetail, MessagePage, MessageQuery, MessageSummary};
 pub use search::SearchQuery;
 pub use tokens::{NewToken, Token};

@@ -11,7 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 
 use super::events::EventKind;
 use super::index::{self, Derived};
-use super::{StoreError, json_list, parse_list};
+use super::pages::MessageSummary;
+use super::{StoreError, json_list};
 use postfach_model::now_unix;
 use postfach_model::{BatchStats, FetchedMessage, FolderId, Link, MessageId, PassOutcome, Place, StoredIdentity};
 
@@ -361,41 +362,9 @@ pub struct MessageFilter {
     pub project: Option<String>,
 }
 
-/// A message as listed by `postfachd messages`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageRow {
-    /// Local id of the message (`messages.id`), as `postfachd mark` and `delete` take it.
-    pub local_id: MessageId,
-    /// Id of the account the message belongs to (`kanzlei`).
-    pub account: String,
-    /// Decoded name of the folder shown (the filtered one, else where it is on the server).
-    pub folder: Option<String>,
-    /// UID in that folder; `None` together with `folder`.
-    pub uid: Option<u32>,
-    /// Message-ID without angle brackets; `None` when the message has none.
-    pub message_id: Option<String>,
-    /// Decoded Subject header; `None` when the message has none.
-    pub subject: Option<String>,
-    /// From addresses (`Name <addr>` or `addr`).
-    pub from: Vec<String>,
-    /// Date header, Unix time.
-    pub date: Option<i64>,
-    /// Flags in that folder.
-    pub flags: Vec<String>,
-    /// The project routing assigned it to; `None` when it has none.
-    pub project: Option<String>,
-    /// Whether any server copy remains.
-    pub on_server: bool,
-    /// Every folder it is in on the server.
-    pub folders: Vec<String>,
-}
-
-/// Lists messages, newest first.
-pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Result<Vec<MessageRow>> {
-    let mut sql = String::from(
-        "SELECT m.id, m.account, m.message_id, m.subject, m.from_addr, m.date, a.project
-         FROM messages m LEFT JOIN assignments a ON a.message = m.id WHERE 1 = 1",
-    );
+/// Lists messages by Date, newest first (the CLI's `messages`; the API pages by id).
+pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Result<Vec<MessageSummary>> {
+    let mut sql = format!("{} WHERE 1 = 1", super::pages::SELECT);
     let mut args: Vec<String> = Vec::new();
     if let Some(account) = &filter.account {
         args.push(account.clone());
@@ -415,36 +384,9 @@ pub(crate) fn list(conn: &Connection, filter: &MessageFilter) -> rusqlite::Resul
     }
     sql.push_str(" ORDER BY m.date DESC, m.id DESC");
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows: Vec<MessageRow> = stmt
-        .query_map(params_from_iter(args.iter()), |r| {
-            let from: String = r.get(4)?;
-            Ok(MessageRow {
-                local_id: MessageId(r.get(0)?),
-                account: r.get(1)?,
-                message_id: r.get(2)?,
-                subject: r.get(3)?,
-                from: parse_list(&from),
-                date: r.get(5)?,
-                project: r.get(6)?,
-                folder: None,
-                uid: None,
-                flags: Vec::new(),
-                on_server: false,
-                folders: Vec::new(),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-
-    for row in &mut rows {
-        let p = super::pages::placement(conn, row.local_id.0, filter.folder.as_deref())?;
-        row.on_server = p.on_server;
-        row.folders = p.folders;
-        if let Some((name, uid, flags)) = p.folder {
-            row.folder = Some(name);
-            row.uid = Some(uid);
-            row.flags = flags;
-        }
-    }
+    let mut rows: Vec<MessageSummary> =
+        stmt.query_map(params_from_iter(args.iter()), super::pages::summary)?.collect::<rusqlite::Result<_>>()?;
+    super::pages::locate(conn, &mut rows, filter.folder.as_deref())?;
     Ok(rows)
 }
 
@@ -607,7 +549,7 @@ impl super::Store {
     }
 
     /// Stored messages, newest first.
-    pub async fn messages(&self, filter: MessageFilter) -> Result<Vec<MessageRow>, StoreError> {
+    pub async fn messages(&self, filter: MessageFilter) -> Result<Vec<MessageSummary>, StoreError> {
         self.run(move |c| list(c, &filter)).await
     }
 

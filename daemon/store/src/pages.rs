@@ -102,11 +102,12 @@ pub struct MessageDetail {
     pub raw: Vec<u8>,
 }
 
-const SELECT: &str = "SELECT m.id, m.account, m.message_id, m.subject, m.from_addr, m.to_addrs, m.cc_addrs, m.date,
+pub(crate) const SELECT: &str =
+    "SELECT m.id, m.account, m.message_id, m.subject, m.from_addr, m.to_addrs, m.cc_addrs, m.date,
         a.project, m.size, m.thread_id, m.has_attachments, COALESCE(m.snippet, '')
      FROM messages m LEFT JOIN assignments a ON a.message = m.id";
 
-fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageSummary> {
+pub(crate) fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageSummary> {
     Ok(MessageSummary {
         local_id: MessageId(r.get(0)?),
         account: r.get(1)?,

@@ -78,13 +78,8 @@ pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), C
         }));
         return Ok(());
     }
-    let subject = store
-        .messages(store::MessageFilter { account: Some(account.clone()), ..Default::default() })
-        .await?
-        .into_iter()
-        .find(|m| m.local_id == id)
-        .and_then(|m| m.subject)
-        .unwrap_or_default();
+    let subject =
+        store.message_summaries(vec![id]).await?.into_iter().next().and_then(|m| m.subject).unwrap_or_default();
     output::line(&format!("message {local_id} in {account}: \"{subject}\""));
     output::line(&format!(
         "routed {} as seen in folder \"{}\"",
