@@ -14,6 +14,7 @@ mod error;
 pub mod gmail;
 pub mod mail;
 mod net;
+pub mod oauth;
 mod postfix;
 mod process;
 mod proxy;
@@ -25,6 +26,7 @@ pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports, User, stop
 pub use error::HarnessError;
 pub use gmail::GmailProxy;
 pub use net::{free_port, wait_for_greeting, wait_for_port};
+pub use oauth::{OAuthConfig, OAuthServer};
 pub use postfix::{Listener, Postfix};
 pub use process::{terminate, wait_or_kill};
 pub use proxy::RecordingProxy;
