@@ -11,6 +11,7 @@ mod check;
 mod crash;
 mod import;
 mod lifecycle;
+mod oauth;
 mod plugins;
 mod push;
 mod reload;

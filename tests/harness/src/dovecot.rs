@@ -82,6 +82,9 @@ pub struct DovecotConfig {
     pub server_id: Vec<(String, String)>,
     /// Raw config lines appended at the end.
     pub extra: String,
+    /// The introspection URL of an OAuth2 provider: logins with XOAUTH2 and OAUTHBEARER
+    /// are checked there (`passdb { driver = oauth2 }`).
+    pub oauth2: Option<String>,
 }
 
 impl DovecotConfig {
@@ -100,6 +103,13 @@ impl DovecotConfig {
     /// Adds a mailbox for every user.
     pub fn mailbox(mut self, spec: MailboxSpec) -> Self {
         self.mailboxes.push(spec);
+        self
+    }
+
+    /// Accepts OAuth2 logins (XOAUTH2, OAUTHBEARER) whose tokens the provider at
+    /// `introspection_url` confirms (`{"active": true, "email": <user>}`).
+    pub fn oauth2(mut self, introspection_url: &str) -> Self {
+        self.oauth2 = Some(introspection_url.to_owned());
         self
     }
 
@@ -268,6 +278,16 @@ impl Dovecot {
             let _ = writeln!(users, "{}:{{PLAIN}}{}::::", u.name, u.password);
         }
         std::fs::write(root.join("users"), users).map_err(io("writing users"))?;
+        if let Some(url) = &self.config.oauth2 {
+            // An answer of 200 {"active": false} is a refused login; a 401 would be a
+            // temporary failure to Dovecot, so the provider never answers that.
+            let conf = format!(
+                "introspection_mode = auth\nintrospection_url = {url}\nusername_attribute = email\n\
+                 active_attribute = active\nactive_value = true\nforce_introspection = yes\n"
+            );
+            std::fs::write(root.join("dovecot-oauth2.conf.ext"), conf)
+                .map_err(io("writing dovecot-oauth2.conf.ext"))?;
+        }
         std::fs::write(&self.conf_path, self.render(&root, as_root)).map_err(io("writing dovecot.conf"))?;
 
         let log = std::fs::File::create(root.join("log/stderr.log")).map_err(io("creating stderr.log"))?;
@@ -387,7 +407,7 @@ ssl_cert = <{cert}
 ssl_key = <{key}
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = yes
-auth_mechanisms = plain login cram-md5
+auth_mechanisms = plain login cram-md5{oauth_mechanisms}
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -396,7 +416,7 @@ mail_location = {location}
 postmaster_address = postmaster@localhost
 lmtp_save_to_detail_mailbox = no
 {capability}
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {r}/users
 }}
@@ -446,6 +466,15 @@ namespace inbox {{
             imaps = self.imaps_port,
             lmtp = self.lmtp_port,
             auth = self.auth_port,
+            oauth_mechanisms = if self.config.oauth2.is_some() { " xoauth2 oauthbearer" } else { "" },
+            oauth_passdb = if self.config.oauth2.is_some() {
+                format!(
+                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}/dovecot-oauth2.conf.ext\n}}\n",
+                    r
+                )
+            } else {
+                String::new()
+            },
             extra = self.config.extra,
         )
     }
