@@ -51,7 +51,9 @@ fn a_providers_access_token_logs_in_with_xoauth2_and_a_refused_one_shows_the_ser
     assert_eq!(out.status.code(), Some(1));
     let account = env.account("anna");
     let error = account["last_error"].as_str().unwrap_or_default().to_owned();
-    assert!(error.contains("AUTHENTICATIONFAILED") || error.contains("Authentication failed"), "{error}");
+    assert!(error.contains("[AUTHENTICATIONFAILED] Authentication failed."), "{error}");
+    // Dovecot's base64 JSON error report, decoded.
+    assert!(error.ends_with("(the server refused the access token (invalid_token))"), "{error}");
     let printed = format!("{}{}{account}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!printed.contains("at-unknown-token") && !printed.contains(&token), "a token was printed: {printed}");
 }

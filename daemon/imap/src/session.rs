@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -247,16 +248,29 @@ async fn login(client: Client<Transport>, ep: &ImapEndpoint) -> Result<async_ima
                 .authenticate("CRAM-MD5", Sasl::CramMd5 { user: user.to_owned(), password: password.to_owned() })
                 .await
         }
-        AuthMechanism::Xoauth2 => client.authenticate("XOAUTH2", Sasl::Initial(sasl::xoauth2(user, password))).await,
+        AuthMechanism::Xoauth2 => {
+            // The server explains a refused token in a challenge before its NO.
+            let said = Arc::new(Mutex::new(None));
+            let sasl = Sasl::OAuth { first: sasl::xoauth2(user, password), failure: Arc::clone(&said) };
+            let result = client.authenticate("XOAUTH2", sasl).await;
+            let failure = said.lock().unwrap_or_else(|p| p.into_inner()).take();
+            return result.map_err(|(e, _client)| match (auth_err(e), failure) {
+                (ImapError::Auth { user, text }, Some(f)) => ImapError::Auth { user, text: format!("{text} ({f})") },
+                (other, _) => other,
+            });
+        }
     };
     result.map_err(|(e, _client)| auth_err(e))
 }
 
 /// Answers server challenges of an AUTHENTICATE exchange.
 enum Sasl {
-    /// Mechanisms with one client message (PLAIN, XOAUTH2); later challenges (an XOAUTH2
-    /// error report) get an empty answer so the server can finish with NO.
+    /// Mechanisms with one client message (PLAIN); a later challenge gets an empty answer.
     Initial(Vec<u8>),
+    /// XOAUTH2/OAUTHBEARER: one client message; a later challenge is the server's error
+    /// report (RFC 7628 §3.2.2), kept for the error text, and answered empty so the
+    /// server can finish with NO.
+    OAuth { first: Vec<u8>, failure: Arc<Mutex<Option<sasl::OAuthFailure>>> },
     /// CRAM-MD5 answers the server's challenge.
     CramMd5 { user: String, password: String },
 }
@@ -267,6 +281,12 @@ impl Authenticator for Sasl {
     fn process(&mut self, challenge: &[u8]) -> Self::Response {
         match self {
             Sasl::Initial(first) => std::mem::take(first),
+            Sasl::OAuth { first, failure } => {
+                if first.is_empty() {
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = sasl::oauth_failure(challenge);
+                }
+                std::mem::take(first)
+            }
             Sasl::CramMd5 { user, password } => sasl::cram_md5(user, password, challenge),
         }
     }
