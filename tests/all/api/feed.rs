@@ -38,16 +38,28 @@ fn a_long_poll_answers_within_a_second_of_a_new_message() {
     assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
     assert_eq!((seqs(&empty), empty["last_seq"].as_i64()), (vec![], Some(last)));
 
+    // The long-poll is written to the socket before the mail arrives, so it is waiting.
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
     let poll = {
-        let (base, admin) = (api.base.clone(), admin.clone());
+        let (addr, admin) = (api.base.trim_start_matches("http://").to_owned(), admin.clone());
         std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-            let api = Api::with_client(base, client);
-            let page = api.get(&admin, &format!("/v1/events?after={last}&wait=60")).ok();
-            (page, Instant::now())
+            use std::io::{Read, Write};
+            let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+            let request = format!(
+                "GET /v1/events?after={last}&wait=60 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {admin}\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            conn.write_all(request.as_bytes()).unwrap();
+            sent_tx.send(()).unwrap();
+            let mut answer = String::new();
+            conn.read_to_string(&mut answer).unwrap();
+            let answered = Instant::now();
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            (serde_json::from_str::<Value>(body).unwrap(), answered)
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    sent_rx.recv_timeout(Duration::from_secs(10)).unwrap();
     c.append("INBOX", &[], None, &Mail::new(2, "Zweite").to_bytes()).unwrap();
     // When the store has the event (read from the database directly).
     let db = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
