@@ -13,7 +13,6 @@ use postfach_api::{ComposeFailure, Control, SendRequest, TestStep};
 use crate::drafts::{self, DraftError};
 use crate::outbox::{self, SendError};
 use crate::plugins::PluginHost;
-use crate::smtp::FileAttachment;
 use crate::store::{NewOutboxEntry, OutboxKind, Store};
 use crate::supervisor::AccountHandles;
 
@@ -57,24 +56,7 @@ impl Control for DaemonControl {
         async move {
             let named = request.account.clone();
             let kind = if request.draft { OutboxKind::Draft } else { OutboxKind::Send };
-            let attachments = request
-                .attachments
-                .into_iter()
-                .map(|a| FileAttachment { filename: a.filename, content_type: a.content_type, bytes: a.bytes })
-                .collect();
-            let draft_request = drafts::Request {
-                to: request.to,
-                cc: request.cc,
-                bcc: request.bcc,
-                subject: request.subject,
-                text: request.text,
-                html: request.html,
-                attachments,
-                reply_to_local_id: request.reply_to_local_id,
-                forward_local_id: request.forward_local_id,
-                draft: request.draft,
-            };
-            let (draft, original) = drafts::build(&store, draft_request).await.map_err(|e| match e {
+            let (draft, original) = drafts::build(&store, request).await.map_err(|e| match e {
                 DraftError::UnknownMessage(_) => ComposeFailure::NotFound(e.to_string()),
                 DraftError::Store(e) => ComposeFailure::Unavailable(e.to_string()),
                 other => ComposeFailure::Invalid(other.to_string()),

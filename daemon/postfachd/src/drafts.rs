@@ -7,30 +7,9 @@ use crate::model::MessageId;
 use crate::smtp::{Draft, FileAttachment, Parent};
 use crate::store::{Store, StoreError};
 
-/// What to send, however it was asked for.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// To recipients.
-    pub to: Vec<String>,
-    /// Cc recipients.
-    pub cc: Vec<String>,
-    /// Bcc recipients.
-    pub bcc: Vec<String>,
-    /// Subject; replies and forwards derive one when absent.
-    pub subject: Option<String>,
-    /// Plain-text body.
-    pub text: Option<String>,
-    /// HTML body.
-    pub html: Option<String>,
-    /// Attachments.
-    pub attachments: Vec<FileAttachment>,
-    /// The stored message this answers.
-    pub reply_to_local_id: Option<i64>,
-    /// The stored message this forwards.
-    pub forward_local_id: Option<i64>,
-    /// Store in Drafts instead of sending (no body needed).
-    pub draft: bool,
-}
+/// What to send, however it was asked for (`postfachd send`, `POST /v1/send`): the API
+/// crate's request, which the command line fills in too, so both build the same draft.
+pub use postfach_api::SendRequest as Request;
 
 /// Why a request cannot become a draft.
 #[derive(Debug, thiserror::Error)]
@@ -85,11 +64,26 @@ pub fn prefixed(prefix: &str, subject: &str, known: &[&str]) -> String {
     }
 }
 
-/// Builds the draft; also returns the original's account (the default sender of a reply
-/// or forward).
+/// Builds the draft (the request's `account` is the caller's to choose); also returns the
+/// original's account (the default sender of a reply or forward).
 pub async fn build(store: &Store, request: Request) -> Result<(Draft, Option<String>), DraftError> {
-    let Request { to, cc, bcc, subject, text, html, attachments, reply_to_local_id, forward_local_id, draft: is_draft } =
-        request;
+    let Request {
+        account: _,
+        to,
+        cc,
+        bcc,
+        subject,
+        text,
+        html,
+        attachments,
+        reply_to_local_id,
+        forward_local_id,
+        draft: is_draft,
+    } = request;
+    let attachments = attachments
+        .into_iter()
+        .map(|a| FileAttachment { filename: a.filename, content_type: a.content_type, bytes: a.bytes })
+        .collect();
     let mut draft = Draft { to, cc, bcc, text, html, attachments, ..Draft::default() };
     if reply_to_local_id.is_some() && forward_local_id.is_some() {
         return Err(DraftError::ReplyAndForward);

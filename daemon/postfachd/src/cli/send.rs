@@ -11,7 +11,7 @@ use super::{CliError, SendCommand as SendArgs, load_account, open_store};
 use crate::config::{Account, Config};
 use crate::drafts::{self, DraftError};
 use crate::outbox::{self, Context, Outcome};
-use crate::smtp::{Draft, FileAttachment};
+use crate::smtp::Draft;
 use crate::store::{OutboxKind as Kind, Store};
 
 /// The result line of `send --json`.
@@ -102,9 +102,10 @@ async fn build(args: &SendArgs, store: &Store) -> Result<(Draft, Option<String>)
             source,
         })?;
         let filename = path.file_name().map_or_else(|| "attachment".to_owned(), |n| n.to_string_lossy().into_owned());
-        attachments.push(FileAttachment { filename, content_type: content_type(path).to_owned(), bytes });
+        attachments.push(postfach_api::SendAttachment { filename, content_type: content_type(path).to_owned(), bytes });
     }
     let request = drafts::Request {
+        account: args.account.clone(),
         to: args.to.clone(),
         cc: args.cc.clone(),
         bcc: args.bcc.clone(),
