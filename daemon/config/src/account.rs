@@ -138,9 +138,11 @@ impl Account {
 
     fn endpoint(&self, host: String, port: u16, security: Security) -> Result<ImapEndpoint, EndpointError> {
         let imap = &self.file.imap;
+        // With OAuth2 the daemon puts a fresh access token in before each login.
         let password = imap
             .password
             .as_ref()
+            .filter(|_| imap.auth != Some(AuthMechanism::Oauth2))
             .map(|s| s.resolve(&self.base, self.imap_timeout()))
             .transpose()
             .map_err(|e| EndpointError::Secret("imap", e))?;
@@ -181,10 +183,14 @@ impl Account {
                 tls_ca_file: smtp.tls_ca_file.as_ref().map(|p| self.base.join(p)).or_else(|| self.imap_ca_file()),
             });
         }
+        let auth = self.smtp_auth();
         let source = smtp.password.as_ref().or(self.file.imap.password.as_ref());
         let timeout = Duration::from_secs(smtp.timeout_secs.unwrap_or(self.imap_timeout().as_secs()));
-        let password =
-            source.map(|s| s.resolve(&self.base, timeout)).transpose().map_err(|e| EndpointError::Secret("smtp", e))?;
+        let password = source
+            .filter(|_| auth != Some(AuthMechanism::Oauth2))
+            .map(|s| s.resolve(&self.base, timeout))
+            .transpose()
+            .map_err(|e| EndpointError::Secret("smtp", e))?;
         let username = smtp
             .username
             .clone()
@@ -196,10 +202,25 @@ impl Account {
             security,
             username: Some(username),
             password,
-            auth: smtp.auth,
+            auth,
             timeout: Duration::from_secs(smtp.timeout_secs.unwrap_or(self.imap_timeout().as_secs())),
             tls_ca_file: smtp.tls_ca_file.as_ref().map(|p| self.base.join(p)).or_else(|| self.imap_ca_file()),
         })
+    }
+
+    /// The SMTP mechanism: `smtp.auth`, else `oauth2` when `[imap]` uses it and `[smtp]`
+    /// has no password of its own, else `None` (PLAIN or LOGIN, as offered).
+    pub fn smtp_auth(&self) -> Option<AuthMechanism> {
+        match (self.file.smtp.auth, self.file.imap.auth, &self.file.smtp.password) {
+            (Some(auth), _, _) => Some(auth),
+            (None, Some(AuthMechanism::Oauth2), None) => Some(AuthMechanism::Oauth2),
+            _ => None,
+        }
+    }
+
+    /// Whether IMAP or SMTP logs in with tokens the daemon refreshes (`auth = "oauth2"`).
+    pub fn uses_oauth2(&self) -> bool {
+        self.file.imap.auth == Some(AuthMechanism::Oauth2) || self.smtp_auth() == Some(AuthMechanism::Oauth2)
     }
 
     /// Checks that need the environment, for `postfachd check`: secrets from variables
@@ -208,20 +229,24 @@ impl Account {
         let mut errors = Vec::new();
         let src = std::fs::read_to_string(&self.path).unwrap_or_default();
         let located = Located::new(&src);
-        let mut secret = |section: &'static str, source: &Option<SecretSource>| {
+        let mut secret = |section: &'static str, key: &'static str, source: Option<&SecretSource>| {
             if let Some(source) = source
                 && !source.runs_command()
                 && let Err(e) = source.resolve(&self.base, self.imap_timeout())
             {
                 errors.push(ConfigError {
                     path: self.path.clone(),
-                    at: located.value(&[section, "password"]),
-                    message: format!("{section}.password: {e}"),
+                    at: located.value(&[section, key]),
+                    message: format!("{section}.{key}: {e}"),
                 });
             }
         };
-        secret("imap", &self.file.imap.password);
-        secret("smtp", &self.file.smtp.password);
+        secret("imap", "password", self.file.imap.password.as_ref());
+        secret("smtp", "password", self.file.smtp.password.as_ref());
+        if let Some(oauth) = &self.file.oauth2 {
+            secret("oauth2", "client_secret", oauth.client_secret.as_ref());
+            secret("oauth2", "refresh_token", oauth.refresh_token.as_ref());
+        }
         for (section, file) in [("imap", &self.file.imap.tls_ca_file), ("smtp", &self.file.smtp.tls_ca_file)] {
             let Some(file) = file else { continue };
             let full = self.base.join(file);

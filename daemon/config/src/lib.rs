@@ -28,8 +28,8 @@ pub use pattern::glob_match;
 pub use projects::Projects;
 pub use schema::{
     AccessSettings, AccountFile, AccountKind, AfterWindow, ApiSettings, AuthMechanism, DaemonConfig, FolderSettings,
-    Identity, ImapSettings, LogFormat, PluginSettings, RetentionDays, RoutingSettings, Security, SmtpSettings,
-    SyncSettings, UserSettings, WebhookSettings,
+    Identity, ImapSettings, LogFormat, OAuth2Settings, PluginSettings, RetentionDays, RoutingSettings, Security,
+    SmtpSettings, SyncSettings, UserSettings, WebhookSettings,
 };
 pub use secret::{Secret, SecretError, SecretSource, cancel_commands};
 pub use watch::{DEBOUNCE, DirWatcher, WRITE_QUIET, WatchError};

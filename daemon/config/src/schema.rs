@@ -182,6 +182,42 @@ pub struct AccountFile {
     /// Who owns, sees and sends as this account.
     #[serde(default)]
     pub access: AccessSettings,
+    /// The OAuth2 client and provider for `auth = "oauth2"`.
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Settings>,
+}
+
+/// `[oauth2]`: the client registered with the provider, and overrides of the endpoints
+/// and scopes the provider adapter supplies.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Settings {
+    /// `google`, `microsoft` or `custom`; default: the account's provider adapter.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The client id of the app registered with the provider.
+    pub client_id: String,
+    /// The client secret; absent for public clients.
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    /// Microsoft's directory (tenant) in the endpoint URLs; default `common`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Authorization endpoint (browser flow).
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    /// Token endpoint.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Device authorization endpoint (`oauth authorize --device`).
+    #[serde(default)]
+    pub device_url: Option<String>,
+    /// Scopes to ask for.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// A refresh token from elsewhere; otherwise the one `oauth authorize` stored.
+    #[serde(default)]
+    pub refresh_token: Option<SecretSource>,
 }
 
 fn yes() -> bool {
@@ -243,6 +279,9 @@ pub enum AuthMechanism {
     CramMd5,
     /// SASL XOAUTH2; `password` holds the access token.
     Xoauth2,
+    /// OAuth2 with tokens the daemon refreshes itself (`[oauth2]`): SASL OAUTHBEARER where
+    /// the server offers it, else XOAUTH2.
+    Oauth2,
     /// No authentication (SMTP only, e.g. a relay that trusts the network).
     None,
 }
@@ -269,7 +308,7 @@ pub struct ImapSettings {
     /// The password (or XOAUTH2 token).
     #[serde(default)]
     pub password: Option<SecretSource>,
-    /// `plain`, `login`, `cram-md5` or `xoauth2`; default `plain`.
+    /// `plain`, `login`, `cram-md5`, `xoauth2` or `oauth2`; default `plain`.
     #[serde(default)]
     pub auth: Option<AuthMechanism>,
     /// Connect, TLS and per-command timeout in seconds.
@@ -305,7 +344,8 @@ pub struct SmtpSettings {
     /// Password; defaults to `[imap]`'s.
     #[serde(default)]
     pub password: Option<SecretSource>,
-    /// `plain`, `login`, `cram-md5`, `xoauth2` or `none`.
+    /// `plain`, `login`, `cram-md5`, `xoauth2`, `oauth2` or `none`; default: `oauth2` when
+    /// `[imap]` uses it, else PLAIN or LOGIN, whichever the server offers.
     #[serde(default)]
     pub auth: Option<AuthMechanism>,
     /// Timeout in seconds; defaults to `[imap]`'s.

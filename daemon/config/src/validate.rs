@@ -64,8 +64,8 @@ pub fn account(file: &AccountFile) -> Vec<Problem> {
         problems.push(Problem::value(&["provider"], "provider must be an adapter id or \"auto\""));
     }
 
-    // Sending a password in the clear needs an explicit opt-in, per server.
-    let imap_password = file.imap.password.is_some();
+    // Sending a password (or an OAuth2 token) in the clear needs an explicit opt-in, per server.
+    let imap_password = file.imap.password.is_some() || file.imap.auth == Some(AuthMechanism::Oauth2);
     if file.imap.security == Security::Plain && imap_password && !file.imap.allow_plaintext {
         problems.push(Problem::value(
             &["imap", "security"],
@@ -74,7 +74,7 @@ pub fn account(file: &AccountFile) -> Vec<Problem> {
         ));
     }
     let smtp_auth = file.smtp.auth != Some(AuthMechanism::None);
-    let smtp_password = file.smtp.password.is_some() || imap_password;
+    let smtp_password = file.smtp.password.is_some() || imap_password || file.smtp.auth == Some(AuthMechanism::Oauth2);
     if file.smtp.security == Security::Plain && smtp_auth && smtp_password && !file.smtp.allow_plaintext {
         problems.push(Problem::value(
             &["smtp", "security"],
@@ -85,7 +85,7 @@ pub fn account(file: &AccountFile) -> Vec<Problem> {
     if file.imap.auth == Some(AuthMechanism::None) {
         problems.push(Problem::value(
             &["imap", "auth"],
-            "IMAP always needs a login; use \"plain\", \"login\", \"cram-md5\" or \"xoauth2\"",
+            "IMAP always needs a login; use \"plain\", \"login\", \"cram-md5\", \"xoauth2\" or \"oauth2\"",
         ));
     }
     if file.imap.auth == Some(AuthMechanism::Xoauth2) && file.imap.password.is_none() {
@@ -121,6 +121,7 @@ pub fn account(file: &AccountFile) -> Vec<Problem> {
 
     problems.extend(folders(file));
     problems.extend(sync(file));
+    problems.extend(oauth2(file));
 
     for key in file.routing.options.keys() {
         if !key.contains('.') || key.starts_with('.') || key.ends_with('.') {
@@ -258,6 +259,107 @@ fn sync(file: &AccountFile) -> Vec<Problem> {
 }
 
 /// A number outside its documented range (see [`ranges`]).
+/// `auth = "oauth2"` and the `[oauth2]` section belong together; endpoints must be HTTPS
+/// (plain HTTP only on loopback, for tests); the daemon fetches tokens itself, so a
+/// password next to `auth = "oauth2"` would never be used.
+fn oauth2(file: &AccountFile) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let imap = file.imap.auth == Some(AuthMechanism::Oauth2);
+    let smtp = file.smtp.auth == Some(AuthMechanism::Oauth2);
+    for (section, used, password) in
+        [("imap", imap, file.imap.password.is_some()), ("smtp", smtp, file.smtp.password.is_some())]
+    {
+        if used && password {
+            problems.push(Problem::key(
+                &[section, "password"],
+                format!(
+                    "{section}.password is not used with auth = \"oauth2\": the daemon gets access tokens \
+                     from the provider itself; remove it"
+                ),
+            ));
+        }
+    }
+    let Some(oauth) = &file.oauth2 else {
+        if imap || smtp {
+            let section = if imap { "imap" } else { "smtp" };
+            problems.push(Problem::value(
+                &[section, "auth"],
+                "auth = \"oauth2\" needs an [oauth2] section with at least client_id \
+                 (see the README, \"Gmail and Microsoft 365 (OAuth2)\")",
+            ));
+        }
+        return problems;
+    };
+    if !imap && !smtp {
+        problems.push(Problem::key(
+            &["oauth2"],
+            "[oauth2] is only used with auth = \"oauth2\" in [imap] or [smtp]; set it there or remove the section",
+        ));
+    }
+    if oauth.client_id.trim().is_empty() {
+        problems.push(Problem::value(
+            &["oauth2", "client_id"],
+            "client_id must be the id of the app registered with the provider",
+        ));
+    }
+    match oauth.provider.as_deref() {
+        Some(p) if p.trim().is_empty() => problems.push(Problem::value(
+            &["oauth2", "provider"],
+            "provider must be \"google\", \"microsoft\", \"custom\" or left out (the provider adapter decides)",
+        )),
+        Some("custom") if oauth.token_url.is_none() => problems.push(Problem::value(
+            &["oauth2", "provider"],
+            "provider = \"custom\" needs token_url (and auth_url for the browser flow, device_url for --device)",
+        )),
+        _ => {}
+    }
+    for (key, url) in
+        [("auth_url", &oauth.auth_url), ("token_url", &oauth.token_url), ("device_url", &oauth.device_url)]
+    {
+        if let Some(url) = url
+            && !secure_url(url)
+        {
+            problems.push(Problem::value(
+                &["oauth2", key],
+                format!("{key} must be an https:// URL (http:// only on 127.0.0.1 or localhost), not {url:?}"),
+            ));
+        }
+    }
+    if let Some(scopes) = &oauth.scopes
+        && (scopes.is_empty() || scopes.iter().any(|s| s.trim().is_empty() || s.contains(char::is_whitespace)))
+    {
+        problems.push(Problem::value(
+            &["oauth2", "scopes"],
+            "scopes must list at least one scope, each without spaces; leave the key out for the adapter's",
+        ));
+    }
+    if let Some(tenant) = &oauth.tenant
+        && (tenant.is_empty() || !tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b)))
+    {
+        problems.push(Problem::value(
+            &["oauth2", "tenant"],
+            format!(
+                "tenant must be a directory id or domain such as \"contoso.onmicrosoft.com\" or \"common\", not {tenant:?}"
+            ),
+        ));
+    }
+    problems
+}
+
+/// `https://…`, or `http://` to a loopback host.
+fn secure_url(url: &str) -> bool {
+    if url.starts_with("https://") && url.len() > "https://".len() {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
 fn in_range<T: PartialOrd + Display>(key: &[&'static str], value: T, range: &RangeInclusive<T>) -> Option<Problem> {
     if range.contains(&value) {
         return None;

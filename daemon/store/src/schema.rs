@@ -239,4 +239,17 @@ CREATE TABLE webhook_cursors (
     updated_at      INTEGER NOT NULL
 );
 "#,
+    r#"
+CREATE TABLE oauth_tokens (
+    account            TEXT PRIMARY KEY,
+    refresh_token      TEXT,
+    seeded_from        TEXT,
+    access_token       TEXT,
+    access_obtained_ms INTEGER,
+    access_expires_ms  INTEGER,
+    last_refresh       INTEGER,
+    last_error         TEXT,
+    updated_at         INTEGER NOT NULL
+);
+"#,
 ];

@@ -44,6 +44,7 @@ struct State {
     unavailable: u32,
     invalid_grant: bool,
     token_requests: u64,
+    refused_introspections: u64,
 }
 
 /// The provider; stops accepting when dropped.
@@ -114,6 +115,20 @@ impl OAuthServer {
     /// Approves a device code as the user would on the verification page.
     pub fn approve(&self, user_code: &str) -> bool {
         self.lock().devices.values_mut().find(|(code, _)| code == user_code).map(|d| d.1 = true).is_some()
+    }
+
+    /// User codes of device authorizations nobody approved yet, oldest first.
+    pub fn pending_user_codes(&self) -> Vec<String> {
+        let s = self.lock();
+        let mut codes: Vec<(String, String)> =
+            s.devices.iter().filter(|(_, (_, ok))| !ok).map(|(dc, (uc, _))| (dc.clone(), uc.clone())).collect();
+        codes.sort();
+        codes.into_iter().map(|(_, uc)| uc).collect()
+    }
+
+    /// How many logins Dovecot checked with a token that was unknown or expired.
+    pub fn refused_introspections(&self) -> u64 {
+        self.lock().refused_introspections
     }
 
     /// How many requests the token endpoint got.
@@ -362,8 +377,11 @@ impl Handle {
     /// Dovecot's introspection: 200 with `active` true for a live token, false otherwise.
     fn userinfo(&self, conn: &mut TcpStream, req: &Request) {
         let token = req.headers.get("authorization").and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
-        let s = self.lock();
+        let mut s = self.lock();
         let live = s.access.get(token).filter(|(_, until)| Instant::now() < *until).map(|(user, _)| user.clone());
+        if live.is_none() {
+            s.refused_introspections += 1;
+        }
         drop(s);
         let body = match live {
             Some(user) => serde_json::json!({ "email": user, "active": true }),
