@@ -62,6 +62,25 @@ pub struct ServerDefaults {
     pub hint: Option<String>,
 }
 
+/// A provider's OAuth2 endpoints and scopes, for `auth = "oauth2"` accounts (plugin API
+/// 0.3, `oauth2-provider`). The URLs may contain `{tenant}`, which the daemon replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OAuth2Defaults {
+    /// Short name of the provider: `google`, `microsoft`.
+    pub provider: String,
+    /// Authorization endpoint of the browser flow.
+    pub auth_url: String,
+    /// Token endpoint.
+    pub token_url: String,
+    /// Device authorization endpoint (RFC 8628); `None` when the provider's device flow
+    /// cannot grant the mail scopes.
+    pub device_url: Option<String>,
+    /// Scopes to request.
+    pub scopes: Vec<String>,
+    /// Whether the scopes must be sent again on refresh (Microsoft: yes).
+    pub scope_on_refresh: bool,
+}
+
 /// What a folder is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
