@@ -31,8 +31,8 @@ use wasmtime::{Config, Engine, Store};
 
 pub use api::domain_role;
 pub use postfach_plugin_types::{
-    Assignment, Decision, Folder, LoginForm, Quirks, Role as PluginRole, RoleChoice, RoleSource as PluginRoleSource,
-    Security as PluginSecurity, Server, ServerDefaults,
+    Assignment, Decision, Folder, LoginForm, OAuth2Defaults, Quirks, Role as PluginRole, RoleChoice,
+    RoleSource as PluginRoleSource, Security as PluginSecurity, Server, ServerDefaults,
 };
 pub use sandbox::{CallError, Limits};
 pub use types::{CallContext, FolderNames, MessageMeta, ProjectLookup};
@@ -44,7 +44,7 @@ use sandbox::State;
 pub const QUARANTINE_AFTER: u32 = 5;
 
 /// The plugin API versions this host implements (major.minor).
-pub const SUPPORTED_API: &[&str] = &["0.1", "0.2"];
+pub const SUPPORTED_API: &[&str] = &["0.1", "0.2", "0.3"];
 
 /// What a plugin is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -204,7 +204,7 @@ pub struct PluginInfo {
     pub id: String,
     /// Adapter or router; `None` when loading failed.
     pub kind: Option<PluginKind>,
-    /// The `postfach:plugin` version it was built for (`0.2.0`); `None` when loading failed.
+    /// The `postfach:plugin` version it was built for (`0.3.0`); `None` when loading failed.
     pub api_version: Option<String>,
     /// Path of the `.wasm` file.
     pub file: PathBuf,
@@ -616,6 +616,22 @@ impl PluginHost {
         )
     }
 
+    /// An adapter's OAuth2 endpoints and scopes for an address (`auth = "oauth2"`
+    /// accounts); `None` when the provider has no OAuth2 login for it, and from adapters
+    /// built against API 0.1 or 0.2, which cannot say. An answer with an empty name, URL or
+    /// scope list, or a URL other than `https://` (`http://` only to `localhost` or
+    /// `127.0.0.1`, for tests), is invalid.
+    pub fn oauth2(&self, id: &str, email: &str) -> Result<Option<OAuth2Defaults>, PluginError> {
+        self.call(
+            id,
+            "oauth2",
+            PluginKind::ProviderAdapter,
+            CallContext::default(),
+            |pre, s| pre.oauth2(s, email),
+            |answer| answer.as_ref().map_or(Ok(()), check_oauth2),
+        )
+    }
+
     /// Routes a batch through one router: one decision per message.
     pub fn route(&self, id: &str, ctx: CallContext, batch: &[MessageMeta]) -> Result<Vec<Decision>, PluginError> {
         self.call(
@@ -633,6 +649,43 @@ impl PluginHost {
             },
         )
     }
+}
+
+/// Why an adapter's OAuth2 answer is unusable, if it is.
+fn check_oauth2(o: &OAuth2Defaults) -> Result<(), String> {
+    if o.provider.trim().is_empty() {
+        return Err("an OAuth2 provider without a name".to_owned());
+    }
+    let urls =
+        [("auth_url", Some(&o.auth_url)), ("token_url", Some(&o.token_url)), ("device_url", o.device_url.as_ref())];
+    for (field, url) in urls {
+        if let Some(url) = url
+            && !is_oauth2_url(url)
+        {
+            return Err(format!("the OAuth2 {field} {url:?} is not an https:// URL"));
+        }
+    }
+    if o.scopes.is_empty() {
+        return Err("no OAuth2 scopes".to_owned());
+    }
+    if let Some(scope) = o.scopes.iter().find(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+        return Err(format!("the OAuth2 scope {scope:?} is empty or has spaces"));
+    }
+    Ok(())
+}
+
+/// `https://` and a host, or `http://` to this machine (a test provider on loopback).
+fn is_oauth2_url(url: &str) -> bool {
+    if url.contains(char::is_whitespace) {
+        return false;
+    }
+    if let Some(rest) = url.strip_prefix("https://") {
+        return !rest.is_empty() && !rest.starts_with(['/', '?', '#', ':', '@']);
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    ["127.0.0.1", "localhost"]
+        .iter()
+        .any(|host| rest.strip_prefix(host).is_some_and(|after| after.is_empty() || after.starts_with([':', '/'])))
 }
 
 fn wasm_files(dir: &Path) -> Vec<PathBuf> {
@@ -703,5 +756,60 @@ pub fn limits(config: &postfach_config::PluginSettings) -> Limits {
     Limits {
         timeout: Duration::from_millis(config.call_timeout_ms),
         memory_bytes: (config.memory_limit_mib as usize).saturating_mul(1 << 20),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn google() -> OAuth2Defaults {
+        OAuth2Defaults {
+            provider: "google".into(),
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            device_url: None,
+            scopes: vec!["https://mail.google.com/".into()],
+            scope_on_refresh: false,
+        }
+    }
+
+    #[test]
+    fn oauth2_answers_need_a_name_https_urls_and_scopes() {
+        assert_eq!(check_oauth2(&google()), Ok(()));
+        let tenant = OAuth2Defaults {
+            auth_url: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize".into(),
+            device_url: Some("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode".into()),
+            ..google()
+        };
+        assert_eq!(check_oauth2(&tenant), Ok(()));
+        let loopback = OAuth2Defaults {
+            auth_url: "http://127.0.0.1:8080/authorize".into(),
+            token_url: "http://localhost/token".into(),
+            ..google()
+        };
+        assert_eq!(check_oauth2(&loopback), Ok(()));
+
+        let invalid = [
+            OAuth2Defaults { provider: " ".into(), ..google() },
+            OAuth2Defaults { auth_url: String::new(), ..google() },
+            OAuth2Defaults { token_url: "http://oauth2.googleapis.com/token".into(), ..google() },
+            OAuth2Defaults { token_url: "http://127.0.0.1.example.com/token".into(), ..google() },
+            OAuth2Defaults { token_url: "http://localhostx/token".into(), ..google() },
+            OAuth2Defaults { auth_url: "https:///auth".into(), ..google() },
+            OAuth2Defaults { auth_url: "ftp://accounts.google.com/".into(), ..google() },
+            OAuth2Defaults { device_url: Some(String::new()), ..google() },
+            OAuth2Defaults { device_url: Some("http://example.com/device".into()), ..google() },
+            OAuth2Defaults { scopes: vec![], ..google() },
+            OAuth2Defaults { scopes: vec!["https://mail.google.com/".into(), String::new()], ..google() },
+            OAuth2Defaults { scopes: vec!["openid email".into()], ..google() },
+        ];
+        for answer in invalid {
+            assert!(check_oauth2(&answer).is_err(), "{answer:?}");
+        }
+        assert_eq!(
+            check_oauth2(&OAuth2Defaults { token_url: "http://example.com/token".into(), ..google() }),
+            Err("the OAuth2 token_url \"http://example.com/token\" is not an https:// URL".to_owned())
+        );
     }
 }

@@ -7,15 +7,16 @@
 
 mod since_v0_1;
 mod since_v0_2;
+mod since_v0_3;
 
-pub use since_v0_2::domain_role;
+pub use since_v0_3::domain_role;
 
 use wasmtime::component::Component;
 use wasmtime::{Engine, Store};
 
 use crate::sandbox::State;
 use crate::types::{FolderNames, MessageMeta};
-use postfach_plugin_types::{Decision, Folder, Quirks, RoleChoice, ServerDefaults};
+use postfach_plugin_types::{Decision, Folder, OAuth2Defaults, Quirks, RoleChoice, ServerDefaults};
 
 /// A component prepared against the API version it was built for.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub enum Bindings {
     V0_1(since_v0_1::Pre),
     /// API 0.2.
     V0_2(since_v0_2::Pre),
+    /// API 0.3.
+    V0_3(since_v0_3::Pre),
 }
 
 /// Calls the same method on whichever version's bindings a plugin has.
@@ -32,6 +35,7 @@ macro_rules! dispatch {
         match $self {
             Bindings::V0_1($pre) => $call,
             Bindings::V0_2($pre) => $call,
+            Bindings::V0_3($pre) => $call,
         }
     };
 }
@@ -47,18 +51,21 @@ impl Bindings {
     ) -> wasmtime::Result<Bindings> {
         match api {
             Some("0.1") => Ok(Bindings::V0_1(since_v0_1::prepare(engine, component, is_router)?)),
-            Some(_) => Ok(Bindings::V0_2(since_v0_2::prepare(engine, component, is_router)?)),
-            None => since_v0_2::prepare(engine, component, is_router)
-                .map(Bindings::V0_2)
+            Some("0.2") => Ok(Bindings::V0_2(since_v0_2::prepare(engine, component, is_router)?)),
+            Some(_) => Ok(Bindings::V0_3(since_v0_3::prepare(engine, component, is_router)?)),
+            None => since_v0_3::prepare(engine, component, is_router)
+                .map(Bindings::V0_3)
+                .or_else(|_| since_v0_2::prepare(engine, component, is_router).map(Bindings::V0_2))
                 .or_else(|_| since_v0_1::prepare(engine, component, is_router).map(Bindings::V0_1)),
         }
     }
 
-    /// The API version (`0.2.0`).
+    /// The API version (`0.3.0`).
     pub fn version(&self) -> &'static str {
         match self {
             Bindings::V0_1(_) => since_v0_1::VERSION,
             Bindings::V0_2(_) => since_v0_2::VERSION,
+            Bindings::V0_3(_) => since_v0_3::VERSION,
         }
     }
 
@@ -101,5 +108,10 @@ impl Bindings {
     /// Calls `folder-names` (adapters only; `Some(None)` from API 0.1 adapters).
     pub fn folder_names(&self, store: &mut Store<State>) -> wasmtime::Result<Option<Option<FolderNames>>> {
         dispatch!(self, pre => pre.folder_names(store))
+    }
+
+    /// Calls `oauth2` (adapters only; `Some(None)` from API 0.1 and 0.2 adapters).
+    pub fn oauth2(&self, store: &mut Store<State>, email: &str) -> wasmtime::Result<Option<Option<OAuth2Defaults>>> {
+        dispatch!(self, pre => pre.oauth2(store, email))
     }
 }

@@ -1,15 +1,16 @@
 //! Plugin API 0.1 (`plugin-sdk/wit/v0.1`): plugins built before `folder-names` existed.
-//! Its host interface is 0.2's own (`with`, the WIT is the same); its types are
-//! generated anew, so this module converts them to and from 0.2's, and 0.2's module does
-//! the rest. An adapter of this version names no folders.
+//! Its host interface is the newest version's own (`with`, the WIT is the same); its types
+//! are generated anew, so this module converts them to and from the newest's, and that
+//! module does the rest. An adapter of this version names no folders and knows no OAuth2
+//! endpoints.
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
-use super::since_v0_2 as latest;
+use super::since_v0_3 as latest;
 use crate::sandbox::State;
 use crate::types::{FolderNames, MessageMeta};
-use postfach_plugin_types::{Decision, Folder, Quirks, RoleChoice, ServerDefaults};
+use postfach_plugin_types::{Decision, Folder, OAuth2Defaults, Quirks, RoleChoice, ServerDefaults};
 
 /// The package version these bindings implement.
 pub const VERSION: &str = "0.1.0";
@@ -18,7 +19,7 @@ mod router {
     wasmtime::component::bindgen!({
         world: "router",
         path: "../../plugin-sdk/wit/v0.1",
-        with: { "postfach:plugin/host": crate::api::since_v0_2::router::postfach::plugin::host },
+        with: { "postfach:plugin/host": crate::api::since_v0_3::router::postfach::plugin::host },
     });
 }
 
@@ -28,7 +29,7 @@ mod adapter {
         path: "../../plugin-sdk/wit/v0.1",
         with: {
             "postfach:plugin/types": super::router::postfach::plugin::types,
-            "postfach:plugin/host": crate::api::since_v0_2::router::postfach::plugin::host,
+            "postfach:plugin/host": crate::api::since_v0_3::router::postfach::plugin::host,
         },
     });
 }
@@ -120,6 +121,11 @@ impl Pre {
             noop_keepalive: q.noop_keepalive,
             avoid_partial_fetch: q.avoid_partial_fetch,
         })))
+    }
+
+    /// 0.1 adapters know no OAuth2 endpoints (`oauth2` came with 0.3).
+    pub fn oauth2(&self, _store: &mut Store<State>, _email: &str) -> wasmtime::Result<Option<Option<OAuth2Defaults>>> {
+        Ok(matches!(self, Pre::Adapter(_)).then_some(None))
     }
 }
 

@@ -1,25 +1,24 @@
-//! Plugin API 0.2 (`plugin-sdk/wit/v0.2`), the newest: its generated types are the ones
-//! the host converts to and from its own ([`crate::types`]), and older versions reuse
-//! its host interface (see `since_v0_1`). Since 0.1, provider adapters
-//! export `folder-names`.
+//! Plugin API 0.2 (`plugin-sdk/wit/v0.2`): plugins built before `oauth2` existed. Its host
+//! interface is 0.3's own (`with`, the WIT is the same); its types are generated anew, so
+//! this module converts them to and from 0.3's, and 0.3's module does the rest. An adapter
+//! of this version knows no OAuth2 endpoints.
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
-use crate::sandbox::{LogLevel, State};
+use super::since_v0_3 as latest;
+use crate::sandbox::State;
 use crate::types::{FolderNames, MessageMeta};
-use postfach_model::Role as DomainRole;
-use postfach_plugin_types::{
-    Assignment, Decision, Folder, LoginForm, Quirks, Role, RoleChoice, RoleSource, Security, Server, ServerDefaults,
-};
+use postfach_plugin_types::{Decision, Folder, OAuth2Defaults, Quirks, RoleChoice, ServerDefaults};
 
 /// The package version these bindings implement.
 pub const VERSION: &str = "0.2.0";
 
-pub(super) mod router {
+mod router {
     wasmtime::component::bindgen!({
         world: "router",
         path: "../../plugin-sdk/wit/v0.2",
+        with: { "postfach:plugin/host": crate::api::since_v0_3::router::postfach::plugin::host },
     });
 }
 
@@ -29,38 +28,12 @@ mod adapter {
         path: "../../plugin-sdk/wit/v0.2",
         with: {
             "postfach:plugin/types": super::router::postfach::plugin::types,
-            "postfach:plugin/host": super::router::postfach::plugin::host,
+            "postfach:plugin/host": crate::api::since_v0_3::router::postfach::plugin::host,
         },
     });
 }
 
-use router::postfach::plugin::host as wit_host;
-pub(super) use router::postfach::plugin::types as wit;
-
-impl wit_host::Host for State {
-    fn log(&mut self, level: wit_host::Level, message: String) {
-        let level = match level {
-            wit_host::Level::Trace => LogLevel::Trace,
-            wit_host::Level::Debug => LogLevel::Debug,
-            wit_host::Level::Info => LogLevel::Info,
-            wit_host::Level::Warn => LogLevel::Warn,
-            wit_host::Level::Error => LogLevel::Error,
-        };
-        State::log(self, level, &message);
-    }
-
-    fn option(&mut self, key: String) -> Option<String> {
-        State::option(self, &key)
-    }
-
-    fn project_exists(&mut self, project: String) -> bool {
-        State::project_exists(self, &project)
-    }
-
-    fn project_of(&mut self, message_id: String) -> Option<String> {
-        State::project_of(self, &message_id)
-    }
-}
+use router::postfach::plugin::types as wit;
 
 impl wit::Host for State {}
 
@@ -74,7 +47,7 @@ pub enum Pre {
 }
 
 /// Links WASI (empty) and the host interface for `component` and type-checks it against
-/// the router or the adapter world.
+/// the router or the adapter world of 0.2.
 pub fn prepare(engine: &Engine, component: &Component, is_router: bool) -> wasmtime::Result<Pre> {
     let mut linker: Linker<State> = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -99,9 +72,9 @@ impl Pre {
     /// Calls `route` (routers only).
     pub fn route(&self, store: &mut Store<State>, batch: &[MessageMeta]) -> wasmtime::Result<Option<Vec<Decision>>> {
         let Pre::Router(pre) = self else { return Ok(None) };
-        let batch = encode(batch);
+        let batch = batch_to_v0_2(latest::encode(batch));
         let decisions = pre.instantiate(&mut *store)?.call_route(store, &batch)?;
-        Ok(Some(decisions.into_iter().map(decision).collect()))
+        Ok(Some(decisions.into_iter().map(|d| latest::decision(decision_from_v0_2(d))).collect()))
     }
 
     /// Calls `detect` (adapters only).
@@ -120,198 +93,141 @@ impl Pre {
     pub fn defaults(&self, store: &mut Store<State>, email: &str) -> wasmtime::Result<Option<Option<ServerDefaults>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let d = pre.instantiate(&mut *store)?.call_defaults(store, email)?;
-        Ok(Some(d.map(server_defaults)))
+        Ok(Some(d.map(|d| latest::server_defaults(server_defaults_from_v0_2(d)))))
     }
 
     /// Calls `roles` (adapters only).
     pub fn roles(&self, store: &mut Store<State>, folders: &[Folder]) -> wasmtime::Result<Option<Vec<RoleChoice>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
-        let choices = pre.instantiate(&mut *store)?.call_roles(store, &self::folders(folders))?;
-        Ok(Some(choices.into_iter().map(role_choice).collect()))
+        let folders: Vec<wit::Folder> = latest::folders(folders).into_iter().map(folder_to_v0_2).collect();
+        let choices = pre.instantiate(&mut *store)?.call_roles(store, &folders)?;
+        Ok(Some(choices.into_iter().map(|c| latest::role_choice(role_choice_from_v0_2(c))).collect()))
     }
 
     /// Calls `folder-names` (adapters only).
     pub fn folder_names(&self, store: &mut Store<State>) -> wasmtime::Result<Option<Option<FolderNames>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let names = pre.instantiate(&mut *store)?.call_folder_names(store)?;
-        Ok(Some(Some(
-            names.into_iter().filter_map(|n| domain_role(plugin_role(n.role)).map(|role| (role, n.path))).collect(),
-        )))
+        Ok(Some(Some(latest::folder_names(names.into_iter().map(folder_name_from_v0_2).collect()))))
     }
 
     /// Calls `quirks` (adapters only).
     pub fn quirks(&self, store: &mut Store<State>) -> wasmtime::Result<Option<Quirks>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let q = pre.instantiate(&mut *store)?.call_quirks(store)?;
-        Ok(Some(quirks(q)))
+        Ok(Some(latest::quirks(latest::wit::Quirks {
+            auto_saves_sent: q.auto_saves_sent,
+            max_connections: q.max_connections,
+            idle_refresh_secs: q.idle_refresh_secs,
+            noop_keepalive: q.noop_keepalive,
+            avoid_partial_fetch: q.avoid_partial_fetch,
+        })))
+    }
+
+    /// 0.2 adapters know no OAuth2 endpoints (`oauth2` came with 0.3).
+    pub fn oauth2(&self, _store: &mut Store<State>, _email: &str) -> wasmtime::Result<Option<Option<OAuth2Defaults>>> {
+        Ok(matches!(self, Pre::Adapter(_)).then_some(None))
     }
 }
 
-/// A router's decision, as the host keeps it.
-pub(super) fn decision(d: wit::Decision) -> Decision {
+fn span(s: latest::wit::Span) -> wit::Span {
+    wit::Span { start: s.start, len: s.len }
+}
+
+fn spans(s: latest::wit::Spans) -> wit::Spans {
+    wit::Spans { start: s.start, len: s.len }
+}
+
+fn batch_to_v0_2(b: latest::wit::Batch) -> wit::Batch {
+    wit::Batch {
+        text: b.text,
+        spans: b.spans.into_iter().map(span).collect(),
+        messages: b
+            .messages
+            .into_iter()
+            .map(|m| wit::MessageMeta {
+                account: span(m.account),
+                folder: span(m.folder),
+                folder_path: spans(m.folder_path),
+                message_id: m.message_id.map(span),
+                subject: m.subject.map(span),
+                from: spans(m.from),
+                to: spans(m.to),
+                cc: spans(m.cc),
+                in_reply_to: m.in_reply_to.map(span),
+                references: spans(m.references),
+                date: m.date,
+                size: m.size,
+                flags: spans(m.flags),
+                headers: spans(m.headers),
+            })
+            .collect(),
+    }
+}
+
+fn decision_from_v0_2(d: wit::Decision) -> latest::wit::Decision {
     match d {
-        wit::Decision::Project(a) => Decision::Project(Assignment { project: a.project, reason: a.reason }),
-        wit::Decision::Skip => Decision::Skip,
+        wit::Decision::Project(a) => {
+            latest::wit::Decision::Project(latest::wit::Assignment { project: a.project, reason: a.reason })
+        }
+        wit::Decision::Skip => latest::wit::Decision::Skip,
     }
 }
 
-/// An adapter's server settings, as the host keeps them.
-pub(super) fn server_defaults(d: wit::ServerDefaults) -> ServerDefaults {
-    ServerDefaults {
-        imap: server_from_wit(d.imap),
-        smtp: server_from_wit(d.smtp),
+fn server_from_v0_2(s: wit::Server) -> latest::wit::Server {
+    latest::wit::Server {
+        host: s.host,
+        port: s.port,
+        security: match s.security {
+            wit::Security::Tls => latest::wit::Security::Tls,
+            wit::Security::Starttls => latest::wit::Security::Starttls,
+            wit::Security::Plain => latest::wit::Security::Plain,
+        },
+    }
+}
+
+fn server_defaults_from_v0_2(d: wit::ServerDefaults) -> latest::wit::ServerDefaults {
+    latest::wit::ServerDefaults {
+        imap: server_from_v0_2(d.imap),
+        smtp: server_from_v0_2(d.smtp),
         login: match d.login {
-            wit::LoginForm::FullAddress => LoginForm::FullAddress,
-            wit::LoginForm::LocalPart => LoginForm::LocalPart,
+            wit::LoginForm::FullAddress => latest::wit::LoginForm::FullAddress,
+            wit::LoginForm::LocalPart => latest::wit::LoginForm::LocalPart,
         },
         hint: d.hint,
     }
 }
 
-/// The listed folders, as adapters receive them.
-pub(super) fn folders(folders: &[Folder]) -> Vec<wit::Folder> {
-    folders
-        .iter()
-        .map(|f| wit::Folder {
-            name: f.name.clone(),
-            raw: f.raw.clone(),
-            delimiter: f.delimiter.clone(),
-            attributes: f.attributes.clone(),
-            path: f.path.clone(),
-        })
-        .collect()
+fn folder_to_v0_2(f: latest::wit::Folder) -> wit::Folder {
+    wit::Folder { name: f.name, raw: f.raw, delimiter: f.delimiter, attributes: f.attributes, path: f.path }
 }
 
-/// An adapter's role decision, as the host keeps it.
-pub(super) fn role_choice(c: wit::RoleChoice) -> RoleChoice {
-    RoleChoice {
-        folder: c.folder,
-        role: plugin_role(c.role),
-        source: match c.source {
-            wit::RoleSource::Attribute => RoleSource::Attribute,
-            wit::RoleSource::Adapter => RoleSource::Adapter,
-            wit::RoleSource::Name => RoleSource::Name,
-        },
-        reason: c.reason,
-    }
-}
-
-/// An adapter's quirks, as the host keeps them.
-pub(super) fn quirks(q: wit::Quirks) -> Quirks {
-    Quirks {
-        auto_saves_sent: q.auto_saves_sent,
-        max_connections: q.max_connections,
-        idle_refresh_secs: q.idle_refresh_secs,
-        noop_keepalive: q.noop_keepalive,
-        avoid_partial_fetch: q.avoid_partial_fetch,
-    }
-}
-
-fn server_from_wit(s: wit::Server) -> Server {
-    Server {
-        host: s.host,
-        port: s.port,
-        security: match s.security {
-            wit::Security::Tls => Security::Tls,
-            wit::Security::Starttls => Security::Starttls,
-            wit::Security::Plain => Security::Plain,
-        },
-    }
-}
-
-/// A WIT role as the plugin API's own.
-fn plugin_role(r: wit::Role) -> Role {
+fn role_from_v0_2(r: wit::Role) -> latest::wit::Role {
+    use latest::wit::Role as L;
     match r {
-        wit::Role::Inbox => Role::Inbox,
-        wit::Role::Sent => Role::Sent,
-        wit::Role::Drafts => Role::Drafts,
-        wit::Role::Trash => Role::Trash,
-        wit::Role::Junk => Role::Junk,
-        wit::Role::Archive => Role::Archive,
-        wit::Role::All => Role::All,
-        wit::Role::Flagged => Role::Flagged,
-        wit::Role::Important => Role::Important,
-        wit::Role::Outbox => Role::Outbox,
-        wit::Role::Other => Role::Other,
+        wit::Role::Inbox => L::Inbox,
+        wit::Role::Sent => L::Sent,
+        wit::Role::Drafts => L::Drafts,
+        wit::Role::Trash => L::Trash,
+        wit::Role::Junk => L::Junk,
+        wit::Role::Archive => L::Archive,
+        wit::Role::All => L::All,
+        wit::Role::Flagged => L::Flagged,
+        wit::Role::Important => L::Important,
+        wit::Role::Outbox => L::Outbox,
+        wit::Role::Other => L::Other,
     }
 }
 
-/// A plugin API role as the daemon's domain role; `other` ("known to be none") is none.
-pub fn domain_role(r: Role) -> Option<DomainRole> {
-    Some(match r {
-        Role::Inbox => DomainRole::Inbox,
-        Role::Sent => DomainRole::Sent,
-        Role::Drafts => DomainRole::Drafts,
-        Role::Trash => DomainRole::Trash,
-        Role::Junk => DomainRole::Junk,
-        Role::Archive => DomainRole::Archive,
-        Role::All => DomainRole::All,
-        Role::Flagged => DomainRole::Flagged,
-        Role::Important => DomainRole::Important,
-        Role::Outbox => DomainRole::Outbox,
-        Role::Other => return None,
-    })
+fn role_choice_from_v0_2(c: wit::RoleChoice) -> latest::wit::RoleChoice {
+    let source = match c.source {
+        wit::RoleSource::Attribute => latest::wit::RoleSource::Attribute,
+        wit::RoleSource::Adapter => latest::wit::RoleSource::Adapter,
+        wit::RoleSource::Name => latest::wit::RoleSource::Name,
+    };
+    latest::wit::RoleChoice { folder: c.folder, role: role_from_v0_2(c.role), source, reason: c.reason }
 }
 
-/// Encodes messages as one text with spans. Account and folder usually repeat from one
-/// message to the next and are stored once per run; everything else is appended, which is
-/// cheaper than looking values up.
-pub(super) fn encode(messages: &[MessageMeta]) -> wit::Batch {
-    let mut e = Encoder::default();
-    let messages = messages
-        .iter()
-        .map(|m| wit::MessageMeta {
-            account: e.repeated(0, &m.account),
-            folder: e.repeated(1, &m.folder),
-            folder_path: e.many(m.folder_path.iter().map(String::as_str)),
-            message_id: m.message_id.as_deref().map(|s| e.span(s)),
-            subject: m.subject.as_deref().map(|s| e.span(s)),
-            from: e.many(m.from.iter().map(String::as_str)),
-            to: e.many(m.to.iter().map(String::as_str)),
-            cc: e.many(m.cc.iter().map(String::as_str)),
-            in_reply_to: m.in_reply_to.as_deref().map(|s| e.span(s)),
-            references: e.many(m.references.iter().map(String::as_str)),
-            date: m.date,
-            size: m.size,
-            flags: e.many(m.flags.iter().map(String::as_str)),
-            headers: e.many(m.headers.iter().flat_map(|(n, v)| [n.as_str(), v.as_str()])),
-        })
-        .collect();
-    wit::Batch { text: e.text, spans: e.spans, messages }
-}
-
-#[derive(Default)]
-struct Encoder {
-    text: String,
-    spans: Vec<wit::Span>,
-    /// The last account and folder written, to store runs of them once.
-    last: [Option<(String, wit::Span)>; 2],
-}
-
-impl Encoder {
-    fn span(&mut self, s: &str) -> wit::Span {
-        let start = self.text.len() as u32;
-        self.text.push_str(s);
-        wit::Span { start, len: s.len() as u32 }
-    }
-
-    fn repeated(&mut self, slot: usize, s: &str) -> wit::Span {
-        if let Some((value, span)) = &self.last[slot]
-            && value == s
-        {
-            return *span;
-        }
-        let span = self.span(s);
-        self.last[slot] = Some((s.to_owned(), span));
-        span
-    }
-
-    fn many<'a>(&mut self, items: impl Iterator<Item = &'a str>) -> wit::Spans {
-        let start = self.spans.len() as u32;
-        for s in items {
-            let span = self.span(s);
-            self.spans.push(span);
-        }
-        wit::Spans { start, len: self.spans.len() as u32 - start }
-    }
+fn folder_name_from_v0_2(n: wit::FolderName) -> latest::wit::FolderName {
+    latest::wit::FolderName { role: role_from_v0_2(n.role), path: n.path }
 }

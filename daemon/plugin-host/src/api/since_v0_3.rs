@@ -1,7 +1,7 @@
-//! Plugin API 0.2 (`plugin-sdk/wit/v0.2`), the newest: its generated types are the ones
+//! Plugin API 0.3 (`plugin-sdk/wit/v0.3`), the newest: its generated types are the ones
 //! the host converts to and from its own ([`crate::types`]), and older versions reuse
-//! its host interface (see `since_v0_1`). Since 0.1, provider adapters
-//! export `folder-names`.
+//! its host interface (see `since_v0_2` and `since_v0_1`). Since 0.2, provider adapters
+//! export `oauth2`.
 
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
@@ -10,23 +10,24 @@ use crate::sandbox::{LogLevel, State};
 use crate::types::{FolderNames, MessageMeta};
 use postfach_model::Role as DomainRole;
 use postfach_plugin_types::{
-    Assignment, Decision, Folder, LoginForm, Quirks, Role, RoleChoice, RoleSource, Security, Server, ServerDefaults,
+    Assignment, Decision, Folder, LoginForm, OAuth2Defaults, Quirks, Role, RoleChoice, RoleSource, Security, Server,
+    ServerDefaults,
 };
 
 /// The package version these bindings implement.
-pub const VERSION: &str = "0.2.0";
+pub const VERSION: &str = "0.3.0";
 
 pub(super) mod router {
     wasmtime::component::bindgen!({
         world: "router",
-        path: "../../plugin-sdk/wit/v0.2",
+        path: "../../plugin-sdk/wit/v0.3",
     });
 }
 
 mod adapter {
     wasmtime::component::bindgen!({
         world: "provider-adapter",
-        path: "../../plugin-sdk/wit/v0.2",
+        path: "../../plugin-sdk/wit/v0.3",
         with: {
             "postfach:plugin/types": super::router::postfach::plugin::types,
             "postfach:plugin/host": super::router::postfach::plugin::host,
@@ -64,7 +65,7 @@ impl wit_host::Host for State {
 
 impl wit::Host for State {}
 
-/// A component checked against one of the 0.2 worlds and ready to instantiate.
+/// A component checked against one of the 0.3 worlds and ready to instantiate.
 #[derive(Clone)]
 pub enum Pre {
     /// A router.
@@ -134,9 +135,7 @@ impl Pre {
     pub fn folder_names(&self, store: &mut Store<State>) -> wasmtime::Result<Option<Option<FolderNames>>> {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let names = pre.instantiate(&mut *store)?.call_folder_names(store)?;
-        Ok(Some(Some(
-            names.into_iter().filter_map(|n| domain_role(plugin_role(n.role)).map(|role| (role, n.path))).collect(),
-        )))
+        Ok(Some(Some(folder_names(names))))
     }
 
     /// Calls `quirks` (adapters only).
@@ -144,6 +143,13 @@ impl Pre {
         let Pre::Adapter(pre) = self else { return Ok(None) };
         let q = pre.instantiate(&mut *store)?.call_quirks(store)?;
         Ok(Some(quirks(q)))
+    }
+
+    /// Calls `oauth2` (adapters only).
+    pub fn oauth2(&self, store: &mut Store<State>, email: &str) -> wasmtime::Result<Option<Option<OAuth2Defaults>>> {
+        let Pre::Adapter(pre) = self else { return Ok(None) };
+        let o = pre.instantiate(&mut *store)?.call_oauth2(store, email)?;
+        Ok(Some(o.map(oauth2_defaults)))
     }
 }
 
@@ -196,6 +202,11 @@ pub(super) fn role_choice(c: wit::RoleChoice) -> RoleChoice {
     }
 }
 
+/// An adapter's folder names, as the host keeps them (`other` is no system folder).
+pub(super) fn folder_names(names: Vec<wit::FolderName>) -> FolderNames {
+    names.into_iter().filter_map(|n| domain_role(plugin_role(n.role)).map(|role| (role, n.path))).collect()
+}
+
 /// An adapter's quirks, as the host keeps them.
 pub(super) fn quirks(q: wit::Quirks) -> Quirks {
     Quirks {
@@ -204,6 +215,18 @@ pub(super) fn quirks(q: wit::Quirks) -> Quirks {
         idle_refresh_secs: q.idle_refresh_secs,
         noop_keepalive: q.noop_keepalive,
         avoid_partial_fetch: q.avoid_partial_fetch,
+    }
+}
+
+/// An adapter's OAuth2 endpoints, as the host keeps them.
+fn oauth2_defaults(o: wit::Oauth2Provider) -> OAuth2Defaults {
+    OAuth2Defaults {
+        provider: o.name,
+        auth_url: o.auth_url,
+        token_url: o.token_url,
+        device_url: o.device_url,
+        scopes: o.scopes,
+        scope_on_refresh: o.scope_on_refresh,
     }
 }
 
