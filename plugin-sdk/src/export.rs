@@ -37,7 +37,7 @@ compile_error!("postfach-plugin-sdk: enable the feature `router` or `provider-ad
 #[cfg(all(target_arch = "wasm32", feature = "router"))]
 #[allow(unsafe_code)]
 mod router {
-    wit_bindgen::generate!({ world: "router", path: "wit/v0.2" });
+    wit_bindgen::generate!({ world: "router", path: "wit/v0.3" });
 
     // The constructor `register_router!` defines in the plugin crate.
     unsafe extern "Rust" {
@@ -76,7 +76,7 @@ mod router {
 #[cfg(all(target_arch = "wasm32", feature = "provider-adapter"))]
 #[allow(unsafe_code)]
 mod adapter {
-    wit_bindgen::generate!({ world: "provider-adapter", path: "wit/v0.2" });
+    wit_bindgen::generate!({ world: "provider-adapter", path: "wit/v0.3" });
 
     // The constructor `register_provider_adapter!` defines in the plugin crate.
     unsafe extern "Rust" {
@@ -117,6 +117,11 @@ mod adapter {
         fn folder_names() -> Vec<w::FolderName> {
             super::install_panic_hook();
             super::glue::folder_names(__postfach_new_adapter().folder_names())
+        }
+
+        fn oauth2(email: String) -> Option<w::Oauth2Provider> {
+            super::install_panic_hook();
+            __postfach_new_adapter().oauth2(&email).map(super::glue::oauth2)
         }
     }
 
@@ -170,7 +175,9 @@ fn decode(batch: &wit::types::Batch) -> Vec<crate::MessageMeta<'_>> {
 #[cfg(all(target_arch = "wasm32", feature = "provider-adapter"))]
 mod glue {
     use super::wit::types as w;
-    use crate::{AnyAdapter, FolderName, LoginForm, Quirks, Role, RoleSource, Security, ServerDefaults};
+    use crate::{
+        AnyAdapter, FolderName, LoginForm, OAuth2Defaults, Quirks, Role, RoleSource, Security, ServerDefaults,
+    };
 
     fn server(s: crate::Server) -> w::Server {
         w::Server {
@@ -241,6 +248,17 @@ mod glue {
 
     pub fn folder_names(names: Vec<FolderName>) -> Vec<w::FolderName> {
         names.into_iter().map(|n| w::FolderName { role: role(n.role), path: n.path }).collect()
+    }
+
+    pub fn oauth2(o: OAuth2Defaults) -> w::Oauth2Provider {
+        w::Oauth2Provider {
+            name: o.provider,
+            auth_url: o.auth_url,
+            token_url: o.token_url,
+            device_url: o.device_url,
+            scopes: o.scopes,
+            scope_on_refresh: o.scope_on_refresh,
+        }
     }
 
     pub fn quirks(q: Quirks) -> w::Quirks {

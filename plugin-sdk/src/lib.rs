@@ -45,15 +45,17 @@ pub mod testing;
 mod types;
 
 pub use postfach_plugin_types::{
-    Assignment, Decision, Folder, FolderName, Level, LoginForm, Quirks, Role, RoleChoice, RoleSource, Security, Server,
-    ServerDefaults,
+    Assignment, Decision, Folder, FolderName, Level, LoginForm, OAuth2Defaults, Quirks, Role, RoleChoice, RoleSource,
+    Security, Server, ServerDefaults,
 };
 pub use types::{MessageMeta, Texts};
 
-/// A provider adapter: servers, folder roles and quirks of one mail provider.
+/// A provider adapter: servers, folder roles, quirks and OAuth2 endpoints of one mail
+/// provider.
 ///
 /// Every method but [`ProviderAdapter::new`] has a default: an adapter that only
-/// implements `detect` and `defaults` still gets the standard role detection.
+/// implements `detect` and `defaults` still gets the standard role detection, and no
+/// OAuth2 login.
 pub trait ProviderAdapter: Sized {
     /// The adapter's id, used as `provider = "<id>"` in account files.
     const ID: &'static str;
@@ -89,6 +91,53 @@ pub trait ProviderAdapter: Sized {
     /// ([`folders::german_folder_names`]).
     fn folder_names(&self) -> Vec<FolderName> {
         folders::german_folder_names()
+    }
+
+    /// The provider's OAuth2 endpoints and scopes for an address, for `auth = "oauth2"`
+    /// accounts; `None` (the default) when it has no OAuth2 login for it. The URLs must be
+    /// `https://` and may contain `{tenant}`, which the daemon replaces; the daemon
+    /// rejects an answer with an empty name, URL or scope list.
+    ///
+    /// ```
+    /// use postfach_plugin_sdk::{OAuth2Defaults, ProviderAdapter, domain_in};
+    ///
+    /// struct MusterMail;
+    ///
+    /// impl ProviderAdapter for MusterMail {
+    ///     const ID: &'static str = "muster-mail";
+    ///
+    ///     fn new() -> Self {
+    ///         MusterMail
+    ///     }
+    ///
+    ///     fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
+    ///         domain_in(email, &["muster-mail.de"]).then(|| OAuth2Defaults {
+    ///             provider: "muster-mail".into(),
+    ///             auth_url: "https://login.muster-mail.de/authorize".into(),
+    ///             token_url: "https://login.muster-mail.de/token".into(),
+    ///             device_url: None,
+    ///             scopes: vec!["imap".into(), "smtp".into()],
+    ///             scope_on_refresh: false,
+    ///         })
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(MusterMail.oauth2("max@muster-mail.de").map(|o| o.provider), Some("muster-mail".into()));
+    /// assert_eq!(MusterMail.oauth2("max@example.de"), None);
+    ///
+    /// // Without an `oauth2` of its own, an adapter has no OAuth2 login.
+    /// struct Plain;
+    /// impl ProviderAdapter for Plain {
+    ///     const ID: &'static str = "plain";
+    ///     fn new() -> Self {
+    ///         Plain
+    ///     }
+    /// }
+    /// assert_eq!(Plain.oauth2("max@muster-mail.de"), None);
+    /// ```
+    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
+        let _ = email;
+        None
     }
 }
 
@@ -172,6 +221,8 @@ pub trait AnyAdapter {
     fn quirks(&self) -> Quirks;
     /// [`ProviderAdapter::folder_names`].
     fn folder_names(&self) -> Vec<FolderName>;
+    /// [`ProviderAdapter::oauth2`].
+    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults>;
 }
 
 impl<A: ProviderAdapter> AnyAdapter for A {
@@ -197,6 +248,10 @@ impl<A: ProviderAdapter> AnyAdapter for A {
 
     fn folder_names(&self) -> Vec<FolderName> {
         ProviderAdapter::folder_names(self)
+    }
+
+    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
+        ProviderAdapter::oauth2(self, email)
     }
 }
 
