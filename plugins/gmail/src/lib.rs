@@ -4,10 +4,11 @@
 //! the server sends SPECIAL-USE attributes without advertising the capability. Gmail
 //! stores SMTP-sent mail in Sent itself, allows 15 simultaneous connections, and exposes
 //! every message in All Mail (`\All`), which is therefore not a folder to sync as new mail.
+//! OAuth2 uses Google's browser flow only: its device flow cannot grant the mail scope.
 
 use postfach_plugin_sdk::{
-    Folder, FolderName, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in,
-    folders, host_in, register_provider_adapter, server_id_value,
+    Folder, FolderName, LoginForm, OAuth2Defaults, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults,
+    domain_in, folders, host_in, register_provider_adapter, server_id_value,
 };
 
 /// The adapter.
@@ -78,6 +79,19 @@ impl ProviderAdapter for Gmail {
     fn quirks(&self) -> Quirks {
         Quirks { auto_saves_sent: true, max_connections: 15, idle_refresh_secs: 25 * 60, ..Quirks::default() }
     }
+
+    /// Google's endpoints. No device flow: Google's device flow does not grant
+    /// `https://mail.google.com/`, the only scope that covers IMAP and SMTP.
+    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
+        domain_in(email, DOMAINS).then(|| OAuth2Defaults {
+            provider: "google".into(),
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            device_url: None,
+            scopes: vec!["https://mail.google.com/".into()],
+            scope_on_refresh: false,
+        })
+    }
 }
 
 register_provider_adapter!(Gmail);
@@ -119,5 +133,23 @@ mod tests {
         assert!(q.auto_saves_sent);
         assert_eq!(q.max_connections, 15);
         assert_eq!(Gmail.defaults("max@googlemail.com").unwrap().smtp, Server::tls("smtp.gmail.com", 465));
+    }
+
+    #[test]
+    fn oauth2_with_the_mail_scope_and_no_device_flow() {
+        let google = Gmail.oauth2("Max@GoogleMail.com").unwrap();
+        assert_eq!(
+            google,
+            OAuth2Defaults {
+                provider: "google".into(),
+                auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+                token_url: "https://oauth2.googleapis.com/token".into(),
+                device_url: None,
+                scopes: vec!["https://mail.google.com/".into()],
+                scope_on_refresh: false,
+            }
+        );
+        assert_eq!(Gmail.oauth2("max@gmail.com"), Some(google));
+        assert_eq!(Gmail.oauth2("max@gmx.de"), None);
     }
 }

@@ -2,12 +2,12 @@
 //! with English and German folder names.
 //!
 //! The server stores SMTP-sent mail in Sent itself. Outlook.com lists INBOX as `Inbox` and
-//! marks no archive attribute; consumer accounts need OAuth2 since 2024-09-16. Exchange
-//! keeps IDLE for about 10 minutes.
+//! marks no archive attribute; consumer accounts need OAuth2 since 2024-09-16 (Microsoft
+//! identity platform, browser or device flow). Exchange keeps IDLE for about 10 minutes.
 
 use postfach_plugin_sdk::{
-    Folder, FolderName, LoginForm, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults, domain_in,
-    folders, host_in, register_provider_adapter,
+    Folder, FolderName, LoginForm, OAuth2Defaults, ProviderAdapter, Quirks, Role, RoleChoice, Server, ServerDefaults,
+    domain_in, folders, host_in, register_provider_adapter,
 };
 
 /// The adapter.
@@ -88,6 +88,27 @@ impl ProviderAdapter for Outlook {
     fn quirks(&self) -> Quirks {
         Quirks { auto_saves_sent: true, idle_refresh_secs: 9 * 60, ..Quirks::default() }
     }
+
+    /// The Microsoft identity platform (v2.0 endpoints; the daemon fills in `{tenant}`).
+    /// Microsoft wants the scopes on every refresh; `offline_access` brings the refresh
+    /// token.
+    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
+        const BASE: &str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0";
+        domain_in(email, DOMAINS).then(|| OAuth2Defaults {
+            provider: "microsoft".into(),
+            auth_url: format!("{BASE}/authorize"),
+            token_url: format!("{BASE}/token"),
+            device_url: Some(format!("{BASE}/devicecode")),
+            scopes: [
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "https://outlook.office.com/SMTP.Send",
+                "offline_access",
+            ]
+            .map(String::from)
+            .to_vec(),
+            scope_on_refresh: true,
+        })
+    }
 }
 
 register_provider_adapter!(Outlook);
@@ -125,5 +146,31 @@ mod tests {
         assert_eq!(find(&roles, "Gel&APY-schte Elemente"), Some((Role::Trash, RoleSource::Adapter)));
         assert_eq!(find(&roles, "Junk-E-Mail"), Some((Role::Junk, RoleSource::Adapter)));
         assert!(Outlook.quirks().auto_saves_sent);
+    }
+
+    #[test]
+    fn oauth2_with_tenant_urls_device_flow_and_scopes_on_refresh() {
+        let microsoft = Outlook.oauth2("max@outlook.com").unwrap();
+        assert_eq!(
+            microsoft,
+            OAuth2Defaults {
+                provider: "microsoft".into(),
+                auth_url: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize".into(),
+                token_url: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token".into(),
+                device_url: Some("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode".into()),
+                scopes: vec![
+                    "https://outlook.office.com/IMAP.AccessAsUser.All".into(),
+                    "https://outlook.office.com/SMTP.Send".into(),
+                    "offline_access".into(),
+                ],
+                scope_on_refresh: true,
+            }
+        );
+        for email in
+            ["max@Hotmail.de", "max@hotmail.com", "max@live.de", "max@live.com", "max@msn.com", "max@outlook.de"]
+        {
+            assert_eq!(Outlook.oauth2(email).as_ref(), Some(&microsoft), "{email}");
+        }
+        assert_eq!(Outlook.oauth2("max@gmail.com"), None);
     }
 }
