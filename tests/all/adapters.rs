@@ -264,3 +264,28 @@ fn autoconfig_prints_a_usable_account_file() {
     env.write_account("icloud", &out.replace("{ env = \"POSTFACH_PASSWORD_MAX\" }", "\"app-password\""));
     assert!(env.ok(&["check"]).starts_with("ok: 1 account"));
 }
+
+#[test]
+fn autoconfig_writes_an_oauth2_account_for_outlook_and_gmail_with_the_next_step() {
+    let env = Env::new();
+    let out = env.ok(&["autoconfig", "max@outlook.com"]);
+    assert!(out.contains("[imap]\nhost = \"outlook.office365.com\"\nport = 993\nsecurity = \"tls\"\nusername = \"max@outlook.com\"\nauth = \"oauth2\""), "{out}");
+    assert!(!out.contains("password"), "{out}");
+    assert!(out.contains("[oauth2]\nclient_id = \"\""), "{out}");
+    assert!(out.contains("then run: postfachd oauth authorize <id> (or --device)"), "{out}");
+    assert!(out.contains("# tenant = \"common\""), "{out}");
+    // Not usable before the app's client id is in; then it is.
+    env.write_account("outlook", &out);
+    let check = env.run(&["check"]);
+    assert!(!check.status.success());
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("outlook.toml:29:13: client_id must be the id of the app"),
+        "{check:?}"
+    );
+    env.write_account("outlook", &out.replace("client_id = \"\"", "client_id = \"0b1d-app\""));
+    assert!(env.ok(&["check"]).starts_with("ok: 1 account"));
+    // Google: no device flow for the mail scope.
+    let out = env.ok(&["autoconfig", "max@gmail.com"]);
+    assert!(out.contains("auth = \"oauth2\"") && out.contains("postfachd oauth authorize <id>\n"), "{out}");
+    assert!(!out.contains("--device") && !out.contains("tenant"), "{out}");
+}

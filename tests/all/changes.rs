@@ -257,7 +257,7 @@ fn an_adapter_built_for_plugin_api_0_1_keeps_working() {
     let legacy = plugins.as_array().unwrap().iter().find(|p| p["id"] == "legacy").unwrap();
     assert_eq!((legacy["state"].as_str(), legacy["api_version"].as_str()), (Some("ok"), Some("0.1.0")), "{legacy}");
     let bundled = plugins.as_array().unwrap().iter().find(|p| p["id"] == "generic").unwrap();
-    assert_eq!(bundled["api_version"], "0.2.0");
+    assert_eq!(bundled["api_version"], "0.3.0");
     // Its role table works; folder names it cannot give (0.1 has no `folder-names`), so the
     // host's German names are used.
     let out = env.run(&["folders", "mm", "--create-missing", "--json"]);

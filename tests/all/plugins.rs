@@ -217,7 +217,7 @@ fn sandbox_proofs_in_the_running_daemon() {
         future["reason"]
             .as_str()
             .unwrap()
-            .contains("built for postfach:plugin@9.0.0; this postfachd supports postfach:plugin@0.1.x, 0.2.x"),
+            .contains("built for postfach:plugin@9.0.0; this postfachd supports postfach:plugin@0.1.x, 0.2.x, 0.3.x"),
         "{future:#}"
     );
     for u in ["looper", "hog", "panicker", "ok"] {

@@ -229,7 +229,41 @@ async fn greeting(client: &mut Client<Transport>, addr: &str) -> Result<(), Imap
     }
 }
 
-async fn login(client: Client<Transport>, ep: &ImapEndpoint) -> Result<async_imap::Session<Transport>, ImapError> {
+/// Whether the server offers `AUTH=<mechanism>` before login. async-imap has no public
+/// way to send a command before login, so the CAPABILITY is written to the transport
+/// with a tag of our own and the answer read through the client.
+async fn offers(client: &mut Client<Transport>, mechanism: &str) -> Result<bool, ImapError> {
+    use tokio::io::AsyncWriteExt;
+    let fail = |text: String| ImapError::Command { command: "CAPABILITY".into(), text };
+    let stream = client.get_mut();
+    stream.write_all(b"pf0 CAPABILITY\r\n").await.map_err(|e| fail(e.to_string()))?;
+    stream.flush().await.map_err(|e| fail(e.to_string()))?;
+    let wanted = format!("AUTH={mechanism}");
+    let mut found = false;
+    loop {
+        let Some(response) = client.read_response().await.map_err(|e| fail(e.to_string()))? else {
+            return Err(fail("the server closed the connection".into()));
+        };
+        match response.parsed() {
+            Response::Capabilities(caps) => {
+                found |= caps.iter().any(|c| match c {
+                    async_imap::imap_proto::Capability::Auth(m) => m.eq_ignore_ascii_case(mechanism),
+                    async_imap::imap_proto::Capability::Atom(a) => a.eq_ignore_ascii_case(&wanted),
+                    _ => false,
+                });
+            }
+            Response::Done { tag, status, outcome } if tag.0 == "pf0" => {
+                return match status {
+                    Status::Ok => Ok(found),
+                    other => Err(fail(format!("{other:?} {}", outcome.information.as_deref().unwrap_or("")))),
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
+async fn login(mut client: Client<Transport>, ep: &ImapEndpoint) -> Result<async_imap::Session<Transport>, ImapError> {
     let user = ep.username.as_str();
     let password = ep.password.as_ref().map(|p| p.expose()).unwrap_or("");
     let auth_err = |e: async_imap::error::Error| match e {
@@ -248,11 +282,21 @@ async fn login(client: Client<Transport>, ep: &ImapEndpoint) -> Result<async_ima
                 .authenticate("CRAM-MD5", Sasl::CramMd5 { user: user.to_owned(), password: password.to_owned() })
                 .await
         }
-        AuthMechanism::Xoauth2 => {
+        AuthMechanism::Xoauth2 | AuthMechanism::Oauth2 => {
+            // RFC 7628's OAUTHBEARER where offered (auth = "oauth2"), else Google's XOAUTH2.
+            let bearer = ep.auth == AuthMechanism::Oauth2 && offers(&mut client, "OAUTHBEARER").await?;
+            let (name, first) = if bearer {
+                ("OAUTHBEARER", sasl::oauthbearer(user, &ep.host, ep.port, password))
+            } else {
+                ("XOAUTH2", sasl::xoauth2(user, password))
+            };
+            tracing::debug!(mechanism = name, "logging in with an OAuth2 access token");
             // The server explains a refused token in a challenge before its NO.
             let said = Arc::new(Mutex::new(None));
-            let sasl = Sasl::OAuth { first: sasl::xoauth2(user, password), failure: Arc::clone(&said) };
-            let result = client.authenticate("XOAUTH2", sasl).await;
+            // RFC 7628 §3.2.3: OAUTHBEARER answers the error with a lone %x01; XOAUTH2 with nothing.
+            let dummy = if bearer { vec![1] } else { Vec::new() };
+            let sasl = Sasl::OAuth { first, dummy, failure: Arc::clone(&said) };
+            let result = client.authenticate(name, sasl).await;
             let failure = said.lock().unwrap_or_else(|p| p.into_inner()).take();
             return result.map_err(|(e, _client)| match (auth_err(e), failure) {
                 (ImapError::Auth { user, text }, Some(f)) => ImapError::Auth { user, text: format!("{text} ({f})") },
@@ -270,7 +314,7 @@ enum Sasl {
     /// XOAUTH2/OAUTHBEARER: one client message; a later challenge is the server's error
     /// report (RFC 7628 §3.2.2), kept for the error text, and answered empty so the
     /// server can finish with NO.
-    OAuth { first: Vec<u8>, failure: Arc<Mutex<Option<sasl::OAuthFailure>>> },
+    OAuth { first: Vec<u8>, dummy: Vec<u8>, failure: Arc<Mutex<Option<sasl::OAuthFailure>>> },
     /// CRAM-MD5 answers the server's challenge.
     CramMd5 { user: String, password: String },
 }
@@ -281,9 +325,10 @@ impl Authenticator for Sasl {
     fn process(&mut self, challenge: &[u8]) -> Self::Response {
         match self {
             Sasl::Initial(first) => std::mem::take(first),
-            Sasl::OAuth { first, failure } => {
+            Sasl::OAuth { first, dummy, failure } => {
                 if first.is_empty() {
                     *failure.lock().unwrap_or_else(|p| p.into_inner()) = sasl::oauth_failure(challenge);
+                    return std::mem::take(dummy);
                 }
                 std::mem::take(first)
             }

@@ -309,6 +309,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                         crate::wake::Target::Account(id) => {
                             supervisor.wake(&id);
                         }
+                        crate::wake::Target::Authorized(id) => {
+                            supervisor.restart(&id).await;
+                            outbox_wake.notify_one();
+                        }
                     }
                 }
                 let accounts = paths.is_empty()

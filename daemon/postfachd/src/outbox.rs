@@ -137,11 +137,19 @@ pub async fn attempt(ctx: &Context, entry: &Entry) -> Result<Outcome, StoreError
     }
     let (host, acct) = (ctx.plugins.clone(), account.clone());
     let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(host.as_deref(), &acct)).await;
-    let endpoint = match endpoint {
+    let mut endpoint = match endpoint {
         Ok(Ok(ep)) => ep,
         Ok(Err(e)) => return defer(ctx, &account, entry, format!("smtp: {e}")).await,
         Err(e) => return defer(ctx, &account, entry, format!("internal: {e}")).await,
     };
+    if endpoint.auth == Some(crate::config::AuthMechanism::Oauth2) {
+        // Not authorized or refused: the admin fixes that with `oauth authorize`, so the
+        // message waits instead of failing.
+        match crate::oauth::access_token(&ctx.store, &account, ctx.plugins.as_ref()).await {
+            Ok(token) => endpoint.password = Some(token),
+            Err(e) => return defer(ctx, &account, entry, format!("smtp: {e}")).await,
+        }
+    }
     match submit(&endpoint, &entry.envelope_from, &entry.recipients, &raw).await {
         Ok(reply) => {
             ctx.store.mark_sent(id, &entry.account, OutboxState::Sent, &reply).await?;
@@ -212,7 +220,7 @@ async fn place(
     flags: &str,
 ) -> Result<String, PassError> {
     let crate::pass::Connected { mut session, adapter, .. } =
-        crate::pass::connect(account, ctx.plugins.as_ref()).await?;
+        crate::pass::connect(account, ctx.plugins.as_ref(), &ctx.store).await?;
     let result = async {
         let (rows, _) = crate::pass::refresh_folders(&mut session, &ctx.store, account, adapter.as_ref()).await?;
         let Some(folder) = rows.iter().find(|r| r.present && r.folder.role == Some(role)) else {

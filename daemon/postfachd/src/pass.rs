@@ -27,6 +27,9 @@ pub enum PassError {
     /// The store could not record what the pass found.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No OAuth2 access token (not authorized, refused, provider down).
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::TokenError),
     /// A blocking task (resolving a secret, a plugin call) failed: a bug.
     #[error("internal error: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -38,13 +41,19 @@ impl PassError {
         match self {
             PassError::Imap(e) => e.kind(),
             PassError::Store(_) => "store",
+            PassError::OAuth(e) if e.is_auth() => "auth",
+            PassError::OAuth(_) => "oauth",
             PassError::Task(_) => "internal",
         }
     }
 
     /// Whether the server refused the credentials (the account shows `auth-failed`).
     pub fn is_auth(&self) -> bool {
-        matches!(self, PassError::Imap(e) if e.is_auth())
+        match self {
+            PassError::Imap(e) => e.is_auth(),
+            PassError::OAuth(e) => e.is_auth(),
+            _ => false,
+        }
     }
 }
 
@@ -170,10 +179,18 @@ pub struct Connected {
 
 /// Resolves the endpoint (password, adapter defaults) off the async runtime, connects,
 /// logs in and, with `provider = "auto"`, asks the server's `ID` to confirm the adapter.
-pub async fn connect(account: &Account, plugins: Option<&Arc<PluginHost>>) -> Result<Connected, PassError> {
+/// With `auth = "oauth2"` the password is a valid access token from [`crate::oauth`].
+pub async fn connect(
+    account: &Account,
+    plugins: Option<&Arc<PluginHost>>,
+    store: &Store,
+) -> Result<Connected, PassError> {
     let (acct, host) = (account.clone(), plugins.cloned());
-    let (ep, mut chosen) =
+    let (mut ep, mut chosen) =
         tokio::task::spawn_blocking(move || provider::imap_endpoint(host.as_deref(), &acct)).await??;
+    if ep.auth == crate::config::AuthMechanism::Oauth2 {
+        ep.password = Some(crate::oauth::access_token(store, account, plugins).await?);
+    }
     let mut session = imap::open(&ep).await?;
     if let Some(host) = plugins
         && account.file.provider == "auto"
@@ -300,7 +317,7 @@ pub async fn pass_once(
     projects: Option<Arc<HashSet<String>>>,
     opts: &SyncOptions,
 ) -> Result<(PassSummary, Option<Chosen>), PassError> {
-    let Connected { mut session, adapter, chosen, .. } = connect(account, plugins).await?;
+    let Connected { mut session, adapter, chosen, .. } = connect(account, plugins, store).await?;
     store.set_adapter(&account.id, chosen.as_ref().map(|c| c.id.as_str())).await?;
     // Local changes first, so the server's state read next already includes them.
     if let Err(e) = crate::changes::apply_pending(&mut session, store, &account.id).await {

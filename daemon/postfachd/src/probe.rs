@@ -29,7 +29,7 @@ fn step(steps: &mut Vec<Step>, step: impl Into<String>, ok: bool, detail: impl I
 /// The IMAP half: connect, log in, LIST (the listing is stored, like `folders --refresh`).
 async fn imap_steps(store: &Store, plugins: &Arc<PluginHost>, account: &Account, steps: &mut Vec<Step>) {
     let crate::pass::Connected { mut session, adapter, chosen, address, user } =
-        match crate::pass::connect(account, Some(plugins)).await {
+        match crate::pass::connect(account, Some(plugins), store).await {
             Ok(c) => c,
             Err(e) => return step(steps, "IMAP login", false, e.to_string()),
         };
@@ -64,12 +64,24 @@ pub async fn run(store: &Store, plugins: Arc<PluginHost>, account: &Account) -> 
     let mut steps = Vec::new();
     imap_steps(store, &plugins, account, &mut steps).await;
     if account.file.send {
-        let acct = account.clone();
-        let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(Some(&plugins), &acct)).await;
+        let (acct, host) = (account.clone(), Arc::clone(&plugins));
+        let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(Some(&host), &acct)).await;
         match endpoint {
-            Ok(Ok(ep)) => {
-                for s in smtp::probe(&ep).await {
-                    step(&mut steps, format!("SMTP {}", s.step), s.ok, s.detail);
+            Ok(Ok(mut ep)) => {
+                let token = match ep.auth {
+                    Some(crate::config::AuthMechanism::Oauth2) => {
+                        crate::oauth::access_token(store, account, Some(&plugins)).await.map(Some)
+                    }
+                    _ => Ok(None),
+                };
+                match token {
+                    Ok(token) => {
+                        ep.password = token.or(ep.password);
+                        for s in smtp::probe(&ep).await {
+                            step(&mut steps, format!("SMTP {}", s.step), s.ok, s.detail);
+                        }
+                    }
+                    Err(e) => step(&mut steps, "SMTP OAuth2 token", false, e.to_string()),
                 }
             }
             Ok(Err(e)) => step(&mut steps, "SMTP", false, e.to_string()),

@@ -1,5 +1,5 @@
 //! Waking the running daemon from another process: a command (`send`, `mark`, `outbox
-//! retry`) writes a file in `<data_dir>/wake/`, which the daemon watches. A file is a
+//! retry`, `oauth authorize`) writes a file in `<data_dir>/wake/`, which the daemon watches. A file is a
 //! nudge, not a message: the work itself is in the store, so a missed or doubled nudge
 //! loses nothing (the daemon also looks on its own at least every minute).
 
@@ -15,6 +15,9 @@ pub enum Target {
     Outbox,
     /// File `account.<id>`: the account with this id has local changes to apply.
     Account(String),
+    /// File `oauth.<id>`: the account was just authorized (`oauth authorize`); it starts
+    /// afresh, even when it had given up.
+    Authorized(String),
 }
 
 /// The directory the daemon watches for wake files: `<data_dir>/wake`.
@@ -26,6 +29,7 @@ fn file_name(target: &Target) -> String {
     match target {
         Target::Outbox => "outbox".to_owned(),
         Target::Account(id) => format!("account.{id}"),
+        Target::Authorized(id) => format!("oauth.{id}"),
     }
 }
 
@@ -34,7 +38,10 @@ pub fn target_of(path: &Path) -> Option<Target> {
     let name = path.file_name()?.to_str()?;
     match name {
         "outbox" => Some(Target::Outbox),
-        _ => name.strip_prefix("account.").map(|id| Target::Account(id.to_owned())),
+        _ => name
+            .strip_prefix("account.")
+            .map(|id| Target::Account(id.to_owned()))
+            .or_else(|| name.strip_prefix("oauth.").map(|id| Target::Authorized(id.to_owned()))),
     }
 }
 
@@ -51,7 +58,7 @@ mod tests {
 
     #[test]
     fn file_names_round_trip() {
-        for t in [Target::Outbox, Target::Account("kanzlei".into())] {
+        for t in [Target::Outbox, Target::Account("kanzlei".into()), Target::Authorized("gmail".into())] {
             assert_eq!(target_of(Path::new(&file_name(&t))), Some(t));
         }
         assert_eq!(target_of(Path::new("/x/other")), None);

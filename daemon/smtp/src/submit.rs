@@ -132,6 +132,7 @@ async fn open(ep: &SmtpEndpoint, steps: &mut Vec<ProbeStep>) -> Result<AsyncSmtp
     let result = match ep.auth {
         Some(AuthMechanism::None) => return Ok(conn),
         Some(AuthMechanism::CramMd5) => cram_md5(&mut conn, user, &secret, t).await,
+        Some(AuthMechanism::Oauth2) => oauth2(&mut conn, ep, user, &secret).await,
         mechanism => {
             let mechanisms: &[Mechanism] = match mechanism {
                 Some(AuthMechanism::Plain) => &[Mechanism::Plain],
@@ -150,6 +151,51 @@ async fn open(ep: &SmtpEndpoint, steps: &mut Vec<ProbeStep>) -> Result<AsyncSmtp
         }
         Err(e) => Err(e),
     }
+}
+
+/// OAuth2: OAUTHBEARER (RFC 7628), and XOAUTH2 when the server does not know it (504).
+/// Spoken here so a refused token's JSON report reaches the error text.
+async fn oauth2(
+    conn: &mut AsyncSmtpConnection,
+    ep: &SmtpEndpoint,
+    user: &str,
+    token: &str,
+) -> Result<String, SmtpError> {
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let bearer = b64(postfach_net::sasl::oauthbearer(user, &ep.host, ep.port, token));
+    match sasl_exchange(conn, ep.timeout, "OAUTHBEARER", &bearer, "AQ==").await {
+        // 504: "Unrecognized authentication type" (Microsoft 365 knows only XOAUTH2).
+        Err(e) if e.text.starts_with("permanent error (504)") => {
+            let xoauth2 = b64(postfach_net::sasl::xoauth2(user, token));
+            sasl_exchange(conn, ep.timeout, "XOAUTH2", &xoauth2, "").await
+        }
+        other => other,
+    }
+}
+
+/// `AUTH <mechanism> <initial>`; a 334 challenge is the server's error report, answered
+/// with `dummy` so it can finish with its 5xx, and decoded into the error.
+async fn sasl_exchange(
+    conn: &mut AsyncSmtpConnection,
+    t: Duration,
+    mechanism: &str,
+    initial: &str,
+    dummy: &str,
+) -> Result<String, SmtpError> {
+    let reply = timed(t, "AUTH", conn.command(format!("AUTH {mechanism} {initial}\r\n"))).await?;
+    if reply.code().to_string().starts_with('2') {
+        return Ok(format!("{} ({mechanism})", response_text(&reply)));
+    }
+    let said = postfach_net::sasl::oauth_failure(reply.first_line().unwrap_or_default().as_bytes());
+    let refused = timed(t, "AUTH", conn.command(format!("{dummy}\r\n"))).await;
+    let mut e = match refused {
+        Err(e) => e,
+        Ok(r) => SmtpError::local("AUTH", format!("unexpected answer {}", response_text(&r)), true),
+    };
+    if let Some(said) = said {
+        e.text = format!("{} ({said})", e.text);
+    }
+    Err(e)
 }
 
 async fn cram_md5(

@@ -60,8 +60,8 @@ impl ProviderAdapter for Gmail {
             smtp: Server::tls("smtp.gmail.com", 465),
             login: LoginForm::FullAddress,
             hint: Some(
-                "Google needs an app password (requires 2-step verification) or OAuth2 (auth = \"xoauth2\" with the \
-                 access token as password)"
+                "Google needs OAuth2 (auth = \"oauth2\", then postfachd oauth authorize) or, where still allowed, \
+                 an app password (requires 2-step verification)"
                     .into(),
             ),
         })
@@ -80,10 +80,11 @@ impl ProviderAdapter for Gmail {
         Quirks { auto_saves_sent: true, max_connections: 15, idle_refresh_secs: 25 * 60, ..Quirks::default() }
     }
 
-    /// Google's endpoints. No device flow: Google's device flow does not grant
-    /// `https://mail.google.com/`, the only scope that covers IMAP and SMTP.
-    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
-        domain_in(email, DOMAINS).then(|| OAuth2Defaults {
+    /// Google's endpoints, for any address the adapter serves (Google Workspace domains
+    /// too, when the account says `provider = "gmail"`). No device flow: Google's device
+    /// flow does not grant `https://mail.google.com/`, the only scope that covers IMAP and SMTP.
+    fn oauth2(&self, _email: &str) -> Option<OAuth2Defaults> {
+        Some(OAuth2Defaults {
             provider: "google".into(),
             auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
             token_url: "https://oauth2.googleapis.com/token".into(),
@@ -150,6 +151,7 @@ mod tests {
             }
         );
         assert_eq!(Gmail.oauth2("max@gmail.com"), Some(google));
-        assert_eq!(Gmail.oauth2("max@gmx.de"), None);
+        // A Workspace domain served by this adapter (`provider = "gmail"`).
+        assert_eq!(Gmail.oauth2("info@kanzlei-workspace.de"), Some(Gmail.oauth2("max@gmail.com").unwrap()));
     }
 }

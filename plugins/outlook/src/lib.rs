@@ -60,8 +60,8 @@ impl ProviderAdapter for Outlook {
             smtp: Server::starttls("smtp-mail.outlook.com", 587),
             login: LoginForm::FullAddress,
             hint: Some(
-                "Outlook.com accepts only OAuth2 since 2024-09-16: set auth = \"xoauth2\" with an access token as \
-                 password (Microsoft 365 uses smtp.office365.com)"
+                "Outlook.com accepts only OAuth2 since 2024-09-16 (auth = \"oauth2\", then postfachd oauth authorize); \
+                 Microsoft 365 uses smtp.office365.com"
                     .into(),
             ),
         })
@@ -91,10 +91,11 @@ impl ProviderAdapter for Outlook {
 
     /// The Microsoft identity platform (v2.0 endpoints; the daemon fills in `{tenant}`).
     /// Microsoft wants the scopes on every refresh; `offline_access` brings the refresh
-    /// token.
-    fn oauth2(&self, email: &str) -> Option<OAuth2Defaults> {
+    /// token. For any address the adapter serves: Microsoft 365 domains too, when the
+    /// account says `provider = "outlook"`.
+    fn oauth2(&self, _email: &str) -> Option<OAuth2Defaults> {
         const BASE: &str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0";
-        domain_in(email, DOMAINS).then(|| OAuth2Defaults {
+        Some(OAuth2Defaults {
             provider: "microsoft".into(),
             auth_url: format!("{BASE}/authorize"),
             token_url: format!("{BASE}/token"),
@@ -171,6 +172,7 @@ mod tests {
         {
             assert_eq!(Outlook.oauth2(email).as_ref(), Some(&microsoft), "{email}");
         }
-        assert_eq!(Outlook.oauth2("max@gmail.com"), None);
+        // A Microsoft 365 domain served by this adapter (`provider = "outlook"`).
+        assert_eq!(Outlook.oauth2("info@kanzlei365.de").as_ref(), Some(&microsoft));
     }
 }

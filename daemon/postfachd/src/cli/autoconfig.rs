@@ -1,4 +1,6 @@
-//! `postfachd autoconfig EMAIL`: a ready account file from the provider adapters.
+//! `postfachd autoconfig EMAIL`: a ready account file from the provider adapters. Where
+//! the adapter supplies OAuth2 data (Gmail, Outlook.com / Microsoft 365), the file logs in
+//! with `auth = "oauth2"` and says what to do next.
 
 use super::output;
 use super::{CliError, plugin_host};
@@ -25,8 +27,14 @@ pub async fn run(config: &Config, email: &str) -> Result<(), CliError> {
     }
     let host = plugin_host(config).await?;
     let (host, address) = (host, email.to_owned());
-    let found = tokio::task::spawn_blocking(move || provider::autoconfig(&host, &address)).await?;
-    let Some((adapter, d)) = found else {
+    let found = tokio::task::spawn_blocking(move || {
+        provider::autoconfig(&host, &address).map(|(id, d)| {
+            let oauth = host.oauth2(&id, &address).ok().flatten();
+            (id, d, oauth)
+        })
+    })
+    .await?;
+    let Some((adapter, d, oauth)) = found else {
         return Err(CliError::NoServersKnown(email.to_owned()));
     };
     let login = match d.login {
@@ -34,13 +42,18 @@ pub async fn run(config: &Config, email: &str) -> Result<(), CliError> {
         LoginForm::LocalPart => local_part(email).to_owned(),
     };
     let server = |section: &str, s: &Server, username: &str| {
+        let login = match (&oauth, section) {
+            // `[smtp]` takes OAuth2 from `[imap]`.
+            (Some(_), "imap") => "auth = \"oauth2\"\n".to_owned(),
+            (Some(_), _) => String::new(),
+            (None, _) => format!("password = {{ env = \"{}\" }}\n", password_var(email)),
+        };
         format!(
-            "[{section}]\nhost = {}\nport = {}\nsecurity = \"{}\"\nusername = {}\npassword = {{ env = \"{}\" }}\n",
+            "[{section}]\nhost = {}\nport = {}\nsecurity = \"{}\"\nusername = {}\n{login}",
             toml_string(&s.host),
             s.port,
             security(crate::provider::security(s.security)),
             toml_string(username),
-            password_var(email),
         )
     };
     let mut text = format!(
@@ -58,6 +71,22 @@ pub async fn run(config: &Config, email: &str) -> Result<(), CliError> {
     text.push('\n');
     // SMTP logins use the full address even where IMAP uses the local part (iCloud).
     text.push_str(&server("smtp", &d.smtp, email));
+    if let Some(o) = &oauth {
+        text.push_str(&format!(
+            "\n# OAuth2 at {provider}: endpoints and scopes come from the `{adapter}` adapter.\n\
+             # 1. Register an app with {provider} (README: \"Gmail and Microsoft 365 (OAuth2)\") and put its\n\
+             #    client id (and secret, if it has one) below.\n\
+             # 2. Save this file as accounts/<id>.toml, then run: postfachd oauth authorize <id>{device}\n\
+             [oauth2]\nclient_id = \"\"\n# client_secret = {{ env = \"POSTFACH_OAUTH_SECRET\" }}\n{tenant}",
+            provider = o.provider,
+            tenant = if o.auth_url.contains("{tenant}") {
+                "# tenant = \"common\"   # or your directory's id or domain (Microsoft 365)\n"
+            } else {
+                ""
+            },
+            device = if o.device_url.is_some() { " (or --device)" } else { "" },
+        ));
+    }
     output::line(text.trim_end());
     Ok(())
 }

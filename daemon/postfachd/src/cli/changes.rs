@@ -99,7 +99,8 @@ pub async fn run(
 /// No daemon: connect and apply the account's pending changes (this one among them).
 async fn apply_here(config: &Config, store: &Store, account: &crate::config::Account) -> Result<(), CliError> {
     let plugins = super::plugin_host(config).await?;
-    let crate::pass::Connected { mut session, adapter, .. } = crate::pass::connect(account, Some(&plugins)).await?;
+    let crate::pass::Connected { mut session, adapter, .. } =
+        crate::pass::connect(account, Some(&plugins), store).await?;
     // The stored folder list must exist to know where the trash and junk folders are.
     if store.folders(&account.id).await?.is_empty() {
         crate::pass::refresh_folders(&mut session, store, account, adapter.as_ref()).await?;

@@ -33,7 +33,7 @@ pub async fn run(config: &Config, id: &str, refresh: bool, create_missing: bool,
     let rows: Vec<FolderRow> = if refresh || create_missing {
         let plugins = super::plugin_host(config).await?;
         let crate::pass::Connected { mut session, adapter, chosen, .. } =
-            crate::pass::connect(&account, Some(&plugins)).await?;
+            crate::pass::connect(&account, Some(&plugins), &store).await?;
         let mut result = crate::pass::refresh_folders(&mut session, &store, &account, adapter.as_ref()).await;
         if create_missing && let Ok((rows, _)) = &result {
             match crate::pass::create_missing_for(&mut session, &plugins, adapter.as_ref(), rows).await {

@@ -12,6 +12,7 @@ mod check;
 mod folders;
 mod import;
 mod messages;
+mod oauth;
 mod outbox;
 mod output;
 mod plugins;
@@ -225,6 +226,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// OAuth2 logins: authorize an account at its provider, show refresh state, forget tokens.
+    Oauth {
+        /// What to do.
+        #[command(subcommand)]
+        action: OAuthAction,
+    },
     /// Webhook endpoints: delivered seq, lag, state and last error; `secret` makes a signing secret.
     Webhooks {
         /// What to do; lists the endpoints when absent.
@@ -270,6 +277,36 @@ pub enum TokenAction {
     Revoke {
         /// The token's id (`tok_…`).
         id: String,
+    },
+}
+
+/// `postfachd oauth …`.
+#[derive(Debug, Subcommand)]
+pub enum OAuthAction {
+    /// Authorize at the provider: open the printed URL (a redirect to 127.0.0.1 finishes
+    /// it), or with --device enter the printed code on the provider's page.
+    Authorize {
+        /// The account (`auth = "oauth2"`).
+        account: String,
+        /// Use the device-code flow (for a machine without a browser).
+        #[arg(long)]
+        device: bool,
+        /// Give up waiting for the browser after this many seconds.
+        #[arg(long, default_value_t = crate::oauth::AUTHORIZE_TIMEOUT.as_secs())]
+        timeout_secs: u64,
+    },
+    /// Per account: refresh token present, access token expiry, last refresh, last error.
+    Status {
+        /// Only this account.
+        account: Option<String>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the stored tokens of an account.
+    Forget {
+        /// The account.
+        account: String,
     },
 }
 
@@ -501,6 +538,9 @@ pub enum CliError {
     /// `token revoke` of an id that does not exist.
     #[error("no token `{0}` (see `postfachd token list`)")]
     UnknownToken(String),
+    /// An OAuth2 command failed; the text says why and what to do.
+    #[error("{0}")]
+    OAuth(String),
     /// The system's random source failed.
     #[error(transparent)]
     Random(#[from] postfach_api::auth::RandomError),
@@ -573,6 +613,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Token { action: TokenAction::List { json } } => api::list_tokens(&Config::load(&dir)?, json).await,
         Command::Token { action: TokenAction::Revoke { id } } => api::revoke_token(&Config::load(&dir)?, &id).await,
         Command::Audit { limit, json } => api::audit(&Config::load(&dir)?, limit, json).await,
+        Command::Oauth { action: OAuthAction::Authorize { account, device, timeout_secs } } => {
+            let timeout = std::time::Duration::from_secs(timeout_secs.max(1));
+            oauth::authorize(&Config::load(&dir)?, &account, device, timeout).await
+        }
+        Command::Oauth { action: OAuthAction::Status { account, json } } => {
+            oauth::status(&Config::load(&dir)?, account.as_deref(), json).await
+        }
+        Command::Oauth { action: OAuthAction::Forget { account } } => {
+            oauth::forget(&Config::load(&dir)?, &account).await
+        }
         Command::Webhooks { action: None, json } => api::webhooks(&Config::load(&dir)?, json).await,
         Command::Webhooks { action: Some(WebhookAction::Secret), json: _ } => api::new_webhook_secret(),
     }

@@ -243,6 +243,22 @@ impl Supervisor {
         self.running.insert(account.id.clone(), Running { account, wake, full_sync, cancel, task });
     }
 
+    /// Starts a running account afresh, forgetting its failures and its auto-disable
+    /// marker: after `oauth authorize`, the new authorization deserves a login at once.
+    /// False if the account does not run.
+    pub async fn restart(&mut self, id: &str) -> bool {
+        let Some(r) = self.running.remove(id) else { return false };
+        let account = r.account.clone();
+        stop(r).await;
+        if let Err(e) = self.store.set_disabled_digest(id, None).await {
+            warn!(account = %id, error = %e, "cannot clear the auto-disable marker");
+        }
+        info!(account = %id, "restarting account (new authorization)");
+        self.start(account);
+        self.publish();
+        true
+    }
+
     /// Wakes an account's task (local changes wait to be applied). False if it does not run.
     pub fn wake(&self, id: &str) -> bool {
         match self.running.get(id) {

@@ -121,7 +121,7 @@ impl AccountTask {
     /// only when something fails.
     async fn connected(&mut self, full_check: &mut bool) -> PassError {
         let crate::pass::Connected { mut session, adapter, chosen, .. } =
-            match crate::pass::connect(&self.account, self.plugins.as_ref()).await {
+            match crate::pass::connect(&self.account, self.plugins.as_ref(), &self.store).await {
                 Ok(c) => c,
                 Err(e) => return e,
             };
@@ -370,7 +370,14 @@ impl AccountTask {
             ));
         }
         for f in wanted.into_iter().take(budget) {
-            watchers.ensure(f, &self.account, self.plugins.clone(), Arc::clone(&self.wake), self.cancel.child_token());
+            watchers.ensure(
+                f,
+                &self.account,
+                self.plugins.clone(),
+                &self.store,
+                Arc::clone(&self.wake),
+                self.cancel.child_token(),
+            );
         }
         notes
     }
@@ -478,21 +485,22 @@ impl Watchers {
         folder: &store::FolderRow,
         account: &Account,
         plugins: Option<Arc<PluginHost>>,
+        store: &Store,
         wake: Arc<Notify>,
         cancel: CancellationToken,
     ) {
         if self.running.get(&folder.id).is_some_and(|t| !t.is_finished()) {
             return;
         }
-        let (id, raw, account, changed) =
-            (folder.id, folder.folder.raw.clone(), account.clone(), Arc::clone(&self.changed));
+        let (id, raw, account, changed, store) =
+            (folder.id, folder.folder.raw.clone(), account.clone(), Arc::clone(&self.changed), store.clone());
         let span = tracing::info_span!("idle", folder = %folder.folder.name);
         let task = tokio::spawn(
             async move {
                 let mut failures = 0u32;
                 loop {
                     let e = tokio::select! {
-                        e = watch(&account, plugins.as_ref(), &raw, id, &changed, &wake) => e,
+                        e = watch(&account, plugins.as_ref(), &store, &raw, id, &changed, &wake) => e,
                         () = cancel.cancelled() => return,
                     };
                     failures += 1;
@@ -522,12 +530,13 @@ impl Drop for Watchers {
 async fn watch(
     account: &Account,
     plugins: Option<&Arc<PluginHost>>,
+    store: &Store,
     raw: &str,
     folder: FolderId,
     changed: &Mutex<HashSet<FolderId>>,
     wake: &Notify,
 ) -> PassError {
-    let mut session = match crate::pass::connect(account, plugins).await {
+    let mut session = match crate::pass::connect(account, plugins, store).await {
         Ok(c) => c.session,
         Err(e) => return e,
     };
