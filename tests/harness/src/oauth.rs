@@ -45,6 +45,8 @@ struct State {
     invalid_grant: bool,
     token_requests: u64,
     refused_introspections: u64,
+    issued: Vec<String>,
+    token_delay: Duration,
 }
 
 /// The provider; stops accepting when dropped.
@@ -99,6 +101,12 @@ impl OAuthServer {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// Every token request from now on takes `delay` before it is answered (a slow
+    /// provider: concurrent refreshes overlap).
+    pub fn slow_token_endpoint(&self, delay: Duration) {
+        self.lock().token_delay = delay;
+    }
+
     /// The next `n` token requests answer 503.
     pub fn unavailable_for(&self, n: u32) {
         self.lock().unavailable = n;
@@ -124,6 +132,17 @@ impl OAuthServer {
             s.devices.iter().filter(|(_, (_, ok))| !ok).map(|(dc, (uc, _))| (dc.clone(), uc.clone())).collect();
         codes.sort();
         codes.into_iter().map(|(_, uc)| uc).collect()
+    }
+
+    /// How many access tokens are valid right now.
+    pub fn live_access_tokens(&self) -> usize {
+        let now = Instant::now();
+        self.lock().access.values().filter(|(_, until)| now < *until).count()
+    }
+
+    /// Every access and refresh token issued so far (for tests that no token is printed).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.lock().issued.clone()
     }
 
     /// How many logins Dovecot checked with a token that was unknown or expired.
@@ -279,6 +298,7 @@ impl Handle {
         state.access.insert(access.clone(), (self.config.user.clone(), Instant::now() + self.config.access_lifetime));
         let refresh = refresh.unwrap_or_else(|| self.token("rt"));
         state.refresh.insert(refresh.clone(), self.config.user.clone());
+        state.issued.extend([access.clone(), refresh.clone()]);
         serde_json::json!({
             "access_token": access,
             "token_type": "Bearer",
@@ -289,8 +309,13 @@ impl Handle {
     }
 
     fn token_endpoint(&self, conn: &mut TcpStream, req: &Request) {
+        let delay = {
+            let mut s = self.lock();
+            s.token_requests += 1;
+            s.token_delay
+        };
+        std::thread::sleep(delay);
         let mut s = self.lock();
-        s.token_requests += 1;
         if s.unavailable > 0 {
             s.unavailable -= 1;
             drop(s);
