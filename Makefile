@@ -42,6 +42,7 @@ bench: deps
 
 demo-stop:
 	$(TARGET_DIR)/debug/postfach-mailservers stop demo/servers
+	-if [ -f demo/oauth.pid ]; then kill "$$(cat demo/oauth.pid)" 2>/dev/null; rm -f demo/oauth.pid; fi
 
 clean: demo-stop
 	rm -rf demo config/data

@@ -19,6 +19,30 @@ echo "== A small webhook receiver on 127.0.0.1:19970 (checks each Standard Webho
 "$BIN/postfach-mailservers" webhooks 19970 demo/servers/secrets/webhook.secret >demo/webhooks.log 2>&1 &
 receiver=$!
 
+trap 'kill $receiver 2>/dev/null || true' EXIT
+
+echo
+echo "== An OAuth2 provider on 127.0.0.1:19971 (for the buero mailbox, as Microsoft 365 or Google would be)"
+# It keeps running with the mail servers (the law office's Dovecot checks buero's tokens there).
+if [ -f demo/oauth.pid ]; then kill "$(cat demo/oauth.pid)" 2>/dev/null || true; sleep 0.2; fi
+nohup "$BIN/postfach-mailservers" oauth 19971 buero@ra-schmidt.de >demo/oauth.log 2>&1 &
+echo $! >demo/oauth.pid
+for _ in $(seq 1 50); do grep -q "OAuth2 provider" demo/oauth.log && break; sleep 0.1; done
+cat demo/oauth.log
+echo
+echo "== postfachd oauth authorize buero   (the demo plays the browser: it opens the printed URL with curl)"
+$POSTFACHD oauth authorize buero --timeout-secs 30 >demo/authorize.log 2>&1 &
+authorize=$!
+url=""
+for _ in $(seq 1 100); do
+    url=$(grep -o 'http://127.0.0.1:19971/authorize[^ ]*' demo/authorize.log || true)
+    if [ -n "$url" ]; then break; fi
+    sleep 0.1
+done
+echo "the browser shows: $(curl -sS -L "$url" | grep -o 'Postfach is [^<]*')"
+wait $authorize
+sed 's/\(authorize?[^ ]\{40\}\)[^ ]*/\1…/' demo/authorize.log
+
 echo
 echo "== Running postfachd until every account is synced"
 $POSTFACHD run >demo/postfachd.log 2>&1 &
@@ -32,6 +56,9 @@ done
 echo
 echo "== postfachd accounts   (while the daemon runs)"
 $POSTFACHD accounts
+echo
+echo "== postfachd oauth status   (buero logs in with OAuth2; the daemon refreshes the token before it expires)"
+$POSTFACHD oauth status
 
 echo
 echo "== The Integration API: a token for user mm (shown once; only its hash is stored)"
@@ -118,6 +145,9 @@ echo
 echo "== postfachd messages kanzlei   (the architect's mail arrived through Postfix)"
 $POSTFACHD messages kanzlei
 echo
+echo "== postfachd messages buero   (synced with OAuth2: Dovecot checked every token at the provider)"
+$POSTFACHD messages buero
+echo
 echo "== postfachd projects"
 $POSTFACHD projects
 reply=$($POSTFACHD messages architekt --project 211-07 --json | grep -o '"local_id": [0-9]*' | head -n 1 | grep -o '[0-9]*$')
@@ -127,7 +157,7 @@ $POSTFACHD route explain "$reply"
 
 cat <<MSG
 
-The demo mail servers keep running (imaps on 127.0.0.1:19931, :19941 and :19951, SMTP submission on :19960, :19962 and :19964); the daemon's
+The demo mail servers keep running (imaps on 127.0.0.1:19931, :19941 and :19951, SMTP submission on :19960, :19962 and :19964, the OAuth2 provider on :19971); the daemon's
 log is in demo/postfachd.log. Things to try:
 
   # the daemon; edit or add config/accounts/*.toml while it runs

@@ -96,7 +96,16 @@ pub fn provider(host: Option<&PluginHost>, account: &Account) -> Result<Provider
             .and_then(|chosen| host.oauth2(&chosen.id, email).ok().flatten()),
     };
     let name = wanted.map(str::to_owned).or_else(|| data.as_ref().map(|d| d.provider.clone()));
-    let name = name.unwrap_or_else(|| "custom".to_owned());
+    let name = match name.as_deref() {
+        // For messages: "the provider at login.example.com" says more than "custom".
+        None | Some("custom") => settings
+            .token_url
+            .as_deref()
+            .and_then(|u| reqwest::Url::parse(u).ok())
+            .and_then(|u| u.host_str().map(|h| u.port().map_or_else(|| h.to_owned(), |p| format!("{h}:{p}"))))
+            .unwrap_or_else(|| "custom".to_owned()),
+        Some(n) => n.to_owned(),
+    };
     let tenant = settings.tenant.as_deref().unwrap_or("common");
     let fill = |url: &str| url.replace("{tenant}", tenant);
     let token_url = settings.token_url.clone().or_else(|| data.as_ref().map(|d| d.token_url.clone()));

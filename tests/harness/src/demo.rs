@@ -22,6 +22,12 @@ pub const POSTFIX_PORTS: u16 = 19960;
 
 /// The port of the demo's webhook receiver (`[[webhooks]]` in config/postfach.toml).
 pub const WEBHOOK_PORT: u16 = 19970;
+/// The port of the demo's OAuth2 provider (`postfach-mailservers oauth`), where the law
+/// office's server checks the tokens of its OAuth2 mailbox.
+pub const OAUTH_PORT: u16 = 19971;
+/// The law office's mailbox that logs in with OAuth2 (account `buero`).
+pub const OAUTH_USER: &str = "buero@ra-schmidt.de";
+
 /// The demo's webhook signing secret (Standard Webhooks `whsec_<base64>`).
 pub const WEBHOOK_SECRET: &str = "whsec_RGVtby1XZWJob29rLVNlY3JldC0yMDI2IQ==";
 
@@ -200,12 +206,28 @@ fn kanzlei(dir: &Path) -> Result<Dovecot, HarnessError> {
     let config = DovecotConfig::default()
         .layout(Layout::InboxDot)
         .user(a.user, a.password)
+        // Its password only seeds the demo mail; postfachd logs in with OAuth2 tokens.
+        .user(OAUTH_USER, "Demo-Buero-2026")
+        .oauth2(&format!("http://127.0.0.1:{OAUTH_PORT}/userinfo"))
         .mailbox(MailboxSpec::new("Gesendet"))
         .mailbox(MailboxSpec::new("Entwürfe"))
         .mailbox(MailboxSpec::new("Akten"))
         .mailbox(MailboxSpec::new("Akten.2026-001 Müller & Söhne"));
     let dv = Dovecot::start_at(config, dir, Ports::from_base(KANZLEI_PORTS))?;
     let mut c = dv.client(a.user)?;
+    let mut buero = dv.client(OAUTH_USER)?;
+    buero.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(27, "Mandantin Weber <c.weber@example.de>", "Rückruf wegen Mietvertrag", "Bitte um Rückruf.\r\n"),
+    )?;
+    buero.append(
+        "INBOX",
+        &[],
+        None,
+        &mail(28, "Amtsgericht Musterstadt <poststelle@ag-musterstadt.de>", "Aktenzeichen 3 C 77/26", "Eingang bestätigt.\r\n"),
+    )?;
     let gericht = "Amtsgericht Musterstadt <poststelle@ag-musterstadt.de>";
     c.append("INBOX", &[], None, &mail(21, gericht, "Terminladung 2 C 123/26", "Termin am 14.12.2026.\r\n"))?;
     c.append(

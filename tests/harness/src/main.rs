@@ -4,6 +4,7 @@
 //! postfach-mailservers demo DIR   # start (replacing an earlier run) and seed; returns
 //! postfach-mailservers stop DIR   # stop them
 //! postfach-mailservers webhooks PORT SECRET_FILE   # a webhook receiver printing each delivery
+//! postfach-mailservers oauth PORT USER   # an OAuth2 provider whose browser page agrees at once
 //! ```
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
             }
         },
         ["webhooks", port, secret_file] => webhooks(port, secret_file),
+        ["oauth", port, user] => oauth(port, user),
         ["stop", dir] => {
             if demo::stop(&PathBuf::from(dir)) {
                 println!("demo mail servers stopped");
@@ -33,9 +35,35 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: postfach-mailservers demo DIR | stop DIR | webhooks PORT SECRET_FILE");
+            eprintln!("usage: postfach-mailservers demo DIR | stop DIR | webhooks PORT SECRET_FILE | oauth PORT USER");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Runs the loopback OAuth2 provider until killed; prints what the token endpoint was asked.
+fn oauth(port: &str, user: &str) -> ExitCode {
+    let config = postfach_test_harness::OAuthConfig { user: user.to_owned(), ..Default::default() };
+    let provider = match port
+        .parse()
+        .map_err(|e| format!("{e}"))
+        .and_then(|p| postfach_test_harness::OAuthServer::start_on(p, config).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("postfach-mailservers: OAuth2 provider: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("OAuth2 provider for {user} at {}", provider.url(""));
+    let mut seen = 0;
+    loop {
+        let n = provider.token_requests();
+        if n != seen {
+            println!("token requests: {n}");
+            seen = n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 

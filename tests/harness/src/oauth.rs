@@ -62,7 +62,12 @@ pub struct OAuthServer {
 impl OAuthServer {
     /// Starts the provider on a free loopback port.
     pub fn start(config: OAuthConfig) -> Result<OAuthServer, HarnessError> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(io("binding the OAuth2 provider"))?;
+        Self::start_on(0, config)
+    }
+
+    /// Starts the provider on `port` of 127.0.0.1 (0: a free one). For the demo.
+    pub fn start_on(port: u16, config: OAuthConfig) -> Result<OAuthServer, HarnessError> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).map_err(io("binding the OAuth2 provider"))?;
         let port = listener.local_addr().map_err(io("OAuth2 provider address"))?.port();
         let server = OAuthServer {
             port,

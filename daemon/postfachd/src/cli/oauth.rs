@@ -55,7 +55,7 @@ pub async fn authorize(config: &Config, id: &str, use_device: bool, timeout: Dur
     let started = crate::oauth::now();
     let issued: Issued = if use_device {
         let d = device::start(&http, &provider).await.map_err(failed)?;
-        output::line(&format!("To authorize `{id}` at {}, open", provider.name));
+        output::line(&format!("To authorize `{id}` at the provider {}, open", provider.name));
         output::line(&format!("  {}", d.verification_uri));
         output::line(&format!("and enter the code {}", d.user_code));
         if let Some(complete) = &d.verification_uri_complete {
@@ -68,7 +68,10 @@ pub async fn authorize(config: &Config, id: &str, use_device: bool, timeout: Dur
         let state = browser::random(16).map_err(failed)?;
         let pkce = browser::Pkce::new().map_err(failed)?;
         let url = browser::authorization_url(&provider, redirect.uri(), &state, &pkce).map_err(failed)?;
-        output::line(&format!("To authorize `{id}` at {}, open this URL in a browser and agree:", provider.name));
+        output::line(&format!(
+            "To authorize `{id}` at the provider {}, open this URL in a browser and agree:",
+            provider.name
+        ));
         output::line(&format!("  {url}"));
         output::line(&format!(
             "Waiting up to {} s for the browser to come back to {} …",
