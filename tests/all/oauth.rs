@@ -74,7 +74,12 @@ impl Setup {
     }
 
     fn write(&self, extra: &str) {
-        self.env.write_account("anna", &self.account(&format!("{extra}\n[sync]\nretry_initial_secs = 1\n")));
+        self.write_with_sync(extra, "");
+    }
+
+    /// As [`Setup::write`], with more `[sync]` settings.
+    fn write_with_sync(&self, extra: &str, sync: &str) {
+        self.env.write_account("anna", &self.account(&format!("{extra}\n[sync]\nretry_initial_secs = 1\n{sync}\n")));
     }
 
     /// `postfachd oauth authorize anna ARGS` with stdout piped.
@@ -164,7 +169,7 @@ impl Setup {
 /// The login lines of Dovecot's log for Anna other than the test's own (PLAIN, with the
 /// password): `method=…` says which SASL mechanism.
 fn logins(dv: &Dovecot) -> Vec<String> {
-    dv.log()
+    dv.full_log()
         .lines()
         .filter(|l| l.contains("Login: user=<anna@architekt.test>") && !l.contains("method=PLAIN"))
         .map(str::to_owned)
@@ -403,14 +408,17 @@ fn imap_idle_watchers_and_smtp_needing_a_token_at_once_make_one_token_request() 
     let s = setup(lifetime(8));
     let pf = Postfix::start(&s.dv).unwrap();
     s.dv.client(ANNA).unwrap().append("Projekte", &[], None, &Mail::new(1, "Im Projekt").to_bytes()).unwrap();
-    s.write(&smtp(&pf));
+    // An IDLE watcher on Projekte: a connection (and a login) of its own.
+    s.write_with_sync(&smtp(&pf), "idle_folders = [\"Projekte\"]");
     s.authorize_with_device();
     let daemon = s.env.daemon_with_env(&[("POSTFACH_LOG", "debug")]);
     daemon.wait_for("the first sync", T, || {
         (s.env.account("anna")["state"] == "idle" && s.has("Im Projekt")).then_some(())
     });
+    daemon.wait_for("the watcher's login", T, || (logins(&s.dv).len() >= 2).then_some(()));
     s.wait_for_expiry();
     let before = s.provider.token_requests();
+    let logins_before = logins(&s.dv).len();
     // A slow provider, so the logins below all wait for a token while one is being fetched.
     s.provider.slow_token_endpoint(Duration::from_secs(3));
     // At once: every IMAP connection (the sync session and the IDLE watchers) is cut and
@@ -421,6 +429,8 @@ fn imap_idle_watchers_and_smtp_needing_a_token_at_once_make_one_token_request() 
     daemon.wait_for("sent and synced", T, || {
         (bobs_inbox_has(&s.dv, "Gleichzeitig") && s.has("Nach dem Kick")).then_some(())
     });
+    // The sync session and the watcher logged in again, with the one new token.
+    daemon.wait_for("the watcher's new login", T, || (logins(&s.dv).len() >= logins_before + 2).then_some(()));
     assert_eq!(s.provider.token_requests() - before, 1, "more than one refresh for one expiry");
     assert_eq!(s.provider.refused_introspections(), 0);
     // Nothing secret in what the daemon logged at debug level, in the JSON outputs, or on
@@ -453,6 +463,16 @@ fn oauth2_settings_are_checked_with_their_place_in_the_file() {
     assert!(e.contains("imap.password is not used with auth = \"oauth2\""), "{e}");
     let e = check(&base.replace("scopes = [\"mail\", \"offline_access\"]", "scopes = []"));
     assert!(e.contains("scopes must list at least one scope"), "{e}");
+    // Endpoints: from the adapter named by provider, else they must be in the file.
+    let without_urls: String = base
+        .lines()
+        .filter(|l| !l.starts_with("auth_url") && !l.starts_with("token_url") && !l.starts_with("device_url"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let e = check(&without_urls.replace("provider = \"custom\"\n", ""));
+    assert!(e.contains("[oauth2]: no token endpoint: the account's provider adapter supplies no OAuth2 data"), "{e}");
+    let e = check(&without_urls.replace("provider = \"custom\"", "provider = \"microsoft\""));
+    assert!(e.is_empty(), "the outlook adapter's data should do: {e}");
     // Secrets of [oauth2] are named by place and kind, never printed.
     let e = check(&base.replace(
         &format!("client_secret = \"{CLIENT_SECRET}\""),
@@ -460,4 +480,79 @@ fn oauth2_settings_are_checked_with_their_place_in_the_file() {
     ));
     assert!(e.contains("oauth2.client_secret: "), "{e}");
     assert!(!e.contains(CLIENT_SECRET));
+}
+
+#[test]
+fn an_access_token_refused_before_its_time_shows_the_servers_words_and_the_next_login_gets_a_new_one() {
+    let s = setup(OAuthConfig::default());
+    s.deliver("Widerrufen", 1);
+    s.write("");
+    s.authorize_with_device();
+    // The provider no longer knows the stored (unexpired) access token, as after a
+    // password change at Microsoft.
+    let db = rusqlite::Connection::open(s.env.path().join("data/postfach.sqlite3")).unwrap();
+    db.execute("UPDATE oauth_tokens SET access_token = 'at-revoked-early' WHERE account = 'anna'", []).unwrap();
+    let out = s.env.run(&["sync", "--once"]);
+    assert!(!out.status.success());
+    let error = s.env.account("anna")["last_error"].as_str().unwrap().to_owned();
+    // Dovecot's words and its OAUTHBEARER error report, decoded.
+    assert!(error.contains("[AUTHENTICATIONFAILED]"), "{error}");
+    assert!(error.ends_with("(the server refused the access token (invalid_token))"), "{error}");
+    s.assert_no_secret_in("sync --once", &format!("{out:?}"));
+    assert!(!format!("{out:?}").contains("at-revoked-early"));
+    // The refused token was dropped: the next login refreshes first and works.
+    let before = s.provider.token_requests();
+    s.env.ok(&["sync", "--once"]);
+    assert!(s.has("Widerrufen"));
+    assert_eq!(s.provider.token_requests(), before + 1);
+}
+
+/// A refresh token obtained outside Postfach (the device flow, done by hand).
+fn refresh_token_by_hand(provider: &OAuthServer) -> String {
+    let client = reqwest::blocking::Client::new();
+    let started: Value =
+        client.post(provider.url("/device/code")).form(&[("client_id", "x")]).send().unwrap().json().unwrap();
+    assert!(provider.approve(started["user_code"].as_str().unwrap()));
+    let tokens: Value = client
+        .post(provider.url("/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", started["device_code"].as_str().unwrap()),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_refresh_token_from_a_file_works_and_its_rotated_successors_are_kept_in_the_store() {
+    let s = setup(OAuthConfig { rotate: true, ..lifetime(2) });
+    s.deliver("Aus der Datei", 1);
+    let file = s.env.path().join("anna.refresh");
+    std::fs::write(&file, format!("{}\n", refresh_token_by_hand(&s.provider))).unwrap();
+    let with_file = s.account("").replace(
+        "scopes = [\"mail\", \"offline_access\"]",
+        &format!("scopes = [\"mail\", \"offline_access\"]\nrefresh_token = {{ file = \"{}\" }}", file.display()),
+    );
+    s.env.write_account("anna", &with_file);
+    s.env.ok(&["check"]);
+    // No `oauth authorize`: the file's token starts the chain.
+    s.env.ok(&["sync", "--once"]);
+    assert!(s.has("Aus der Datei"));
+    let in_file = std::fs::read_to_string(&file).unwrap();
+    assert!(!s.provider.refresh_valid(in_file.trim()), "the provider rotated it away");
+    // The file's token is used up; the stored successor carries on.
+    s.wait_for_expiry();
+    s.deliver("Weiter mit dem Nachfolger", 2);
+    s.env.ok(&["sync", "--once"]);
+    assert!(s.has("Weiter mit dem Nachfolger"));
+    assert_eq!(s.env.json(&["oauth", "status", "anna"])[0]["has_refresh_token"], true);
+    // A new token in the file (the admin got one elsewhere) starts a new chain.
+    std::fs::write(&file, refresh_token_by_hand(&s.provider)).unwrap();
+    let fresh = std::fs::read_to_string(&file).unwrap();
+    s.wait_for_expiry();
+    s.env.ok(&["sync", "--once"]);
+    assert!(!s.provider.refresh_valid(&fresh), "the new file token was not used");
 }

@@ -81,20 +81,8 @@ pub fn provider(host: Option<&PluginHost>, account: &Account) -> Result<Provider
             "auth = \"oauth2\" needs an [oauth2] section with client_id in the account file".into(),
         ));
     };
-    let email = &account.file.identity.email;
     let wanted = settings.provider.as_deref();
-    let data = match (host, wanted) {
-        (_, Some("custom")) | (None, _) => None,
-        (Some(host), Some(name)) => host
-            .ids(PluginKind::ProviderAdapter)
-            .iter()
-            .filter_map(|id| host.oauth2(id, email).ok().flatten())
-            .find(|d| d.provider == name),
-        (Some(host), None) => crate::provider::choose(host, account, &[])
-            .ok()
-            .flatten()
-            .and_then(|chosen| host.oauth2(&chosen.id, email).ok().flatten()),
-    };
+    let data = adapter_data(host, account);
     let name = wanted.map(str::to_owned).or_else(|| data.as_ref().map(|d| d.provider.clone()));
     let name = match name.as_deref() {
         // For messages: "the provider at login.example.com" says more than "custom".
@@ -110,15 +98,10 @@ pub fn provider(host: Option<&PluginHost>, account: &Account) -> Result<Provider
     let fill = |url: &str| url.replace("{tenant}", tenant);
     let token_url = settings.token_url.clone().or_else(|| data.as_ref().map(|d| d.token_url.clone()));
     let Some(token_url) = token_url else {
-        return Err(TokenError::Provider(match wanted {
-            Some(w) if w != "custom" => format!(
-                "[oauth2] provider = \"{w}\": no loaded provider adapter supplies OAuth2 data by that name; \
-                 set token_url (and auth_url) in [oauth2]"
-            ),
-            _ => "no OAuth2 endpoints: the provider adapter supplies none; set provider, or token_url and auth_url \
-                  in [oauth2]"
-                .to_owned(),
-        }));
+        let problem = host.and_then(|h| endpoint_problem(h, account));
+        return Err(TokenError::Provider(
+            problem.unwrap_or_else(|| "[oauth2]: no token endpoint; set token_url".into()),
+        ));
     };
     let client_secret = settings
         .client_secret
@@ -140,6 +123,42 @@ pub fn provider(host: Option<&PluginHost>, account: &Account) -> Result<Provider
             .map(|u| fill(&u)),
         scopes,
         scope_on_refresh: data.as_ref().is_some_and(|d| d.scope_on_refresh),
+    })
+}
+
+/// The adapter's OAuth2 data for an account: by `[oauth2] provider` name among the
+/// loaded adapters, else from the account's own adapter; none for `custom`. Blocking.
+fn adapter_data(host: Option<&PluginHost>, account: &Account) -> Option<crate::plugins::OAuth2Defaults> {
+    let email = &account.file.identity.email;
+    match (host, account.file.oauth2.as_ref().and_then(|o| o.provider.as_deref())) {
+        (_, Some("custom")) | (None, _) => None,
+        (Some(host), Some(name)) => host
+            .ids(PluginKind::ProviderAdapter)
+            .iter()
+            .filter_map(|id| host.oauth2(id, email).ok().flatten())
+            .find(|d| d.provider == name),
+        (Some(host), None) => crate::provider::choose(host, account, &[])
+            .ok()
+            .flatten()
+            .and_then(|chosen| host.oauth2(&chosen.id, email).ok().flatten()),
+    }
+}
+
+/// What `postfachd check` can say without the network or secrets: an `auth = "oauth2"`
+/// account for which neither `[oauth2]` nor an adapter names a token endpoint. Blocking.
+pub fn endpoint_problem(host: &PluginHost, account: &Account) -> Option<String> {
+    let settings = account.file.oauth2.as_ref()?;
+    if !account.uses_oauth2() || settings.token_url.is_some() || adapter_data(Some(host), account).is_some() {
+        return None;
+    }
+    Some(match settings.provider.as_deref() {
+        Some(name) if name != "custom" => format!(
+            "[oauth2] provider = \"{name}\": no loaded provider adapter supplies OAuth2 data by that name; \
+             set token_url (and auth_url) in [oauth2]"
+        ),
+        _ => "[oauth2]: no token endpoint: the account's provider adapter supplies no OAuth2 data; set provider \
+              (\"google\", \"microsoft\"), or token_url and auth_url"
+            .to_owned(),
     })
 }
 

@@ -191,7 +191,18 @@ pub async fn connect(
     if ep.auth == crate::config::AuthMechanism::Oauth2 {
         ep.password = Some(crate::oauth::access_token(store, account, plugins).await?);
     }
-    let mut session = imap::open(&ep).await?;
+    let mut session = match imap::open(&ep).await {
+        Ok(s) => s,
+        Err(e) if e.is_auth() && ep.auth == crate::config::AuthMechanism::Oauth2 => {
+            // A token refused before its time (revoked at the provider): the next attempt
+            // gets a new one instead of presenting this one until it expires.
+            if let Err(forget) = store.forget_oauth_access(&account.id).await {
+                warn!(error = %forget, "cannot forget the refused access token");
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(host) = plugins
         && account.file.provider == "auto"
         && session.has("ID")

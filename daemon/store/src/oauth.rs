@@ -158,6 +158,21 @@ impl super::Store {
         .await
     }
 
+    /// Forgets the access token (the server refused it before it expired: revoked, or the
+    /// password changed), so the next login refreshes first. The refresh token stays.
+    pub async fn forget_oauth_access(&self, account: &str) -> Result<(), StoreError> {
+        let account = account.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "UPDATE oauth_tokens SET access_token = NULL, access_expires_ms = NULL, updated_at = ?2
+                 WHERE account = ?1",
+                params![account, now_unix()],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
     /// Forgets every token of an account; `false` if there were none.
     pub async fn forget_oauth(&self, account: &str) -> Result<bool, StoreError> {
         let account = account.to_owned();

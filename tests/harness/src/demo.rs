@@ -226,7 +226,12 @@ fn kanzlei(dir: &Path) -> Result<Dovecot, HarnessError> {
         "INBOX",
         &[],
         None,
-        &mail(28, "Amtsgericht Musterstadt <poststelle@ag-musterstadt.de>", "Aktenzeichen 3 C 77/26", "Eingang bestätigt.\r\n"),
+        &mail(
+            28,
+            "Amtsgericht Musterstadt <poststelle@ag-musterstadt.de>",
+            "Aktenzeichen 3 C 77/26",
+            "Eingang bestätigt.\r\n",
+        ),
     )?;
     let gericht = "Amtsgericht Musterstadt <poststelle@ag-musterstadt.de>";
     c.append("INBOX", &[], None, &mail(21, gericht, "Terminladung 2 C 123/26", "Termin am 14.12.2026.\r\n"))?;

@@ -499,7 +499,12 @@ namespace inbox {{
         &self.config
     }
 
-    /// Dovecot's log so far.
+    /// Dovecot's whole log file so far (for counting lines; [`Dovecot::log`] is for messages).
+    pub fn full_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log/dovecot.log")).unwrap_or_default()
+    }
+
+    /// Dovecot's log so far: the last 60 lines, and what it wrote to stderr.
     pub fn log(&self) -> String {
         let main = std::fs::read_to_string(self.dir.path().join("log/dovecot.log")).unwrap_or_default();
         let stderr = std::fs::read_to_string(self.dir.path().join("log/stderr.log")).unwrap_or_default();

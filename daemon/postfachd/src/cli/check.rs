@@ -77,6 +77,9 @@ fn plugin_references(account: &Account, host: &PluginHost) -> Vec<ConfigError> {
             ),
         });
     }
+    if let Some(problem) = crate::oauth::endpoint_problem(host, account) {
+        errors.push(ConfigError { path: account.path.clone(), at: located.key(&["oauth2"]), message: problem });
+    }
     for router in &account.file.routing.plugins {
         if !routers.contains(router) {
             errors.push(ConfigError {
