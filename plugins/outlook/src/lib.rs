@@ -55,7 +55,8 @@ impl ProviderAdapter for Outlook {
     }
 
     fn defaults(&self, email: &str) -> Option<ServerDefaults> {
-        domain_in(email, DOMAINS).then(|| ServerDefaults {
+        domain_in(email, DOMAINS).then(|| {
+            ServerDefaults {
             imap: Server::tls("outlook.office365.com", 993),
             smtp: Server::starttls("smtp-mail.outlook.com", 587),
             login: LoginForm::FullAddress,
@@ -64,6 +65,7 @@ impl ProviderAdapter for Outlook {
                  Microsoft 365 uses smtp.office365.com"
                     .into(),
             ),
+        }
         })
     }
 
