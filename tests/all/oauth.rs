@@ -556,3 +556,26 @@ fn a_refresh_token_from_a_file_works_and_its_rotated_successors_are_kept_in_the_
     s.env.ok(&["sync", "--once"]);
     assert!(!s.provider.refresh_valid(&fresh), "the new file token was not used");
 }
+
+#[test]
+fn the_daemon_and_a_command_next_to_it_refresh_once_with_a_rotating_provider() {
+    let s = setup(OAuthConfig { rotate: true, ..lifetime(3) });
+    s.deliver("Erste", 1);
+    s.write("");
+    s.authorize_with_device();
+    let daemon = s.env.daemon();
+    daemon.wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Erste")).then_some(()));
+    s.wait_for_expiry();
+    // A slow provider, so the daemon's refresh and the command's overlap.
+    s.provider.slow_token_endpoint(Duration::from_secs(2));
+    let before = s.provider.token_requests();
+    s.deliver("Zweite", 2);
+    s.dv.doveadm(&["kick", ANNA]).unwrap();
+    s.env.ok(&["sync", "--once"]);
+    daemon.wait_for("the daemon back", T, || (s.env.account("anna")["state"] == "idle").then_some(()));
+    assert!(s.has("Zweite"));
+    // One refresh: had both presented the same refresh token, the rotating provider
+    // would have refused the second.
+    assert_eq!(s.provider.token_requests() - before, 1);
+    assert!(!s.state_events().iter().any(|(state, _)| state == "auth-failed"), "{:?}", s.state_events());
+}

@@ -4,8 +4,10 @@
 //! The current access token lives in the store, so every connection of an account (the
 //! sync session, IDLE watchers, SMTP) and a second process use the same one. It is
 //! refreshed *before* it expires — when less than a quarter of its life (at most five
-//! minutes) is left — never after a failed login. Refreshes are single flight per
-//! account: whoever comes second waits and takes the new token. A rotated refresh token
+//! minutes) is left — not when a login fails (a token the server refuses before its time
+//! is dropped, so the next login gets a new one). Refreshes are single flight per
+//! account, within the process (a mutex) and across processes (a file lock in the data
+//! directory): whoever comes second waits and takes the new token. A rotated refresh token
 //! is stored in the same write as the access token, before the access token is used.
 
 use std::collections::HashMap;
@@ -196,8 +198,41 @@ fn now_ms() -> i64 {
 /// Whether a token obtained at `obtained` and expiring at `expires` is good for a login
 /// now: more than a quarter of its life (at most five minutes) left.
 fn fresh(now: i64, obtained: i64, expires: i64) -> bool {
+    if expires <= obtained {
+        return false;
+    }
     let margin = ((expires - obtained) / 4).clamp(0, 300_000);
     now < expires - margin
+}
+
+/// The stored access token, if it is good for a login now.
+fn fresh_token(g: &crate::store::OAuthGrant) -> Option<Secret> {
+    let (token, obtained, expires) = (g.access_token.as_ref()?, g.access_obtained_ms?, g.access_expires_ms?);
+    fresh(now_ms(), obtained, expires).then(|| Secret::new(token.clone()))
+}
+
+/// Holds `<data_dir>/oauth/<account>.lock` (flock) while a refresh runs, so the daemon
+/// and a command next to it (`sync --once`, `send --now`, `test`) never refresh at once:
+/// with a rotating provider the second would present the token the first just replaced.
+/// `None` (carry on without) when the file cannot be locked.
+async fn process_lock(store: &Store, account: &str) -> Option<std::fs::File> {
+    let dir = store.path().parent()?.join("oauth");
+    let path = dir.join(format!("{account}.lock"));
+    let locked = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await;
+    match locked {
+        Ok(Ok(file)) => Some(file),
+        Ok(Err(e)) => {
+            warn!(error = %e, "cannot take the OAuth2 refresh lock; refreshing without it");
+            None
+        }
+        Err(_) => None,
+    }
 }
 
 /// A valid access token for a login, refreshed first if it is about to expire.
@@ -209,12 +244,15 @@ pub async fn access_token(
     let flight = flight(store, &account.id);
     let _only_one = flight.lock().await;
     let grant = store.oauth_grant(&account.id).await?;
-    if let Some(g) = &grant
-        && let (Some(token), Some(obtained), Some(expires)) =
-            (&g.access_token, g.access_obtained_ms, g.access_expires_ms)
-        && fresh(now_ms(), obtained, expires)
-    {
-        return Ok(Secret::new(token.clone()));
+    if let Some(token) = grant.as_ref().and_then(fresh_token) {
+        return Ok(token);
+    }
+    // A refresh is due. Another process may be doing it right now: wait for it, then look
+    // again.
+    let _only_process = process_lock(store, &account.id).await;
+    let grant = store.oauth_grant(&account.id).await?;
+    if let Some(token) = grant.as_ref().and_then(fresh_token) {
+        return Ok(token);
     }
     let (acct, host) = (account.clone(), plugins.cloned());
     let (provider, configured) = tokio::task::spawn_blocking(move || {
@@ -260,6 +298,16 @@ pub async fn access_token(
             Err(TokenError::Temporary(e))
         }
         Err(e) => {
+            // Where the process lock could not be had, another process (`sync --once` next
+            // to the daemon) may have refreshed at the same moment, and a rotating provider
+            // then refuses the token it replaced: take what that process stored.
+            if let Ok(Some(g)) = store.oauth_grant(&account.id).await
+                && g.refresh_token.as_deref() != Some(refresh_token.expose())
+                && let Some(token) = fresh_token(&g)
+            {
+                info!("OAuth2 access token refreshed by another process");
+                return Ok(token);
+            }
             metrics::counter!("postfach_oauth_refreshes_total", "result" => "refused").increment(1);
             warn!(error = %e, "OAuth2 refresh refused");
             let _ = store.oauth_failed(&account.id, &e.to_string(), true).await;
