@@ -46,12 +46,16 @@ struct Setup {
 }
 
 fn setup(config: OAuthConfig) -> Setup {
+    setup_with(config, |c| c)
+}
+
+fn setup_with(config: OAuthConfig, dovecot: impl FnOnce(DovecotConfig) -> DovecotConfig) -> Setup {
     let provider = OAuthServer::start(OAuthConfig { user: ANNA.into(), ..config }).unwrap();
-    let dovecot_config = DovecotConfig::default()
+    let dovecot_config = dovecot(DovecotConfig::default())
         .oauth2(&provider.url("/userinfo"))
         .mailbox(MailboxSpec::special("Gesendet", "\\Sent"))
         .mailbox(MailboxSpec::new("Projekte"));
-    let dv = dovecot(dovecot_config, &[ANNA, BOB]);
+    let dv = crate::support::dovecot(dovecot_config, &[ANNA, BOB]);
     Setup { provider, dv, env: Env::new() }
 }
 
@@ -404,6 +408,24 @@ fn mail_is_sent_through_postfix_with_oauthbearer() {
 }
 
 #[test]
+fn a_server_that_offers_only_xoauth2_gets_xoauth2_for_imap_and_smtp() {
+    let s = setup_with(OAuthConfig::default(), DovecotConfig::xoauth2_only);
+    let pf = Postfix::start(&s.dv).unwrap();
+    s.deliver("Wie bei Microsoft", 1);
+    s.write(&smtp(&pf));
+    s.authorize_with_device();
+    s.env.ok(&["sync", "--once"]);
+    assert!(s.has("Wie bei Microsoft"));
+    let logins = logins(&s.dv);
+    assert!(!logins.is_empty() && logins.iter().all(|l| l.contains("method=XOAUTH2")), "{logins:#?}");
+    // SMTP: OAUTHBEARER is answered 504, then XOAUTH2 works.
+    s.env.ok(&["send", "anna", "--to", BOB, "--subject", "Per XOAUTH2 gesendet", "--body", "x", "--now"]);
+    wait_for("the mail in Bob's INBOX", T, || bobs_inbox_has(&s.dv, "Per XOAUTH2 gesendet").then_some(()));
+    let log = pf.log();
+    assert!(log.contains("sasl_method=XOAUTH2, sasl_username=anna@architekt.test"), "{log}");
+}
+
+#[test]
 fn imap_idle_watchers_and_smtp_needing_a_token_at_once_make_one_token_request() {
     let s = setup(lifetime(8));
     let pf = Postfix::start(&s.dv).unwrap();
@@ -578,4 +600,30 @@ fn the_daemon_and_a_command_next_to_it_refresh_once_with_a_rotating_provider() {
     // would have refused the second.
     assert_eq!(s.provider.token_requests() - before, 1);
     assert!(!s.state_events().iter().any(|(state, _)| state == "auth-failed"), "{:?}", s.state_events());
+}
+
+#[test]
+fn a_refused_token_at_smtp_defers_the_message_and_the_next_attempt_refreshes() {
+    let s = setup(OAuthConfig::default());
+    let pf = Postfix::start(&s.dv).unwrap();
+    s.write(&format!("{}retry_initial_secs = 1\n", smtp(&pf)));
+    s.authorize_with_device();
+    let db = rusqlite::Connection::open(s.env.path().join("data/postfach.sqlite3")).unwrap();
+    db.execute("UPDATE oauth_tokens SET access_token = 'at-revoked-early' WHERE account = 'anna'", []).unwrap();
+    let out = s.env.run(&["send", "anna", "--to", BOB, "--subject", "Zweiter Versuch", "--body", "x", "--now"]);
+    assert!(!out.status.success());
+    let outbox = s.env.json(&["outbox"]);
+    let entry = &outbox.as_array().unwrap()[0];
+    assert_eq!(entry["state"], "deferred", "{entry}");
+    let error = entry["last_error"].as_str().unwrap();
+    assert!(
+        error.starts_with("AUTH: permanent error (535)")
+            && error.ends_with("(the server refused the access token (invalid_token))"),
+        "{error}"
+    );
+    assert!(!format!("{out:?}{outbox}").contains("at-revoked-early"));
+    // The daemon's next attempt gets a new token first.
+    let daemon = s.env.daemon();
+    daemon.wait_for("the message sent", T, || (s.env.json(&["outbox"])[0]["state"] == "sent").then_some(()));
+    assert!(bobs_inbox_has(&s.dv, "Zweiter Versuch"));
 }

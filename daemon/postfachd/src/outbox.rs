@@ -158,6 +158,14 @@ pub async fn attempt(ctx: &Context, entry: &Entry) -> Result<Outcome, StoreError
             ctx.store.set_copy(id, &copy).await?;
             Ok(Outcome::Sent { reply, copy })
         }
+        Err(e) if e.stage == "AUTH" && endpoint.auth == Some(crate::config::AuthMechanism::Oauth2) => {
+            // A refused OAuth2 token is no reason to give up on the message: drop the
+            // token so the next attempt refreshes (or the account shows why it cannot).
+            if let Err(forget) = ctx.store.forget_oauth_access(&account.id).await {
+                warn!(error = %forget, "cannot forget the refused access token");
+            }
+            defer(ctx, &account, entry, e.to_string()).await
+        }
         Err(e) if e.permanent => fail(ctx, entry, e.to_string()).await,
         Err(e) => defer(ctx, &account, entry, e.to_string()).await,
     }

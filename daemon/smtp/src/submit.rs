@@ -153,8 +153,10 @@ async fn open(ep: &SmtpEndpoint, steps: &mut Vec<ProbeStep>) -> Result<AsyncSmtp
     }
 }
 
-/// OAuth2: OAUTHBEARER (RFC 7628), and XOAUTH2 when the server does not know it (504).
-/// Spoken here so a refused token's JSON report reaches the error text.
+/// OAuth2: OAUTHBEARER (RFC 7628) where the server offers it, else XOAUTH2. Spoken here
+/// so a refused token's JSON report reaches the error text. lettre records only the
+/// mechanisms it knows, so the EHLO is asked again to see whether OAUTHBEARER is among them
+/// (Postfix answers an unknown mechanism with 535, not 504, so trying is no way to find out).
 async fn oauth2(
     conn: &mut AsyncSmtpConnection,
     ep: &SmtpEndpoint,
@@ -162,14 +164,18 @@ async fn oauth2(
     token: &str,
 ) -> Result<String, SmtpError> {
     let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let bearer = b64(postfach_net::sasl::oauthbearer(user, &ep.host, ep.port, token));
-    match sasl_exchange(conn, ep.timeout, "OAUTHBEARER", &bearer, "AQ==").await {
-        // 504: "Unrecognized authentication type" (Microsoft 365 knows only XOAUTH2).
-        Err(e) if e.text.starts_with("permanent error (504)") => {
-            let xoauth2 = b64(postfach_net::sasl::xoauth2(user, token));
-            sasl_exchange(conn, ep.timeout, "XOAUTH2", &xoauth2, "").await
-        }
-        other => other,
+    let ehlo = timed(ep.timeout, "EHLO", conn.command("EHLO postfach.localhost\r\n")).await?;
+    let bearer = ehlo.message().any(|line| {
+        let mut words = line.split_whitespace();
+        words.next().is_some_and(|w| w.eq_ignore_ascii_case("AUTH"))
+            && words.any(|m| m.eq_ignore_ascii_case("OAUTHBEARER"))
+    });
+    if bearer {
+        let initial = b64(postfach_net::sasl::oauthbearer(user, &ep.host, ep.port, token));
+        sasl_exchange(conn, ep.timeout, "OAUTHBEARER", &initial, "AQ==").await
+    } else {
+        let initial = b64(postfach_net::sasl::xoauth2(user, token));
+        sasl_exchange(conn, ep.timeout, "XOAUTH2", &initial, "").await
     }
 }
 

@@ -85,6 +85,8 @@ pub struct DovecotConfig {
     /// The introspection URL of an OAuth2 provider: logins with XOAUTH2 and OAUTHBEARER
     /// are checked there (`passdb { driver = oauth2 }`).
     pub oauth2: Option<String>,
+    /// Offer XOAUTH2 only, not OAUTHBEARER (as Microsoft 365 does).
+    pub xoauth2_only: bool,
 }
 
 impl DovecotConfig {
@@ -110,6 +112,13 @@ impl DovecotConfig {
     /// `introspection_url` confirms (`{"active": true, "email": <user>}`).
     pub fn oauth2(mut self, introspection_url: &str) -> Self {
         self.oauth2 = Some(introspection_url.to_owned());
+        self
+    }
+
+    /// With [`DovecotConfig::oauth2`]: offer XOAUTH2 only, as Microsoft 365 does (IMAP and,
+    /// through Dovecot's SASL, Postfix submission).
+    pub fn xoauth2_only(mut self) -> Self {
+        self.xoauth2_only = true;
         self
     }
 
@@ -466,10 +475,15 @@ namespace inbox {{
             imaps = self.imaps_port,
             lmtp = self.lmtp_port,
             auth = self.auth_port,
-            oauth_mechanisms = if self.config.oauth2.is_some() { " xoauth2 oauthbearer" } else { "" },
+            oauth_mechanisms = match (&self.config.oauth2, self.config.xoauth2_only) {
+                (None, _) => "",
+                (Some(_), true) => " xoauth2",
+                (Some(_), false) => " xoauth2 oauthbearer",
+            },
             oauth_passdb = if self.config.oauth2.is_some() {
+                let mechanisms = if self.config.xoauth2_only { "xoauth2" } else { "xoauth2 oauthbearer" };
                 format!(
-                    "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {}/dovecot-oauth2.conf.ext\n}}\n",
+                    "passdb {{\n  driver = oauth2\n  mechanisms = {mechanisms}\n  args = {}/dovecot-oauth2.conf.ext\n}}\n",
                     r
                 )
             } else {
