@@ -179,6 +179,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        // Every write transaction takes the write lock when it begins. A deferred one that
+        // reads first would get SQLITE_BUSY at once — without waiting for the busy timeout —
+        // when another process (the daemon next to `sync --once`) committed in between.
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         migrate(&mut conn, path)?;
         let indexed = index::index_backlog(&mut conn).map_err(sql)?;
         if indexed > 0 {
