@@ -18,13 +18,14 @@ const BOB: &str = "bob@kanzlei.test";
 const CLIENT_SECRET: &str = "cs-postfach-test-client-secret";
 const T: Duration = Duration::from_secs(30);
 
-/// An access token for the provider's user, by the device flow (the test approves).
-fn access_token(provider: &OAuthServer) -> String {
+/// Tokens for the provider's user by the device flow, done by hand (the test approves):
+/// what an admin would get outside Postfach.
+fn tokens_by_hand(provider: &OAuthServer) -> Value {
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let started: Value =
         client.post(provider.url("/device/code")).form(&[("client_id", "postfach")]).send().unwrap().json().unwrap();
     assert!(provider.approve(started["user_code"].as_str().unwrap()));
-    let tokens: Value = client
+    client
         .post(provider.url("/token"))
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
@@ -33,8 +34,17 @@ fn access_token(provider: &OAuthServer) -> String {
         .send()
         .unwrap()
         .json()
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
+        .unwrap()
+}
+
+/// An access token obtained by hand.
+fn access_token(provider: &OAuthServer) -> String {
+    tokens_by_hand(provider)["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A refresh token obtained by hand.
+fn refresh_token_by_hand(provider: &OAuthServer) -> String {
+    tokens_by_hand(provider)["refresh_token"].as_str().unwrap().to_owned()
 }
 
 /// The provider, a Dovecot that checks tokens there (with Sent for the SMTP tests), and a
@@ -527,25 +537,6 @@ fn an_access_token_refused_before_its_time_shows_the_servers_words_and_the_next_
     s.env.ok(&["sync", "--once"]);
     assert!(s.has("Widerrufen"));
     assert_eq!(s.provider.token_requests(), before + 1);
-}
-
-/// A refresh token obtained outside Postfach (the device flow, done by hand).
-fn refresh_token_by_hand(provider: &OAuthServer) -> String {
-    let client = reqwest::blocking::Client::new();
-    let started: Value =
-        client.post(provider.url("/device/code")).form(&[("client_id", "x")]).send().unwrap().json().unwrap();
-    assert!(provider.approve(started["user_code"].as_str().unwrap()));
-    let tokens: Value = client
-        .post(provider.url("/token"))
-        .form(&[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("device_code", started["device_code"].as_str().unwrap()),
-        ])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    tokens["refresh_token"].as_str().unwrap().to_owned()
 }
 
 #[test]
