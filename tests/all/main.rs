@@ -9,6 +9,7 @@ mod api;
 mod changes;
 mod check;
 mod crash;
+mod faults;
 mod import;
 mod lifecycle;
 mod oauth;

@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use postfach_test_harness::mail::Mail;
-use postfach_test_harness::{Dovecot, DovecotConfig, MailboxSpec, OAuthConfig, OAuthServer, Postfix};
+use postfach_test_harness::{
+    Direction, Dovecot, DovecotConfig, Fault, FaultProxy, MailboxSpec, OAuthConfig, OAuthServer, Postfix,
+};
 use serde_json::Value;
 
 use crate::support::{Env, PASSWORD, account_toml, dovecot, postfachd_bin, wait_for};
@@ -617,4 +619,30 @@ fn a_refused_token_at_smtp_defers_the_message_and_the_next_attempt_refreshes() {
     let daemon = s.env.daemon();
     daemon.wait_for("the message sent", T, || (s.env.json(&["outbox"])[0]["state"] == "sent").then_some(()));
     assert!(bobs_inbox_has(&s.dv, "Zweiter Versuch"));
+}
+
+#[test]
+fn a_token_refresh_cut_in_the_middle_means_backing_off_and_the_next_try_works() {
+    let s = setup(lifetime(2));
+    let proxy = FaultProxy::start(([127, 0, 0, 1], s.provider.port).into()).unwrap();
+    s.deliver("Vorher", 1);
+    let through_proxy = s
+        .account("[sync]\nretry_initial_secs = 1\n")
+        .replace(&s.provider.url("/token"), &format!("http://127.0.0.1:{}/token", proxy.port));
+    s.env.write_account("anna", &through_proxy);
+    s.authorize_with_device();
+    let daemon = s.env.daemon();
+    daemon
+        .wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Vorher")).then_some(()));
+    // The token endpoint's answer is cut after its first bytes.
+    proxy.arm(Direction::Downstream, 20, Fault::Drop);
+    s.wait_for_expiry();
+    s.deliver("Nachher", 2);
+    s.dv.doveadm(&["kick", ANNA]).unwrap();
+    daemon.wait_for("recovery", T, || s.has("Nachher").then_some(()));
+    assert_eq!(proxy.fired(), 1);
+    let log = daemon.log();
+    assert!(log.contains("OAuth2 refresh failed; will retry"), "{log}");
+    assert!(!s.state_events().iter().any(|(state, _)| state == "auth-failed"), "{:?}", s.state_events());
+    assert_eq!(s.provider.refused_introspections(), 0);
 }

@@ -245,6 +245,35 @@ async fn place(
     result
 }
 
+/// Tries the Sent copies that failed (a connection cut during APPEND, a server that was
+/// down) once more; `append_once` looks for the Message-ID first, so a copy that did
+/// arrive is not appended twice.
+async fn retry_copies(ctx: &Context, cancel: &CancellationToken) {
+    let missing = match ctx.store.outbox_missing_copies(Timestamp::now()).await {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(error = %e, "cannot read the outbox's missing Sent copies");
+            return;
+        }
+    };
+    for entry in missing {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let Some(account) = ctx.config.load_accounts().accounts.remove(&entry.account) else { continue };
+        let raw = match ctx.store.outbox_raw(entry.id).await {
+            Ok(Some(raw)) => raw,
+            _ => continue,
+        };
+        let span = tracing::info_span!("outbox", account = %entry.account, id = entry.id);
+        let copy = sent_copy(ctx, &account, &entry, &raw).instrument(span).await;
+        info!(account = %entry.account, outbox = entry.id, %copy, "Sent copy tried again");
+        if let Err(e) = ctx.store.set_copy(entry.id, &copy).await {
+            warn!(error = %e, "cannot record the Sent copy");
+        }
+    }
+}
+
 /// The daemon's outbox loop: delivers what is due, sleeps until the next entry is due or a
 /// `postfachd send` wakes it.
 pub async fn run(ctx: Context, wake: Arc<Notify>, cancel: CancellationToken) {
@@ -275,10 +304,14 @@ pub async fn run(ctx: Context, wake: Arc<Notify>, cancel: CancellationToken) {
                 return;
             }
         }
+        retry_copies(&ctx, &cancel).await;
         let next = ctx.store.outbox_next_due().await.ok().flatten();
-        let wait = next.map_or(Duration::from_secs(60), |at| {
+        let mut wait = next.map_or(Duration::from_secs(60), |at| {
             Duration::from_secs(Timestamp::now().secs_until(at).clamp(0, 60) as u64)
         });
+        if ctx.store.outbox_copies_missing().await.unwrap_or(false) {
+            wait = wait.min(Duration::from_secs(10));
+        }
         tokio::select! {
             () = wake.notified() => {}
             () = tokio::time::sleep(wait.max(Duration::from_millis(200))) => {}

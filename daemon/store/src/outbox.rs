@@ -191,6 +191,23 @@ pub(crate) fn due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Entry>> {
     rows.collect()
 }
 
+/// Sent messages whose Sent copy failed (`copy` starts with `error:`) or was never
+/// recorded (a crash between the server's acceptance and the copy), for another try. The
+/// wait grows with the message's age (a quarter of it, at least 10 s; two minutes for a
+/// copy never recorded, which another process may still be writing); after two days
+/// nobody tries any more.
+pub(crate) fn missing_copies(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Entry>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM outbox
+         WHERE kind = 'send' AND state = 'sent' AND sent_at >= ?1 - 172800
+           AND ((copy LIKE 'error:%' AND updated_at <= ?1 - MAX(10, (?1 - sent_at) / 4))
+                OR (copy IS NULL AND updated_at <= ?1 - 120))
+         ORDER BY id"
+    ))?;
+    let rows = stmt.query_map([now], row)?;
+    rows.collect()
+}
+
 /// The earliest time an entry becomes due, if any is waiting.
 pub(crate) fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'deferred')", [], |r| r.get(0))
@@ -399,6 +416,24 @@ impl super::Store {
     pub async fn set_copy(&self, id: i64, copy: &str) -> Result<(), StoreError> {
         let copy = copy.to_owned();
         self.run(move |c| set_copy(c, id, &copy)).await
+    }
+
+    /// Sent messages whose Sent copy should be tried again now (see [`missing_copies`]).
+    pub async fn outbox_missing_copies(&self, now: Timestamp) -> Result<Vec<Entry>, StoreError> {
+        self.run(move |c| missing_copies(c, now.0)).await
+    }
+
+    /// Whether any Sent copy from the last two days is missing (tried again later or now).
+    pub async fn outbox_copies_missing(&self) -> Result<bool, StoreError> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE kind = 'send' AND state = 'sent'
+                    AND sent_at >= ?1 - 172800 AND (copy IS NULL OR copy LIKE 'error:%'))",
+                [now_unix()],
+                |r| r.get(0),
+            )
+        })
+        .await
     }
 
     /// Queues a failed or deferred entry again, now; false if it was neither.

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use postfach_test_harness::mail::Mail;
-use postfach_test_harness::{Delivery, DovecotConfig, WebhookReceiver};
+use postfach_test_harness::{Delivery, Direction, DovecotConfig, Fault, FaultProxy, WebhookReceiver};
 use serde_json::Value;
 
 use super::client::{Api, token};
@@ -16,12 +16,16 @@ const ANNA: &str = "anna@architekt.test";
 const SECRET: &str = "whsec_c2VocmdlaGVpbWVzLXdlYmhvb2stZ2VoZWltbmlz";
 
 fn configure(env: &Env, hooks: &[(&WebhookReceiver, &str)]) {
+    let urls: Vec<(String, &str)> = hooks.iter().map(|(r, extra)| (r.url(), *extra)).collect();
+    configure_urls(env, &urls);
+}
+
+fn configure_urls(env: &Env, hooks: &[(String, &str)]) {
     let path = env.path().join("postfach.toml");
     let mut toml = std::fs::read_to_string(&path).unwrap();
-    for (receiver, extra) in hooks {
+    for (url, extra) in hooks {
         toml.push_str(&format!(
-            "\n[[webhooks]]\nurl = \"{}\"\nsecret = {{ env = \"POSTFACH_WEBHOOK_SECRET\" }}\n{extra}\n",
-            receiver.url()
+            "\n[[webhooks]]\nurl = \"{url}\"\nsecret = {{ env = \"POSTFACH_WEBHOOK_SECRET\" }}\n{extra}\n"
         ));
     }
     std::fs::write(path, toml).unwrap();
@@ -238,4 +242,38 @@ fn a_backlog_larger_than_a_batch_is_delivered_completely() {
     let seqs = delivered(&receiver);
     assert_eq!(seqs.len(), 450, "each event once");
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order");
+}
+
+#[test]
+fn a_delivery_cut_in_the_middle_is_sent_again_with_the_same_id_and_nothing_is_skipped() {
+    let dv = dovecot(DovecotConfig::default(), &[ANNA]);
+    let receiver = WebhookReceiver::start(SECRET).unwrap();
+    let port: u16 = receiver.url().split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap();
+    let proxy = FaultProxy::start(([127, 0, 0, 1], port).into()).unwrap();
+    let env = Env::new();
+    // The receiver, reached through the proxy.
+    configure_urls(&env, &[(receiver.url().replace(&format!(":{port}/"), &format!(":{}/", proxy.port)), "")]);
+    env.write_account("architekt", &account_toml(&dv, ANNA, ""));
+    let mut c = dv.client(ANNA).unwrap();
+    for n in 1..=3 {
+        c.append("INBOX", &[], None, &Mail::new(n, &format!("Hook {n}")).to_bytes()).unwrap();
+    }
+    // The first POST is cut half-way through its body.
+    proxy.arm(Direction::Upstream, 400, Fault::Drop);
+    let admin = token(&env, &["--user", "root", "--admin"]);
+    let d = daemon(&env);
+    let api = Api::of(&env, &d);
+    let events = d.wait_for("every event delivered", Duration::from_secs(30), || {
+        let events: Vec<i64> = feed(&api, &admin).iter().map(|e| e.0).collect();
+        let news = feed(&api, &admin).iter().filter(|e| e.1 == "new-message").count();
+        (news == 3 && delivered(&receiver) == events).then_some(events)
+    });
+    assert_eq!(proxy.fired(), 1);
+    // Each event exactly once at the receiver, in order, with its stable id.
+    let got = receiver.deliveries();
+    assert_eq!(got.iter().map(seq_of).collect::<Vec<_>>(), events);
+    for d in &got {
+        assert_eq!(d.header("webhook-id"), Some(format!("evt_{}", seq_of(d)).as_str()));
+        assert!(d.verified);
+    }
 }
