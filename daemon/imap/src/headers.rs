@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
+use mail_parser::{Address, DateTime, HeaderName, HeaderValue, MessageParser};
 
 use postfach_model::Headers;
 
@@ -21,7 +21,10 @@ static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
         .header_address(HeaderName::From)
         .header_address(HeaderName::To)
         .header_address(HeaderName::Cc)
-        .header_date(HeaderName::Date)
+        // Read raw and parsed on its own below: mail-parser's date parser reads two bytes
+        // past a one-letter zone (`Date: … 10:00:00 Z`), which at the end of the line
+        // swallows the next field (found by the fuzz tests: the Subject went missing).
+        .header_raw(HeaderName::Date)
         .default_header_ignore()
 });
 
@@ -34,7 +37,11 @@ pub fn parse(raw: &[u8]) -> Headers {
         from: addresses(msg.from()),
         to: addresses(msg.to()),
         cc: addresses(msg.cc()),
-        date: msg.date().map(|d| d.to_timestamp()),
+        date: msg
+            .header(HeaderName::Date)
+            .and_then(HeaderValue::as_text)
+            .and_then(DateTime::parse_rfc822)
+            .map(|d| d.to_timestamp()),
         in_reply_to: ids(msg.in_reply_to()).into_iter().next(),
         references: ids(msg.references()),
     }
@@ -62,9 +69,10 @@ fn addresses(addr: Option<&Address<'_>>) -> Vec<String> {
     addr.iter()
         .filter_map(|a| match (&a.name, &a.address) {
             (Some(name), Some(address)) if !name.is_empty() => Some(format!("{name} <{address}>")),
-            (_, Some(address)) => Some(address.to_string()),
-            (Some(name), None) => Some(name.to_string()),
-            (None, None) => None,
+            (_, Some(address)) if !address.is_empty() => Some(address.to_string()),
+            // An empty encoded word (`From: =?utf-8?B??=`) reads as an empty name: no address.
+            (Some(name), _) if !name.is_empty() => Some(name.to_string()),
+            _ => None,
         })
         .collect()
 }

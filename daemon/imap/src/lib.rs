@@ -13,6 +13,8 @@ mod changes;
 mod create;
 mod error;
 mod folders;
+#[cfg(test)]
+mod fuzz;
 mod gmail;
 mod headers;
 mod idle;
