@@ -15,6 +15,8 @@ pub mod changes;
 pub mod cli;
 pub mod daemon;
 pub mod drafts;
+#[cfg(test)]
+mod fuzz;
 pub mod import;
 pub mod logging;
 pub mod oauth;
