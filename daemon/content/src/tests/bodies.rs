@@ -93,3 +93,26 @@ fn the_snippet_does_not_end_in_a_space_when_cut_between_words() {
     assert_eq!(snippet("abc", 3), "abc");
     assert_eq!(snippet(" \n ", 3), "");
 }
+
+#[test]
+fn a_message_without_a_header_section_is_all_body_text() {
+    let raw = b"Nur ein Text ohne Kopfzeilen: und ohne Leerzeile davor.\r\nZweite Zeile.\r\n";
+    let content = parse(raw);
+    assert_eq!(
+        content.text.as_deref(),
+        Some("Nur ein Text ohne Kopfzeilen: und ohne Leerzeile davor.\r\nZweite Zeile.\r\n")
+    );
+    assert!(content.snippet.starts_with("Nur ein Text"), "{:?}", content.snippet);
+    assert!(crate::search_document(raw).body.contains("zweite"));
+}
+
+#[test]
+fn a_first_line_that_is_a_header_field_or_an_mbox_separator_still_starts_the_header() {
+    for raw in [
+        &b"Subject: Kopf\r\n\r\nRumpf\r\n"[..],
+        b"X-Obsolet : Kopf\r\n\r\nRumpf\r\n",
+        b"From jm@example.de Mon Nov 23 09:00:00 2026\r\nSubject: Kopf\r\n\r\nRumpf\r\n",
+    ] {
+        assert_eq!(parse(raw).text.as_deref().map(str::trim), Some("Rumpf"), "{}", String::from_utf8_lossy(raw));
+    }
+}
