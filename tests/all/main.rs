@@ -10,6 +10,7 @@ mod changes;
 mod check;
 mod crash;
 mod faults;
+mod hostile_mail;
 mod import;
 mod lifecycle;
 mod oauth;

@@ -3,7 +3,7 @@
 //! feed, webhooks and metrics.
 
 mod access;
-mod client;
+pub mod client;
 mod content;
 mod feed;
 mod meta;
