@@ -369,11 +369,11 @@ const ANSWER_BOUND: Duration = Duration::from_secs(20);
 
 /// The most resident memory a process may have used for the hostile mailbox: 8 × the
 /// 50 MiB message. Measured (debug build): about 200 MiB for `sync --once` and for the
-/// daemon, which rests at about 41 MiB — the rest is the largest message held about
-/// three times at once (async-imap's read buffer, the copy handed to the store, SQLite's
-/// record of the blob) plus its decoded attachment while it is indexed. Twice that leaves
-/// room for allocator noise and still fails anything that grows with the whole mailbox
-/// or holds every message of a batch in several copies.
+/// daemon, which rests at about 41 MiB; the other 160 MiB fit the largest message held
+/// in about three copies at once (by the code: async-imap's read buffer, the copy handed
+/// to the store, SQLite's record of the blob) plus its decoded attachment while it is
+/// indexed. Twice the measured peak leaves room for allocator noise and still fails
+/// anything that grows with the whole mailbox or holds a batch in several copies.
 const PEAK_BOUND_KIB: u64 = 400 * 1024;
 
 #[test]
