@@ -1,6 +1,6 @@
 //! The one error type of configuration loading: a message with the place it refers to.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::location::LineCol;
@@ -25,8 +25,25 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path.display(), self.at.line, self.at.col, self.message)
+        // One problem, one line: a value quoted in the message, or a path taken from a
+        // file, may hold a line break (or a terminal escape), which is shown escaped (found
+        // by the fuzz tests).
+        escaped(f, &self.path.display().to_string())?;
+        write!(f, ":{}:{}: ", self.at.line, self.at.col)?;
+        escaped(f, &self.message)
     }
+}
+
+/// Writes `s` with control characters escaped (`\n`, `\u{1b}`).
+fn escaped(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    for c in s.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            f.write_char(c)?;
+        }
+    }
+    Ok(())
 }
 
 impl std::error::Error for ConfigError {}

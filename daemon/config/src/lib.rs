@@ -10,6 +10,8 @@
 mod account;
 pub mod api;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod load;
 mod location;
 mod pattern;
