@@ -13,6 +13,8 @@ mod attachment;
 mod body;
 mod content;
 pub mod fold;
+#[cfg(test)]
+mod fuzz;
 mod guard;
 mod listing;
 mod parser;
