@@ -5,6 +5,8 @@
 //! API version is a new `since_v0_x.rs` plus one arm in [`Bindings`]; plugins built
 //! against older versions keep loading through their own module.
 
+#[cfg(test)]
+mod fuzz;
 mod since_v0_1;
 mod since_v0_2;
 mod since_v0_3;
