@@ -15,6 +15,8 @@ mod audit;
 pub mod auth;
 pub mod control;
 mod extract;
+#[cfg(test)]
+mod fuzz;
 pub mod json;
 pub mod metrics;
 mod problem;
