@@ -193,15 +193,15 @@ pub(crate) fn due(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Entry>> {
 
 /// Sent messages whose Sent copy failed (`copy` starts with `error:`) or was never
 /// recorded (a crash between the server's acceptance and the copy), for another try. The
-/// wait grows with the message's age (a quarter of it, at least 10 s; two minutes for a
-/// copy never recorded, which another process may still be writing); after two days
+/// wait grows with the message's age (a quarter of it, at least 10 s; for a
+/// copy never recorded, which another process may still be writing: 30 s); after two days
 /// nobody tries any more.
 pub(crate) fn missing_copies(conn: &Connection, now: i64) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {COLUMNS} FROM outbox
          WHERE kind = 'send' AND state = 'sent' AND sent_at >= ?1 - 172800
            AND ((copy LIKE 'error:%' AND updated_at <= ?1 - MAX(10, (?1 - sent_at) / 4))
-                OR (copy IS NULL AND updated_at <= ?1 - 120))
+                OR (copy IS NULL AND updated_at <= ?1 - 30))
          ORDER BY id"
     ))?;
     let rows = stmt.query_map([now], row)?;

@@ -277,3 +277,72 @@ fn a_delivery_cut_in_the_middle_is_sent_again_with_the_same_id_and_nothing_is_sk
         assert!(d.verified);
     }
 }
+
+#[test]
+fn twenty_kills_during_webhook_delivery_skip_nothing_and_keep_each_events_id_and_body() {
+    let dv = dovecot(DovecotConfig::default(), &[ANNA]);
+    let messages: Vec<Vec<u8>> = (1..=150).map(|n| Mail::new(n, &format!("Hook {n}")).to_bytes()).collect();
+    dv.client(ANNA).unwrap().append_many("INBOX", &messages).unwrap();
+    let receiver = WebhookReceiver::start(SECRET).unwrap();
+    let port: u16 = receiver.url().split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap();
+    // A slow receiver (about 15 deliveries a second), so the kills land mid-delivery.
+    let proxy = FaultProxy::start(([127, 0, 0, 1], port).into()).unwrap();
+    proxy.throttle_all(Some(15_000));
+    let env = Env::new();
+    configure_urls(&env, &[(receiver.url().replace(&format!(":{port}/"), &format!(":{}/", proxy.port)), "")]);
+    let admin = token(&env, &["--user", "root", "--admin"]);
+    // A first run makes the endpoint's cursor (an endpoint starts at the feed's head);
+    // then the mail arrives, and with it 150 events to deliver.
+    let mut first = daemon(&env);
+    let api = Api::of(&env, &first);
+    first.wait_for("the endpoint's cursor", Duration::from_secs(20), || {
+        (api.get(&admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["state"] == "ok")).then_some(())
+    });
+    assert!(first.stop());
+    drop(api);
+    env.write_account("architekt", &account_toml(&dv, ANNA, ""));
+    env.ok(&["sync", "--once"]);
+    let mut rng = fastrand::Rng::with_seed(1402);
+    for _ in 0..20 {
+        let mut d = daemon(&env);
+        std::thread::sleep(Duration::from_millis(rng.u64(300..900)));
+        d.kill9();
+    }
+    let before_last = delivered(&receiver).len();
+    proxy.throttle_all(None);
+    // The killed daemons' address file is stale; wait for the new one.
+    let _ = std::fs::remove_file(env.path().join("data/api.addr"));
+    let d = daemon(&env);
+    let api = Api::of(&env, &d);
+    let events = d.wait_for("every event delivered", Duration::from_secs(60), || {
+        let events: Vec<i64> = feed(&api, &admin).iter().map(|e| e.0).collect();
+        let got: std::collections::BTreeSet<i64> = delivered(&receiver).into_iter().collect();
+        (events.len() >= 150 && events.iter().all(|s| got.contains(s))).then_some(events)
+    });
+    // Each event's every delivery carries the same id and the same body; the first
+    // successful deliveries come in seq order; nothing outside the feed was delivered.
+    let mut first_seen = Vec::new();
+    let mut bodies: std::collections::BTreeMap<i64, Vec<u8>> = std::collections::BTreeMap::new();
+    let mut duplicates = 0;
+    for d in receiver.deliveries().iter().filter(|d| d.answered == 200) {
+        let seq = seq_of(d);
+        assert_eq!(d.header("webhook-id"), Some(format!("evt_{seq}").as_str()));
+        assert!(events.contains(&seq), "evt_{seq} is not in the feed");
+        match bodies.get(&seq) {
+            Some(body) => {
+                assert_eq!(body, &d.body, "evt_{seq} changed between deliveries");
+                duplicates += 1;
+            }
+            None => {
+                bodies.insert(seq, d.body.clone());
+                first_seen.push(seq);
+            }
+        }
+    }
+    assert!(first_seen.windows(2).all(|w| w[0] < w[1]), "out of order: {first_seen:?}");
+    assert_eq!(first_seen, events, "an event skipped");
+    eprintln!(
+        "crash/webhooks: 20 kills, {} events, {before_last} delivered before the last restart, {duplicates} delivered twice (at least once), 0 skipped",
+        events.len()
+    );
+}

@@ -52,6 +52,8 @@ struct Shared {
     stop: AtomicBool,
     /// Sockets of the live connections, to act on all of them at once.
     live: Mutex<Vec<(TcpStream, TcpStream)>>,
+    /// Bytes per second for every connection, both ways (0: no limit).
+    throttle_all: AtomicU64,
 }
 
 /// The proxy on a free loopback port. Stops accepting on drop.
@@ -103,6 +105,12 @@ impl FaultProxy {
         let after = rng.u64(range);
         self.arm(direction, after, fault);
         after
+    }
+
+    /// Slows every connection, present and future, to `bytes_per_sec` each way (`None`:
+    /// full speed again).
+    pub fn throttle_all(&self, bytes_per_sec: Option<u64>) {
+        self.shared.throttle_all.store(bytes_per_sec.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Drops (or resets) every live connection now.
@@ -198,7 +206,8 @@ fn pump(mut from: TcpStream, mut to: TcpStream, direction: Direction, shared: &S
                 }
             }
         }
-        match throttle {
+        let global = shared.throttle_all.load(Ordering::Relaxed);
+        match throttle.or((global > 0).then_some(global)) {
             Some(rate) => {
                 for piece in chunk.chunks(((rate / 10).max(1)) as usize) {
                     if to.write_all(piece).is_err() {
