@@ -108,14 +108,15 @@ fn twenty_kills_during_a_multi_folder_sync_with_moves_lose_and_double_nothing() 
         &[USER],
     );
     let mut c = dv.client(USER).unwrap();
-    c.append_many("INBOX", &numbered(1200, 3000)).unwrap();
+    c.append_many("INBOX", &numbered(2500, 8000)).unwrap();
     let projects: Vec<Vec<u8>> =
-        (1201..=1600).map(|n| Mail::new(n, &format!("Projekt {n}")).size(3000).to_bytes()).collect();
+        (2501..=3000).map(|n| Mail::new(n, &format!("Projekt {n}")).size(8000).to_bytes()).collect();
     c.append_many("Projekte", &projects).unwrap();
     let env = Env::new();
     env.write_account("mm", &account_toml(&dv, USER, "[sync]\nretry_initial_secs = 1\n"));
     let mut rng = fastrand::Rng::with_seed(20261202);
     let mut moved = 0;
+    let mut progress = Vec::new();
     for round in 0..20 {
         let mut daemon = env.daemon();
         // Meanwhile another client moves mail between the folders.
@@ -127,13 +128,21 @@ fn twenty_kills_during_a_multi_folder_sync_with_moves_lose_and_double_nothing() 
             c.uid_move(&pick.join(","), to).unwrap();
             moved += pick.len();
         }
-        std::thread::sleep(Duration::from_millis(rng.u64(100..900)));
+        // Once it is storing (or done), at a random moment.
+        let before = progress.last().copied().unwrap_or(0);
+        daemon.wait_for("the sync to make progress", Duration::from_secs(30), || {
+            let n = stored(&env);
+            (n > before || n == 3000).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(rng.u64(0..100)));
         daemon.kill9();
+        progress.push(stored(&env));
     }
-    let partial = stored(&env);
+    let mid_sync = progress.iter().filter(|n| **n < 3000).count();
+    assert!(mid_sync >= 8, "too few kills landed in the initial sync: {progress:?}");
     let daemon = env.daemon();
     let places = server_places(&dv, USER, &FOLDERS);
-    assert_eq!(places.len(), 1600);
+    assert_eq!(places.len(), 3000);
     let stored_places = daemon.wait_for("the store matching the server", Duration::from_secs(120), || {
         let msgs = env.messages("mm");
         let got: BTreeMap<String, String> = msgs
@@ -145,12 +154,12 @@ fn twenty_kills_during_a_multi_folder_sync_with_moves_lose_and_double_nothing() 
                 )
             })
             .collect();
-        (env.account("mm")["state"] == "idle" && msgs.len() == 1600 && got == places).then_some(got)
+        (env.account("mm")["state"] == "idle" && msgs.len() == 3000 && got == places).then_some(got)
     });
-    assert_eq!(stored_places.len(), 1600, "a message stored twice");
+    assert_eq!(stored_places.len(), 3000, "a message stored twice");
     let events = assert_feed_is_whole(&env);
     eprintln!(
-        "crash/multi-folder: 20 kills, {moved} moves, {partial} messages stored before the last restart, {events} events, 0 lost, 0 doubled"
+        "crash/multi-folder: 20 kills ({mid_sync} during the initial sync; stored after each: {progress:?}), {moved} moves, {events} events, 0 lost, 0 doubled"
     );
 }
 

@@ -9,6 +9,7 @@ mod api;
 mod changes;
 mod check;
 mod crash;
+mod disk_full;
 mod faults;
 mod hostile_mail;
 mod import;

@@ -78,6 +78,10 @@ pub use postfach_model::{
 };
 pub use routing::{Answer, ApplyStats, RouteInput, RouteResult, Step, Trace};
 
+/// Free space kept for the account states, events and API writes when mail no longer
+/// fits (see [`Store::ensure_space`]).
+pub const RESERVE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Errors of the store. The path is part of the message so an admin knows which file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,6 +94,13 @@ pub enum StoreError {
         message: String,
         /// The database was locked by another process (worth retrying).
         busy: bool,
+    },
+    /// The file system holding the store is full. Nothing was half-written (the
+    /// transaction was rolled back); the same work succeeds once there is space.
+    #[error("disk full: no space left for the store {path}; free space there and the work continues by itself")]
+    DiskFull {
+        /// The database file (`<data_dir>/postfach.sqlite3`).
+        path: PathBuf,
     },
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]
@@ -193,6 +204,20 @@ impl Store {
         })
     }
 
+    /// Fails with [`StoreError::DiskFull`] when writing `bytes` of mail would leave less
+    /// than [`RESERVE_BYTES`] free on the store's file system (each byte counts twice:
+    /// once in the write-ahead log, once in the database). Like Postfix's
+    /// `queue_minfree`, this keeps room for the small writes that say what is going on.
+    pub fn ensure_space(&self, bytes: u64) -> Result<(), StoreError> {
+        let dir = self.inner.path.parent().unwrap_or(Path::new("."));
+        let Ok(fs) = rustix::fs::statvfs(dir) else { return Ok(()) };
+        let available = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if available < bytes.saturating_mul(2).saturating_add(RESERVE_BYTES) {
+            return Err(StoreError::DiskFull { path: self.inner.path.clone() });
+        }
+        Ok(())
+    }
+
     /// The path of the database file this store was opened on.
     pub fn path(&self) -> &Path {
         &self.inner.path
@@ -265,6 +290,9 @@ impl Store {
 
 impl StoreError {
     fn sqlite(path: &Path, e: &rusqlite::Error) -> StoreError {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return StoreError::DiskFull { path: path.to_owned() };
+        }
         StoreError::Sqlite { path: path.to_owned(), message: sqlite_text(e), busy: is_busy(e) }
     }
 }

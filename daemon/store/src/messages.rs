@@ -467,6 +467,10 @@ impl super::Store {
         fetched: Vec<FetchedMessage>,
         links: Vec<Link>,
     ) -> Result<BatchStats, StoreError> {
+        // Mail is refused while it would leave less than the reserve: the account's state,
+        // its events and the API's small writes must still fit when the disk is full.
+        let bytes: u64 = fetched.iter().map(|m| m.raw.len() as u64).sum();
+        self.ensure_space(bytes)?;
         let account = account.to_owned();
         // Parsing happens here, on the blocking thread but before the store's lock.
         self.run_prepared(
