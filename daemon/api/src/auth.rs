@@ -5,13 +5,16 @@
 //! BLAKE3 hash, so a leaked database reveals no usable token. Comparing hashes rather
 //! than tokens also makes the lookup independent of how much of a guess was right.
 
-use axum::extract::FromRequestParts;
-use axum::http::header;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use postfach_store::Token;
+use postfach_store::{StoreError, Token};
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -128,30 +131,76 @@ impl Caller {
 }
 
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = Problem;
+    type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| Problem::unauthorized("send `Authorization: Bearer <token>`"))?;
-        let text = value.to_str().map_err(|_| Problem::unauthorized("the Authorization header is not text"))?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(|| Problem::unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let stored =
-            state.store.token_by_hash(&hash(token)).await?.ok_or_else(|| Problem::unauthorized("unknown token"))?;
-        if stored.revoked_at.is_some() {
-            return Err(Problem::unauthorized(format!("token {} was revoked", stored.id)));
+        match authenticate(parts, state).await {
+            Ok(caller) => Ok(caller),
+            Err(Refusal::Problem(p)) => Err(p.into_response()),
+            Err(Refusal::Token(p)) => {
+                let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+                let limited = peer.and_then(|ip| state.failures.fail(ip, postfach_model::now_unix()));
+                match limited {
+                    None => Err(p.into_response()),
+                    Some(retry_after) => {
+                        let mut response = Problem::new(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "too-many-requests",
+                            format!(
+                                "too many rejected tokens from this address (more than {} in {} s); \
+                                 try again in {retry_after} s",
+                                crate::limit::MAX_FAILURES,
+                                crate::limit::WINDOW_SECS
+                            ),
+                        )
+                        .into_response();
+                        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                        Err(response)
+                    }
+                }
+            }
         }
-        if stored.expires_at.is_some_and(|t| t.0 <= postfach_model::now_unix()) {
-            return Err(Problem::unauthorized(format!("token {} has expired", stored.id)));
-        }
-        state.touch(&stored.id);
-        Ok(Caller { token: stored })
     }
+}
+
+/// Why a request has no caller: no usable Authorization header, or a token that was
+/// presented and rejected (what the rate limit counts).
+enum Refusal {
+    Problem(Problem),
+    Token(Problem),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal::Problem(e.into())
+    }
+}
+
+/// The caller behind the request's bearer token.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Refusal> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Refusal::Problem(Problem::unauthorized("send `Authorization: Bearer <token>`")))?;
+    let text =
+        value.to_str().map_err(|_| Refusal::Token(Problem::unauthorized("the Authorization header is not text")))?;
+    let token =
+        text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).map(str::trim).ok_or_else(|| {
+            Refusal::Token(Problem::unauthorized("the Authorization header must be `Bearer <token>`"))
+        })?;
+    let stored = state
+        .store
+        .token_by_hash(&hash(token))
+        .await?
+        .ok_or_else(|| Refusal::Token(Problem::unauthorized("unknown token")))?;
+    if stored.revoked_at.is_some() {
+        return Err(Refusal::Token(Problem::unauthorized(format!("token {} was revoked", stored.id))));
+    }
+    if stored.expires_at.is_some_and(|t| t.0 <= postfach_model::now_unix()) {
+        return Err(Refusal::Token(Problem::unauthorized(format!("token {} has expired", stored.id))));
+    }
+    state.touch(&stored.id);
+    Ok(Caller { token: stored })
 }
 
 /// Which accounts a caller may see.

@@ -18,6 +18,7 @@ mod extract;
 #[cfg(test)]
 mod fuzz;
 pub mod json;
+mod limit;
 pub mod metrics;
 mod problem;
 mod routes;
@@ -141,6 +142,7 @@ pub async fn start(options: Options, stop: CancellationToken) -> Result<Running,
             openapi: Arc::default(),
             stop: stop.clone(),
             touched: Arc::default(),
+            failures: Arc::default(),
         };
         let openapi = Arc::clone(&state.openapi);
         let (app, document) = routes::router(state);

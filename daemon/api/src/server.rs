@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -17,6 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tower::Layer;
 use tracing::{debug, warn};
 
 use crate::ApiError;
@@ -68,7 +70,8 @@ pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>, app: Router,
             },
         };
         let _ = tcp.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address, for the rate limit of rejected tokens.
+        let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(app.clone()));
         match &tls {
             None => {
                 let conn = auto::Builder::new(TokioExecutor::new())

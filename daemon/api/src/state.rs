@@ -34,6 +34,8 @@ pub struct AppState {
     pub stop: tokio_util::sync::CancellationToken,
     /// When each token's use was last recorded (Unix time), to write it once a minute.
     pub(crate) touched: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    /// Rejected tokens per client address, for the 429 limit.
+    pub(crate) failures: Arc<crate::limit::Failures>,
 }
 
 impl AppState {
