@@ -20,6 +20,7 @@ mod push;
 mod reload;
 mod retention;
 mod routing;
+mod security;
 mod send;
 mod support;
 mod sync;

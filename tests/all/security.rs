@@ -1,0 +1,215 @@
+//! Security checks against real servers: secrets never leave the process (no output, log,
+//! API answer or command line shows them), TLS refuses what it must, STARTTLS never falls
+//! back to plaintext, and the API limits token guessing.
+//!
+//! Covered elsewhere and not repeated here: an unknown CA (`tls::tls_with_the_runs_ca_…`),
+//! a plaintext login refused by the server (`tls::plaintext_login_is_refused_…`), secrets
+//! of the wrong type (`check::a_secret_of_the_wrong_type_is_never_printed_back`), bodies
+//! over `max_body_mib` (413, `api::meta`), tokens stored hashed (`api::access`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use postfach_test_harness::mail::Mail;
+use postfach_test_harness::{DovecotConfig, RecordingProxy};
+
+use crate::api::client::{Api, token, users};
+use crate::support::{Env, PASSWORD, account_toml, dovecot, postfachd_bin};
+
+const USER: &str = "mm@example.de";
+
+/// Runs `postfachd` at debug log level with the IMAP secret in the environment; returns
+/// stdout and stderr together.
+fn run_debug(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> String {
+    let out = Command::new(postfachd_bin())
+        .arg("--config")
+        .arg(env.path())
+        .args(args)
+        .envs(vars.iter().copied())
+        .env("POSTFACH_LOG", "debug")
+        .output()
+        .unwrap();
+    format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn no_secret_appears_in_any_output_log_api_answer_or_command_line() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let env = Env::new();
+    let imap_plain = "plain-Imap-Secret-0815";
+    let imap_env = "env-Imap-Secret-4711";
+    let smtp = "smtp-Secret-2323";
+    let webhook = "d2ViaG9vay1TZWNyZXQtNTE1MQ==";
+    let client_secret = "oauth-Client-Secret-9999";
+    let dead = postfach_test_harness::free_port();
+
+    // Wrong passwords everywhere, so every path that could print one runs into an error.
+    env.write_account(
+        "plain",
+        &account_toml(&dv, USER, &format!("[smtp]\nhost = \"127.0.0.1\"\nport = {dead}\npassword = \"{smtp}\"\n"))
+            .replace(PASSWORD, imap_plain),
+    );
+    env.write_account(
+        "env",
+        &account_toml(&dv, USER, "")
+            .replace(&format!("password = \"{PASSWORD}\""), "password = { env = \"PF_SECURITY_IMAP\" }"),
+    );
+    env.write_account(
+        "oauth",
+        &(account_toml(&dv, USER, "").replace(&format!("password = \"{PASSWORD}\""), "auth = \"oauth2\"")
+            + &format!(
+                "\n[oauth2]\nprovider = \"custom\"\nclient_id = \"postfach-test\"\nclient_secret = \"{client_secret}\"\n\
+                 auth_url = \"http://127.0.0.1:{dead}/authorize\"\ntoken_url = \"http://127.0.0.1:{dead}/token\"\n\
+                 scopes = [\"mail\"]\n"
+            )),
+    );
+    let toml = std::fs::read_to_string(env.path().join("postfach.toml")).unwrap();
+    std::fs::write(
+        env.path().join("postfach.toml"),
+        format!("{toml}\n[[webhooks]]\nurl = \"http://127.0.0.1:{dead}/hook\"\nsecret = \"whsec_{webhook}\"\n"),
+    )
+    .unwrap();
+    users(&env, "mm = {}\n");
+    let vars = [("PF_SECURITY_IMAP", imap_env)];
+    let admin = token(&env, &["--user", "admin", "--admin"]);
+    let secrets = [imap_plain, imap_env, smtp, webhook, client_secret, admin.as_str()];
+
+    let mut seen = Vec::new();
+    for args in [
+        &["check"][..],
+        &["accounts", "--json"],
+        &["folders", "plain", "--refresh", "--json"],
+        &["folders", "env", "--refresh", "--json"],
+        &["sync", "--once", "--json"],
+        &["test", "plain", "--json"],
+        &["test", "env", "--json"],
+        &["test", "oauth", "--json"],
+        &["send", "plain", "--to", "x@example.de", "--subject", "S", "--body", "B", "--now"],
+        &["outbox", "--json"],
+        &["token", "list", "--json"],
+        &["webhooks", "--json"],
+        &["oauth", "status", "--json"],
+        &["plugins", "--json"],
+        &["audit", "--json"],
+    ] {
+        seen.push((format!("postfachd {args:?}"), run_debug(&env, &vars, args)));
+    }
+    assert!(seen[4].1.contains("AUTHENTICATIONFAILED"), "the sync should fail at the login:\n{}", seen[4].1);
+
+    let mut daemon = env.daemon_with_env(&vars);
+    let api = Api::of(&env, &daemon);
+    daemon.wait_for("both password accounts auth-failed", Duration::from_secs(30), || {
+        let all = api.get(&admin, "/v1/accounts").json();
+        (all.as_array().unwrap().iter().filter(|a| a["state"] == "auth-failed").count() >= 2).then_some(())
+    });
+    let reply = |r: crate::api::client::Reply| format!("{:?}\n{}", r.headers, String::from_utf8_lossy(&r.body));
+    seen.push(("GET /v1/accounts".into(), reply(api.get(&admin, "/v1/accounts"))));
+    seen.push(("GET /v1/accounts/plain".into(), reply(api.get(&admin, "/v1/accounts/plain"))));
+    seen.push((
+        "POST /v1/accounts/plain/test".into(),
+        reply(api.post(&admin, "/v1/accounts/plain/test", &serde_json::json!({}))),
+    ));
+    let wrong = api.get(&format!("{admin}x"), "/v1/accounts");
+    assert_eq!(wrong.status.as_u16(), 401);
+    seen.push(("a 401".into(), reply(wrong)));
+    // The command lines of the daemon and its children (password commands, if any).
+    let pid = daemon.pid();
+    let ps = Command::new("ps").args(["-e", "-o", "pid,ppid,args"]).stdout(Stdio::piped()).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+    assert!(ps.contains(&pid.to_string()), "{ps}");
+    seen.push(("ps".into(), ps));
+    seen.push(("cmdline".into(), std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default()));
+    daemon.stop();
+    seen.push(("the daemon's debug log".into(), daemon.log()));
+
+    for (what, text) in &seen {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} shows the secret {secret}:\n{text}");
+        }
+    }
+}
+
+/// A server that greets like IMAP and offers no STARTTLS; returns its port and what the
+/// client sent.
+fn imap_without_starttls() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = stream.write_all(b"* OK IMAP4rev1 ready\r\n");
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                let _ = tx.send(line.clone());
+                let tag = line.split(' ').next().unwrap_or("*").to_owned();
+                let answer = if line.to_ascii_uppercase().contains("CAPABILITY") {
+                    format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN LOGIN\r\n{tag} OK done\r\n")
+                } else {
+                    format!("{tag} BAD not here\r\n")
+                };
+                let _ = stream.write_all(answer.as_bytes());
+                line.clear();
+            }
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn starttls_against_a_server_without_it_fails_and_never_sends_the_password() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let (port, sent) = imap_without_starttls();
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], port).into()).unwrap();
+    let env = Env::new();
+    env.write_account(
+        "starttls",
+        &account_toml(&dv, USER, "")
+            .replace(&format!("port = {}", dv.imaps_port), &format!("port = {}", proxy.port))
+            .replace("security = \"tls\"", "security = \"starttls\""),
+    );
+    let out = env.run(&["folders", "starttls", "--refresh"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.to_ascii_lowercase().contains("starttls"), "the error should name STARTTLS: {err}");
+    let wire = proxy.client_text();
+    let commands: String = sent.try_iter().collect();
+    for text in [&wire, &commands] {
+        let upper = text.to_ascii_uppercase();
+        assert!(!upper.contains("LOGIN ") && !upper.contains("AUTHENTICATE"), "a login was sent:\n{text}");
+        assert!(!text.contains(PASSWORD), "the password crossed the wire:\n{text}");
+    }
+    assert!(!err.contains(PASSWORD), "{err}");
+}
+
+#[test]
+fn rejected_tokens_from_one_address_are_limited_while_a_valid_token_keeps_working() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    dv.client(USER).unwrap().append("INBOX", &[], None, &Mail::new(1, "Hallo").to_bytes()).unwrap();
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, ""));
+    let admin = token(&env, &["--user", "admin", "--admin"]);
+    let daemon = env.daemon();
+    let api = Api::of(&env, &daemon);
+    assert!(api.get(&admin, "/v1/accounts").status.is_success());
+
+    for n in 0..10 {
+        let r = api.get(&format!("pf_guess{n}"), "/v1/accounts");
+        assert_eq!(r.problem(401), "unknown token");
+    }
+    let limited = api.get("pf_guess10", "/v1/accounts");
+    let detail = limited.problem(429);
+    assert!(detail.contains("too many rejected tokens"), "{detail}");
+    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert_eq!(api.get("pf_guess11", "/v1/accounts").status.as_u16(), 429);
+    // The right token still works from the same address, and so does the open health route.
+    assert!(api.get(&admin, "/v1/accounts").status.is_success());
+    assert!(api.get_anon("/v1/health").status.is_success());
+    // Without any token it is not a guess: 401 as before.
+    assert_eq!(api.get_anon("/v1/accounts").status.as_u16(), 401);
+}
