@@ -13,6 +13,7 @@ mod dovecot;
 mod error;
 mod fault;
 pub mod gmail;
+mod hostile;
 pub mod mail;
 mod net;
 pub mod oauth;
@@ -27,6 +28,7 @@ pub use dovecot::{Dovecot, DovecotConfig, Layout, MailboxSpec, Ports, User, stop
 pub use error::HarnessError;
 pub use fault::{Direction, Fault, FaultProxy};
 pub use gmail::GmailProxy;
+pub use hostile::{HostileServer, Misbehaviour};
 pub use net::{free_port, wait_for_greeting, wait_for_port};
 pub use oauth::{OAuthConfig, OAuthServer};
 pub use postfix::{Listener, Postfix};
