@@ -225,3 +225,88 @@ fn twenty_kills_while_sending_fifty_queued_messages_deliver_each_at_least_once_a
         "crash/sending: 20 kills, 50 messages, {to_bob} deliveries in Postfix's log, {doubled} sent twice (the ambiguous instant), 0 lost, 50 Sent copies"
     );
 }
+
+/// Per message, the projects its `routed`/`reassigned` events named (`None` for
+/// `unrouted`), in feed order.
+fn routing_history(env: &Env) -> BTreeMap<i64, Vec<Option<String>>> {
+    let db = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT message, kind, detail FROM events WHERE kind IN ('routed', 'reassigned', 'unrouted') ORDER BY seq",
+        )
+        .unwrap();
+    let mut history: BTreeMap<i64, Vec<Option<String>>> = BTreeMap::new();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))
+        .unwrap();
+    for row in rows {
+        let (message, kind, detail) = row.unwrap();
+        let project = (kind != "unrouted")
+            .then(|| serde_json::from_str::<serde_json::Value>(&detail.unwrap_or_default()).ok())
+            .flatten()
+            .and_then(|d| d["project"].as_str().map(str::to_owned));
+        history.entry(message).or_default().push(project);
+    }
+    history
+}
+
+#[test]
+fn twenty_kills_while_rerouting_after_option_changes_leave_one_project_each_and_no_doubled_event() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let messages: Vec<Vec<u8>> =
+        (1..=2000).map(|n| Mail::new(n, &format!("Rechnung {n}")).from("info@mail.kraft-bau.de").to_bytes()).collect();
+    dv.client(USER).unwrap().append_many("INBOX", &messages).unwrap();
+    let env = Env::new();
+    let chain = |project: &str| {
+        account_toml(
+            &dv,
+            USER,
+            &format!(
+                "[routing]\nplugins = [\"sender-map\"]\n[routing.options]\n\"sender-map.map\" = {{ \"kraft-bau.de\" = \"{project}\" }}\n"
+            ),
+        )
+    };
+    env.write_account("mm", &chain("210-01"));
+    env.ok(&["sync", "--once"]);
+    let in_project = |project: &str| env.messages("mm").iter().filter(|m| m["project"] == project).count();
+    assert_eq!(in_project("210-01"), 2000);
+    let mut rng = fastrand::Rng::with_seed(7);
+    // Where each kill landed: before the re-route, in its middle, after it.
+    let (mut before, mut during, mut after) = (0, 0, 0);
+    let mut wanted = "210-01";
+    for round in 0..20 {
+        let (from, to) = if round % 2 == 0 { ("210-01", "211-07") } else { ("211-07", "210-01") };
+        let mut daemon = env.daemon();
+        daemon.wait_for("the account running", Duration::from_secs(60), || {
+            (env.account("mm")["state"] == "idle").then_some(())
+        });
+        // The option changes; the daemon re-reads the renamed file (0.15 s of quiet) and re-routes
+        // the stored mail. The kill comes at a random moment in that span.
+        env.write_account("mm", &chain(to));
+        wanted = to;
+        std::thread::sleep(Duration::from_millis(rng.u64(50..350)));
+        daemon.kill9();
+        match (in_project(from), in_project(to)) {
+            (2000, 0) => before += 1,
+            (0, 2000) => after += 1,
+            _ => during += 1,
+        }
+    }
+    let daemon = env.daemon();
+    daemon.wait_for("every message in the last project", Duration::from_secs(120), || {
+        (env.account("mm")["state"] == "idle" && in_project(wanted) == 2000).then_some(())
+    });
+    assert_eq!(env.messages("mm").len(), 2000);
+    let events = assert_feed_is_whole(&env);
+    // Each message's routing events tell its story once: never the same project twice in
+    // a row (a doubled event), and the last one is where it is now.
+    let history = routing_history(&env);
+    assert_eq!(history.len(), 2000);
+    for (message, projects) in &history {
+        assert!(projects.windows(2).all(|w| w[0] != w[1]), "message {message}: {projects:?}");
+        assert_eq!(projects.last().cloned().flatten().as_deref(), Some(wanted), "message {message}: {projects:?}");
+    }
+    eprintln!(
+        "crash/re-routing: 20 kills ({before} before the re-route of 2,000 messages or inside its transaction, {during} in a half-done re-route, {after} after it), {events} events, 0 doubled, every message in {wanted}"
+    );
+}
