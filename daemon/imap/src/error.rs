@@ -104,7 +104,12 @@ pub fn server_text(e: async_imap::error::Error) -> String {
         Error::No(text) => format!("NO {}", server_words(&text)),
         Error::Bad(text) => format!("BAD {}", server_words(&text)),
         Error::ConnectionLost => "the server closed the connection".to_owned(),
-        Error::Io(e) => format!("connection error: {e}"),
+        Error::Io(e) => match e.to_string().split_once(" during parsing of ") {
+            // async-imap's parse errors carry the whole unparsable buffer twice (as bytes and
+            // as text), which a hostile server can make as large as its 512 MiB buffer.
+            Some((_, input)) => format!("the server sent a response that cannot be parsed: {}", excerpt(input)),
+            None => format!("connection error: {e}"),
+        },
         other => other.to_string(),
     }
 }
@@ -126,6 +131,15 @@ pub fn server_words(rendered: &str) -> String {
         .map(|c| format!("[{}] ", c.to_ascii_uppercase()))
         .unwrap_or_default();
     format!("{code}{}", text.trim()).trim_end().to_owned()
+}
+
+/// The first 200 characters of a server's text, with `…` when there was more.
+fn excerpt(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 fn unescape_debug(s: &str) -> String {
@@ -163,5 +177,17 @@ mod tests {
         );
         assert_eq!(server_words(r#"code: Some(TryCreate), info: None"#), "[TRYCREATE]");
         assert_eq!(server_words("plain text "), "plain text");
+    }
+
+    #[test]
+    fn a_parse_error_names_the_response_in_at_most_200_characters() {
+        let garbage = format!("\"* 1 FETCH (UID {}\"", "x".repeat(10_000));
+        let e = async_imap::error::Error::Io(std::io::Error::other(format!(
+            "Error(Error {{ input: [42, 32], code: Tag }}) during parsing of {garbage}"
+        )));
+        let text = server_text(e);
+        assert!(text.starts_with("the server sent a response that cannot be parsed: \"* 1 FETCH (UID xxx"), "{text}");
+        assert_eq!(text.chars().count(), "the server sent a response that cannot be parsed: ".len() + 201);
+        assert!(text.ends_with('…'));
     }
 }
