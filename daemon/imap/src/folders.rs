@@ -28,24 +28,38 @@ pub struct ListEntry {
     pub attributes: Vec<String>,
 }
 
+/// The longest folder name (wire form, bytes) taken from LIST. Dovecot allows 4096; a
+/// longer one is a broken or hostile server, and each copy of it (decoded name, path,
+/// store row, the adapter's input) would cost its size again.
+const MAX_NAME_BYTES: usize = 4096;
+
 /// Runs `LIST "" "*"`.
 pub async fn list_folders(session: &mut Session) -> Result<Vec<ListEntry>, ImapError> {
     let timeout = session.timeout;
+    let command = "LIST \"\" \"*\"";
     let fut = async {
-        let stream = session.inner.list(Some(""), Some("*")).await?;
-        stream
-            .map_ok(|name| ListEntry {
+        let mut stream = session.inner.list(Some(""), Some("*")).await.map_err(|e| ImapError::command(command, e))?;
+        let mut entries = Vec::new();
+        while let Some(name) = stream.try_next().await.map_err(|e| ImapError::command(command, e))? {
+            if name.name().len() > MAX_NAME_BYTES {
+                return Err(ImapError::Server(format!(
+                    "{command}: the server lists a folder name of {} bytes (at most {MAX_NAME_BYTES} are accepted)",
+                    name.name().len()
+                )));
+            }
+            entries.push(ListEntry {
                 raw: name.name().to_owned(),
                 delimiter: name.delimiter().map(str::to_owned),
                 attributes: name.attributes().iter().map(attribute_text).collect(),
-            })
-            .try_collect::<Vec<_>>()
-            .await
+            });
+        }
+        Ok(entries)
     };
-    tokio::time::timeout(timeout, fut)
+    let entries = tokio::time::timeout(timeout, fut)
         .await
-        .map_err(|_| ImapError::Timeout { what: "LIST".into(), secs: timeout.as_secs() })?
-        .map_err(|e| ImapError::command("LIST \"\" \"*\"", e))
+        .map_err(|_| ImapError::Timeout { what: "LIST".into(), secs: timeout.as_secs() })??;
+    session.completed(command)?;
+    Ok(entries)
 }
 
 fn attribute_text(a: &NameAttribute<'_>) -> String {

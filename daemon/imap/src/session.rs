@@ -19,51 +19,81 @@ use super::error::{ImapError, server_text, server_words};
 use postfach_config::{AuthMechanism, ImapEndpoint, Security};
 use postfach_net::{sasl, tls};
 
-/// The byte stream under a session: TLS or (after an explicit opt-in) plain TCP.
-pub enum Transport {
+/// The byte stream under a session: TLS or (after an explicit opt-in) plain TCP, and
+/// whether the server has closed it.
+pub struct Transport {
+    stream: Stream,
+    /// A read returned end-of-file. async-imap ends a FETCH or LIST stream quietly when
+    /// the connection closes between two responses, exactly as at the tagged OK; this is
+    /// how a caller tells the two apart.
+    closed: bool,
+}
+
+enum Stream {
     /// TLS, implicit or after STARTTLS.
     Tls(Box<TlsStream<TcpStream>>),
     /// Unencrypted TCP: `security = "plain"`, or a STARTTLS connection until the upgrade.
     Plain(TcpStream),
 }
 
+impl Transport {
+    fn tls(stream: TlsStream<TcpStream>) -> Transport {
+        Transport { stream: Stream::Tls(Box::new(stream)), closed: false }
+    }
+
+    fn plain(stream: TcpStream) -> Transport {
+        Transport { stream: Stream::Plain(stream), closed: false }
+    }
+
+    /// Whether the server has closed the connection (a read saw end-of-file).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+}
+
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Transport::Tls(_) => "Transport::Tls",
-            Transport::Plain(_) => "Transport::Plain",
+        f.write_str(match self.stream {
+            Stream::Tls(_) => "Transport::Tls",
+            Stream::Plain(_) => "Transport::Plain",
         })
     }
 }
 
 impl AsyncRead for Transport {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        let this = self.get_mut();
+        let (room, before) = (buf.remaining(), buf.filled().len());
+        let polled = match &mut this.stream {
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        };
+        if matches!(polled, Poll::Ready(Ok(()))) && room > 0 && buf.filled().len() == before {
+            this.closed = true;
         }
+        polled
     }
 }
 
 impl AsyncWrite for Transport {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        match &mut self.get_mut().stream {
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+        match &mut self.get_mut().stream {
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        match &mut self.get_mut().stream {
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }
@@ -131,6 +161,20 @@ impl Session {
         Some(pairs)
     }
 
+    /// Fails when the server closed the connection during `command`, a streamed one
+    /// (FETCH, LIST) whose stream has just ended: async-imap ends it the same way at
+    /// end-of-file as at the tagged OK, so without this a `* BYE` or a close between two
+    /// responses would pass for a complete answer.
+    pub(crate) fn completed(&self, command: &str) -> Result<(), ImapError> {
+        if self.inner.get_ref().closed() {
+            return Err(ImapError::Command {
+                command: command.to_owned(),
+                text: "the server closed the connection before completing it".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Logs out politely; errors are irrelevant at this point.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.inner.logout()).await;
@@ -183,18 +227,18 @@ async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, Ima
     match ep.security {
         Security::Tls => {
             let tls = tls::handshake(tcp, &ep.host, ca).await?;
-            let mut client = Client::new(Transport::Tls(Box::new(tls)));
+            let mut client = Client::new(Transport::tls(tls));
             greeting(&mut client, addr).await?;
             Ok(client)
         }
         Security::Starttls => {
-            let mut client = Client::new(Transport::Plain(tcp));
+            let mut client = Client::new(Transport::plain(tcp));
             greeting(&mut client, addr).await?;
             client
                 .run_command_and_check_ok("STARTTLS", None)
                 .await
                 .map_err(|e| ImapError::Starttls { addr: addr.to_owned(), text: server_text(e) })?;
-            let Transport::Plain(tcp) = client.into_inner() else {
+            let Stream::Plain(tcp) = client.into_inner().stream else {
                 // Unreachable: the client was built on a plain transport just above.
                 return Err(ImapError::Starttls {
                     addr: addr.to_owned(),
@@ -203,10 +247,10 @@ async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, Ima
             };
             let tls = tls::handshake(tcp, &ep.host, ca).await?;
             // RFC 3501 §6.2.1: no greeting after STARTTLS; capabilities are re-read after login.
-            Ok(Client::new(Transport::Tls(Box::new(tls))))
+            Ok(Client::new(Transport::tls(tls)))
         }
         Security::Plain => {
-            let mut client = Client::new(Transport::Plain(tcp));
+            let mut client = Client::new(Transport::plain(tcp));
             greeting(&mut client, addr).await?;
             Ok(client)
         }

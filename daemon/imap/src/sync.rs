@@ -230,6 +230,7 @@ async fn sync_flags<S: MailStore>(
             }
         }
     }
+    session.completed(&command)?;
     let mut expunged = Vec::new();
     while let Ok(response) = session.inner.unsolicited_responses.try_recv() {
         if let async_imap::types::UnsolicitedResponse::Other(data) = response
@@ -318,6 +319,8 @@ async fn fetch_and_store<S: MailStore>(
                 batch_bytes = 0;
             }
         }
+        drop(stream);
+        session.completed(&command)?;
     }
     report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
     if let Some(last) = pending.take() {
@@ -392,6 +395,8 @@ async fn find_stored<S: MailStore>(
                 });
             }
         }
+        drop(stream);
+        session.completed(&command)?;
     }
     if seen.is_empty() {
         return Ok(Vec::new());
