@@ -213,3 +213,70 @@ fn rejected_tokens_from_one_address_are_limited_while_a_valid_token_keeps_workin
     // Without any token it is not a guess: 401 as before.
     assert_eq!(api.get_anon("/v1/accounts").status.as_u16(), 401);
 }
+
+/// `openssl s_server` with a certificate; killed on drop.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TlsServer {
+    fn start(cert: &std::path::Path, key: &std::path::Path) -> TlsServer {
+        let port = postfach_test_harness::free_port();
+        let child = Command::new("openssl")
+            .args(["s_server", "-quiet", "-accept", &port.to_string(), "-cert"])
+            .arg(cert)
+            .arg("-key")
+            .arg(key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(postfach_test_harness::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(10)));
+        TlsServer { child, port }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_expired_certificate_and_one_for_another_host_are_refused_with_clear_errors() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let expired = dv.ca().issue("expired", &["127.0.0.1", "localhost"], true).unwrap();
+    let other = dv.ca().issue("other", &["other.example"], false).unwrap();
+    let (expired, other) = (TlsServer::start(&expired.0, &expired.1), TlsServer::start(&other.0, &other.1));
+    let env = Env::new();
+    for (id, server) in [("expired", &expired), ("other", &other)] {
+        env.write_account(
+            id,
+            &account_toml(&dv, USER, "")
+                .replace(&format!("port = {}", dv.imaps_port), &format!("port = {}", server.port)),
+        );
+    }
+    let refresh = |id: &str| {
+        let out = env.run(&["folders", id, "--refresh"]);
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let err = refresh("expired");
+    assert!(
+        err.contains("TLS handshake with 127.0.0.1 failed: invalid peer certificate: certificate expired"),
+        "{err}"
+    );
+    assert!(err.contains("outside its validity period, or this machine's clock is wrong"), "{err}");
+    assert!(!err.contains("tls_ca_file"), "a CA hint would mislead: {err}");
+    let err = refresh("other");
+    assert!(
+        err.contains("TLS handshake with 127.0.0.1 failed: invalid peer certificate: certificate not valid for name"),
+        "{err}"
+    );
+    assert!(err.contains("the certificate does not name this host"), "{err}");
+    assert!(!err.contains("tls_ca_file"), "a CA hint would mislead: {err}");
+    assert!(env.messages("expired").is_empty() && env.messages("other").is_empty());
+}

@@ -114,13 +114,26 @@ pub async fn handshake(tcp: TcpStream, host: &str, extra_ca: Option<&Path>) -> R
     let name = ServerName::try_from(host.to_owned()).map_err(|_| TlsError::ServerName(host.to_owned()))?;
     TlsConnector::from(config).connect(name, tcp).await.map_err(|e| {
         let mut reason = e.to_string();
-        if reason.contains("certificate") {
-            reason.push_str(if extra_ca.is_some() {
+        let certificate = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).and_then(|e| match e {
+            rustls::Error::InvalidCertificate(c) => Some(c),
+            _ => None,
+        });
+        use rustls::CertificateError as C;
+        let hint = match certificate {
+            Some(C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. }) => {
+                Some(" (the server's certificate is outside its validity period, or this machine's clock is wrong)")
+            }
+            Some(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                Some(" (the certificate does not name this host: set host to a name the certificate lists)")
+            }
+            _ if reason.contains("certificate") => Some(if extra_ca.is_some() {
                 " (the certificate is not signed by the tls_ca_file or a public CA, or does not name this host)"
             } else {
                 " (if the server uses a private CA, set tls_ca_file)"
-            });
-        }
+            }),
+            _ => None,
+        };
+        reason.push_str(hint.unwrap_or_default());
         TlsError::Handshake { host: host.to_owned(), reason }
     })
 }
