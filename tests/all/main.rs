@@ -12,6 +12,7 @@ mod crash;
 mod disk_full;
 mod faults;
 mod hostile_mail;
+mod hostile_server;
 mod import;
 mod lifecycle;
 mod oauth;
