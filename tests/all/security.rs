@@ -280,3 +280,113 @@ fn an_expired_certificate_and_one_for_another_host_are_refused_with_clear_errors
     assert!(!err.contains("tls_ca_file"), "a CA hint would mislead: {err}");
     assert!(env.messages("expired").is_empty() && env.messages("other").is_empty());
 }
+
+/// A message whose attachment is named `name` (quoted as given).
+fn with_attachment(n: u32, name: &str) -> Vec<u8> {
+    format!(
+        "Message-ID: <traversal-{n}@bau.test>\r\nFrom: a@bau.test\r\nTo: mm@example.de\r\nSubject: Anhang {n}\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nsiehe Anhang\r\n\
+         --B\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\r\n\
+         root:x:0:0\r\n--B--\r\n"
+    )
+    .into_bytes()
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Dovecot refuses folder names with a `..` part or a leading `~` (`Invalid mailbox
+/// name`), so such a folder cannot reach Postfach from it; those it does accept are
+/// listed and synced. Folders live only in the store: no name becomes a path.
+#[test]
+fn attachment_and_folder_names_with_dot_dot_slash_touch_no_path_outside_the_data_dir() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let mut c = dv.client(USER).unwrap();
+    let names = ["../../etc/passwd", "..\\\\..\\\\windows\\\\win.ini", "/etc/shadow", "..", "a/..", "."];
+    for (n, name) in names.iter().enumerate() {
+        c.append("INBOX", &[], None, &with_attachment(n as u32, name)).unwrap();
+    }
+    let mut folders = Vec::new();
+    for (n, folder) in
+        ["../../escape", "a/../../escape2", "..", "~/escape3", "..escape4", "x..y/.hidden"].into_iter().enumerate()
+    {
+        if c.create(folder).is_ok() {
+            c.append(folder, &[], None, &Mail::new(10 + n, folder).to_bytes()).unwrap();
+            folders.push(folder);
+        }
+    }
+    c.logout().unwrap();
+
+    let env = Env::new();
+    env.write_account("mm", &account_toml(&dv, USER, ""));
+    let beside = env.path().parent().unwrap().to_path_buf();
+    let before: Vec<_> = std::fs::read_dir(&beside).unwrap().flatten().map(|e| e.file_name()).collect();
+    let admin = token(&env, &["--user", "admin", "--admin"]);
+    let daemon = env.daemon();
+    let api = Api::of(&env, &daemon);
+    crate::api::client::wait_state(&api, &daemon, &admin, "mm", "idle");
+    for folder in &folders {
+        assert_eq!(env.subjects("mm", Some(folder)), [*folder], "{folder}");
+    }
+    let files = files_under(env.path());
+
+    let page = api.get(&admin, "/v1/messages?limit=500&folder=INBOX").ok();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), names.len(), "{page}");
+    let mut served = Vec::new();
+    for m in items {
+        let detail = api.get(&admin, &format!("/v1/messages/{}", m["local_id"])).ok();
+        let a = &detail["attachments"][0];
+        let path = format!("/v1/messages/{}/attachments/{}", m["local_id"], a["id"].as_str().unwrap());
+        let download = api.get(&admin, &path);
+        assert_eq!(download.status, 200);
+        assert_eq!(download.body, b"root:x:0:0");
+        let disposition = download.headers["content-disposition"].to_str().unwrap().to_owned();
+        let shown = a["filename"].as_str().unwrap_or("").to_owned();
+        assert!(!shown.contains(['/', '\\']) && shown != "." && shown != "..", "listed as {shown:?}");
+        let fallback = disposition.split("filename=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert!(!fallback.contains(['/', '\\']) && fallback != "." && fallback != "..", "{disposition}");
+        served.push((m["subject"].as_str().unwrap().to_owned(), fallback.to_owned()));
+    }
+    served.sort();
+    let expected = ["passwd", "win.ini", "shadow", "attachment-2", "a", "attachment-2"];
+    let expected: Vec<(String, String)> =
+        expected.iter().enumerate().map(|(n, f)| (format!("Anhang {n}"), (*f).to_owned())).collect();
+    assert_eq!(served, expected);
+
+    // Nothing was written for a folder or an attachment: the config directory holds what
+    // it held, and nothing appeared beside it.
+    assert_eq!(files_under(env.path()), files);
+    for file in &files {
+        assert!(
+            ["accounts/mm.toml", "daemon.log", "postfach.toml", "data/api.addr", "data/postfachd.lock"]
+                .contains(&file.as_str())
+                || file.starts_with("data/postfach"),
+            "unexpected file {file}"
+        );
+    }
+    let after: Vec<_> = std::fs::read_dir(&beside).unwrap().flatten().map(|e| e.file_name()).collect();
+    for name in after.iter().filter(|n| !before.contains(n)) {
+        let name = name.to_string_lossy();
+        assert!(
+            !name.contains("escape") && !name.contains("passwd") && !name.contains("win.ini"),
+            "{name} beside the config"
+        );
+    }
+}

@@ -103,13 +103,12 @@ const DEFAULT_TYPE: &str = "application/octet-stream";
 
 /// A file name fit to show and to put into a download header: no control characters
 /// (a decoded RFC 2047 word may contain CR LF), no directory part (old clients send
-/// `C:\Users\...\file.pdf`), no surrounding blanks; `None` if nothing is left (also for
-/// a name of only separators such as `/`).
+/// `C:\Users\...\file.pdf`; `.` and `..` are no names either), no surrounding blanks;
+/// `None` if nothing is left (also for a name of only separators such as `/`, or `..`).
 fn clean_filename(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).find(|s| !s.trim().is_empty())?;
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
-    let cleaned = cleaned.trim();
-    (!cleaned.is_empty()).then(|| cleaned.to_owned())
+    name.rsplit(['/', '\\'])
+        .map(|part| part.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_owned())
+        .find(|part| !matches!(part.as_str(), "" | "." | ".."))
 }
 
 /// A Content-ID without its angle brackets.
