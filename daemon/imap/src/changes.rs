@@ -59,6 +59,8 @@ pub async fn store_flags(
                 after.push((uid, super::sync::flags(&fetch), fetch.modseq));
             }
         }
+        drop(stream);
+        session.completed(&command)?;
     }
     Ok(after)
 }
@@ -76,6 +78,7 @@ pub async fn delete_uids(session: &mut Session, uids: &[u32]) -> Result<Removal,
             .await?
             .map_err(|e| ImapError::command(command.clone(), e))?;
     }
+    session.completed(&command)?;
     if !session.has("UIDPLUS") {
         return Ok(Removal::MarkedDeleted);
     }
@@ -86,6 +89,7 @@ pub async fn delete_uids(session: &mut Session, uids: &[u32]) -> Result<Removal,
     timed(t, command.clone(), stream.try_collect::<Vec<_>>())
         .await?
         .map_err(|e| ImapError::command(command.clone(), e))?;
+    session.completed(&command)?;
     Ok(Removal::Done)
 }
 
@@ -139,6 +143,7 @@ pub async fn fetch_flags(session: &mut Session, uid: u32) -> Result<Option<(Vec<
     let fetched: Vec<_> = timed(t, command.clone(), stream.try_collect::<Vec<_>>())
         .await?
         .map_err(|e| ImapError::command(command.clone(), e))?;
+    session.completed(&command)?;
     Ok(fetched.iter().find(|f| f.uid == Some(uid)).map(|f| (super::sync::flags(f), f.modseq)))
 }
 

@@ -192,6 +192,13 @@ pub async fn open(ep: &ImapEndpoint) -> Result<Session, ImapError> {
         .await
         .map_err(|_| limit("CAPABILITY at"))?
         .map_err(|e| ImapError::command("CAPABILITY", e))?;
+    if session.get_ref().closed() {
+        // A `* BYE` right after the login: the answer ended at end-of-file, not at the OK.
+        return Err(ImapError::Command {
+            command: "CAPABILITY".into(),
+            text: "the server closed the connection before completing it".into(),
+        });
+    }
     let has = |c: &str| capabilities.has_str(c);
     let wanted = if has("QRESYNC") {
         ChangeTracking::Qresync
