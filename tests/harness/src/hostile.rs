@@ -30,7 +30,7 @@ pub enum Misbehaviour {
     HugeList(usize),
     /// One LIST line whose folder name is a literal of this many bytes.
     HugeListLine(usize),
-    /// `* BYE` and a close right after the login's OK.
+    /// `* BYE` right after the login's OK, and a close 300 ms later (the next command goes unanswered).
     ByeAfterLogin,
     /// `* BYE` and a close in the middle of the body FETCH (after the first message).
     ByeInFetch,
@@ -143,6 +143,8 @@ fn serve(stream: TcpStream, mis: Misbehaviour, stop: &AtomicBool, log: &Mutex<Ve
                 out.write_all(format!("{tag} OK [CAPABILITY {CAPABILITIES}] logged in\r\n").as_bytes())?;
                 if mis == Misbehaviour::ByeAfterLogin {
                     out.write_all(b"* BYE shutting down right after your login\r\n")?;
+                    // Long enough for the client's next command to arrive unanswered.
+                    std::thread::sleep(Duration::from_millis(300));
                     return close(out);
                 }
             }
