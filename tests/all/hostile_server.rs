@@ -219,6 +219,12 @@ fn a_single_list_line_of_50_mb_is_survived_with_bounded_memory() {
 }
 
 #[test]
+fn a_single_quoted_list_line_of_50_mb_is_given_up_after_the_timeout_with_bounded_memory() {
+    let error = survives(Misbehaviour::HugeQuotedListLine(50 << 20));
+    says(&error, &["LIST timed out after 3s", "folder name of 52428800 bytes"]);
+}
+
+#[test]
 fn bye_right_after_login_ends_the_pass_with_a_closed_connection_error() {
     let error = survives(Misbehaviour::ByeAfterLogin);
     says(&error, &["CAPABILITY: the server closed the connection before completing it"]);

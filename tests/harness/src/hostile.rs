@@ -30,6 +30,8 @@ pub enum Misbehaviour {
     HugeList(usize),
     /// One LIST line whose folder name is a literal of this many bytes.
     HugeListLine(usize),
+    /// One LIST line whose folder name is a quoted string of this many bytes.
+    HugeQuotedListLine(usize),
     /// `* BYE` right after the login's OK, and a close 300 ms later (the next command goes unanswered).
     ByeAfterLogin,
     /// `* BYE` and a close in the middle of the body FETCH (after the first message).
@@ -228,6 +230,17 @@ fn list(out: &mut TcpStream, mis: Misbehaviour) -> std::io::Result<()> {
                 left -= n;
             }
             out.write_all(b"\r\n")?;
+        }
+        Misbehaviour::HugeQuotedListLine(bytes) => {
+            out.write_all(b"* LIST (\\HasNoChildren) \"/\" \"")?;
+            let block = vec![b'q'; 1 << 16];
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(block.len());
+                out.write_all(&block[..n])?;
+                left -= n;
+            }
+            out.write_all(b"\"\r\n")?;
         }
         _ => {}
     }
