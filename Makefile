@@ -5,7 +5,7 @@ export TARGET_DIR
 CARGO ?= cargo
 PLUGINS := --manifest-path plugins/Cargo.toml --workspace
 
-.PHONY: all deps build plugins test lint demo demo-stop bench clean
+.PHONY: all deps build plugins test lint demo demo-stop bench fuzz clean
 
 all: build plugins
 
@@ -39,6 +39,17 @@ bench: deps
 	$(CARGO) build --release -p postfach -p postfach-bench
 	scripts/build-plugins.sh $(TARGET_DIR)/release/plugins
 	$(TARGET_DIR)/release/postfach-bench all --write bench/RESULTS.md
+
+# Long fuzzing runs (issue 14): the property tests that `make test` runs with a fixed seed and
+# a few thousand cases, in a release build with FUZZ_CASES cases per test (the importer's
+# tests that write files take a hundredth) and a fresh seed (printed; `make fuzz FUZZ_SEED=n`
+# repeats a run).
+FUZZ_CASES ?= 100000
+FUZZ_CRATES := -p postfach-imap -p postfach-content -p postfach -p postfach-config -p postfach-plugins -p postfach-api
+fuzz:
+	@seed="$(FUZZ_SEED)"; seed="$${seed:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}"; \
+	echo "fuzz: $(FUZZ_CASES) cases per test, seed $$seed (make fuzz FUZZ_SEED=$$seed repeats this run)"; \
+	PROPTEST_CASES=$(FUZZ_CASES) PROPTEST_RNG_SEED=$$seed $(CARGO) test --release $(FUZZ_CRATES) --lib fuzz
 
 demo-stop:
 	$(TARGET_DIR)/debug/postfach-mailservers stop demo/servers

@@ -296,7 +296,7 @@ fn query_string() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(500))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn any_bytes_as_a_body_are_a_value_or_a_problem(bytes in prop::collection::vec(any::<u8>(), 0..256)) {

@@ -301,7 +301,7 @@ fn apply(raw: &mut Vec<u8>, damage: &[Damage]) {
 }
 
 proptest! {
-    #![proptest_config(config(600))]
+    #![proptest_config(config(1500))]
 
     #[test]
     fn any_bytes_read_without_panic(raw in prop::collection::vec(any::<u8>(), 0..1024)) {

@@ -57,7 +57,7 @@ fn check_decode(raw: &str) {
 }
 
 proptest! {
-    #![proptest_config(config(2000))]
+    #![proptest_config(config(4000))]
 
     #[test]
     fn utf7_round_trips_any_text(s in any::<String>()) {
@@ -194,7 +194,7 @@ fn check_headers(raw: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(config(1000))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn headers_never_panic_on_any_bytes(raw in prop::collection::vec(any::<u8>(), 0..512)) {

@@ -30,6 +30,17 @@ fn config(cases: u32) -> ProptestConfig {
     config
 }
 
+/// For the tests that write files, which take a hundred times as long per case as the
+/// parsing ones or more (creating and deleting directories on a busy disk): `cases`, or a
+/// hundredth of `PROPTEST_CASES` when that is set.
+fn config_with_files(cases: u32) -> ProptestConfig {
+    let mut config = config(cases);
+    if let Some(n) = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse::<u32>().ok()) {
+        config.cases = (n / 100).max(1);
+    }
+    config
+}
+
 /// One line of a message without its line end: anything but LF, and not ending in CR
 /// (a CR before the line end is part of the line end), with many `From ` lines, quoted
 /// or not, and empty lines.
@@ -123,7 +134,7 @@ fn check_split(data: &[u8]) {
 }
 
 proptest! {
-    #![proptest_config(config(1000))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn mbox_splits_into_the_messages_written(
@@ -186,7 +197,7 @@ fn file_names(max: usize) -> impl Strategy<Value = Vec<String>> {
 }
 
 proptest! {
-    #![proptest_config(config(48))]
+    #![proptest_config(config_with_files(100))]
 
     #[test]
     fn a_maildir_reads_back_every_file_in_order(

@@ -140,7 +140,7 @@ fn decode(batch: &wit::Batch) -> Option<Vec<MessageMeta>> {
 }
 
 proptest! {
-    #![proptest_config(config(400))]
+    #![proptest_config(config(500))]
 
     #[test]
     fn a_batch_reads_back_as_sent(messages in batch()) {
