@@ -269,3 +269,31 @@ fn the_running_daemon_backs_off_from_a_hostile_server_and_keeps_answering() {
     assert!(!daemon.log().contains("panicked"), "{}", daemon.log());
     assert!(daemon.stop(), "the daemon did not stop cleanly:\n{}", daemon.log());
 }
+
+/// `* OK` lines are keepalives to async-imap's IDLE, so a flood of them during IDLE is
+/// read and dropped until the IDLE refresh: the account shows `idle`, memory stays flat
+/// and the daemon keeps answering.
+#[test]
+fn endless_untagged_lines_during_idle_keep_memory_flat_and_the_daemon_answering() {
+    let server = HostileServer::start(Misbehaviour::EndlessInIdle).unwrap();
+    let env = Env::new();
+    env.write_account("anna", &account(server.port));
+    let daemon = env.daemon();
+    daemon.wait_for("both messages", Duration::from_secs(30), || (env.messages("anna").len() == 2).then_some(()));
+    daemon.wait_for("IDLE", Duration::from_secs(30), || {
+        server.commands().iter().any(|c| c.ends_with(" IDLE")).then_some(())
+    });
+    let rss = || peak_kib(daemon.pid()).unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(2));
+    let early = rss();
+    std::thread::sleep(Duration::from_secs(8));
+    let late = rss();
+    eprintln!("EndlessInIdle: peak RSS {} MiB after 2 s of the flood, {} MiB after 10 s", early / 1024, late / 1024);
+    assert!(late < MEMORY_LIMIT_KIB, "peak RSS {late} KiB");
+    assert!(late < early + 20 * 1024, "memory grows under the flood: {early} KiB, then {late} KiB");
+    let account = env.account("anna");
+    assert_eq!(account["state"], "idle", "{account}");
+    let mut daemon = daemon;
+    assert!(!daemon.log().contains("panicked"));
+    assert!(daemon.stop(), "the daemon did not stop under the flood:\n{}", tail_of(&daemon.log(), 4000));
+}

@@ -38,6 +38,9 @@ pub enum Misbehaviour {
     ByeInFetch,
     /// SELECT is answered with half a line, then nothing (the socket stays open).
     Stall,
+    /// Offers IDLE, answers everything else well, and after the continuation of IDLE sends
+    /// `* OK still here` forever.
+    EndlessInIdle,
 }
 
 /// The running server; stops (and closes every connection) on drop.
@@ -130,9 +133,15 @@ fn serve(stream: TcpStream, mis: Misbehaviour, stop: &AtomicBool, log: &Mutex<Ve
             rest = w.next().unwrap_or("").to_owned();
         }
         let ok = |out: &mut TcpStream, what: &str| out.write_all(format!("{tag} OK {what} completed\r\n").as_bytes());
+        let caps =
+            if mis == Misbehaviour::EndlessInIdle { format!("{CAPABILITIES} IDLE") } else { CAPABILITIES.into() };
         match command.as_str() {
+            "IDLE" if mis == Misbehaviour::EndlessInIdle => {
+                out.write_all(b"+ idling\r\n")?;
+                return endless(out, stop);
+            }
             "CAPABILITY" => {
-                out.write_all(format!("* CAPABILITY {CAPABILITIES}\r\n").as_bytes())?;
+                out.write_all(format!("* CAPABILITY {caps}\r\n").as_bytes())?;
                 ok(&mut out, "CAPABILITY")?;
             }
             "LOGIN" | "AUTHENTICATE" => {
@@ -142,7 +151,7 @@ fn serve(stream: TcpStream, mis: Misbehaviour, stop: &AtomicBool, log: &Mutex<Ve
                     line.clear();
                     input.read_line(&mut line)?;
                 }
-                out.write_all(format!("{tag} OK [CAPABILITY {CAPABILITIES}] logged in\r\n").as_bytes())?;
+                out.write_all(format!("{tag} OK [CAPABILITY {caps}] logged in\r\n").as_bytes())?;
                 if mis == Misbehaviour::ByeAfterLogin {
                     out.write_all(b"* BYE shutting down right after your login\r\n")?;
                     // Long enough for the client's next command to arrive unanswered.
