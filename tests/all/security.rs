@@ -390,3 +390,55 @@ fn attachment_and_folder_names_with_dot_dot_slash_touch_no_path_outside_the_data
         );
     }
 }
+
+/// A router answering a 10 MB project id (no project list to stop it) or a 10 MB reason
+/// for a listed project is refused by the host's limits: that call fails with the sizes,
+/// the next router decides, and nothing of the answer is stored. An unknown project with a
+/// project list, a wrong number of decisions, panics and loops are covered by
+/// `routing::a_failing_router_records_its_error_and_the_chain_goes_on` and
+/// `plugins::each_misbehaviour_fails_only_its_call_with_a_clear_reason`.
+#[test]
+fn a_router_answering_megabytes_fails_only_its_call() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let mut c = dv.client(USER).unwrap();
+    c.append("INBOX", &[], None, &Mail::new(1, "[P-210-01] Getaggt").to_bytes()).unwrap();
+    c.append("INBOX", &[], None, &Mail::new(2, "Ohne Tag").to_bytes()).unwrap();
+    c.logout().unwrap();
+    for (mode, projects, error) in [
+        ("huge-project", false, "a project id of 10485760 bytes (at most 256)"),
+        ("huge-reason", true, "a reason of 10485760 bytes (at most 4096)"),
+    ] {
+        let env = Env::new();
+        std::fs::copy(crate::support::test_plugin("bad-router"), env.plugin_dir().join("bad-router.wasm")).unwrap();
+        env.write_account(
+            "mm",
+            &account_toml(
+                &dv,
+                USER,
+                &format!(
+                    "[routing]\nplugins = [\"bad-router\", \"subject-tag\"]\n[routing.options]\n\"bad-router.mode\" = \"{mode}\"\n"
+                ),
+            ),
+        );
+        if projects {
+            std::fs::write(env.path().join("projects.toml"), "[projects]\n\"210-01\" = \"Wohnanlage\"\n").unwrap();
+            let toml = std::fs::read_to_string(env.path().join("postfach.toml")).unwrap();
+            std::fs::write(env.path().join("postfach.toml"), format!("projects_file = \"projects.toml\"\n{toml}"))
+                .unwrap();
+        }
+        env.ok(&["sync", "--once"]);
+        let messages = env.messages("mm");
+        let project = |subject: &str| messages.iter().find(|m| m["subject"] == subject).unwrap()["project"].clone();
+        assert_eq!(project("[P-210-01] Getaggt"), "210-01", "{mode}: the next router decided");
+        assert_eq!(project("Ohne Tag"), serde_json::Value::Null, "{mode}");
+        let id = messages.iter().find(|m| m["subject"] == "Ohne Tag").unwrap()["local_id"].to_string();
+        let explain = env.json(&["route", "explain", &id]);
+        let first = &explain["steps"][0];
+        assert_eq!(first["answer"], "error", "{mode}: {explain}");
+        assert!(first["detail"].as_str().unwrap().contains(error), "{mode}: {explain}");
+        assert!(explain.to_string().len() < 10_000, "{mode}: the answer was stored");
+        let db = std::fs::metadata(env.path().join("data/postfach.sqlite3")).unwrap().len()
+            + std::fs::metadata(env.path().join("data/postfach.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
+        assert!(db < 5 << 20, "{mode}: the store grew to {db} bytes");
+    }
+}

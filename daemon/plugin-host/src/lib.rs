@@ -641,14 +641,36 @@ impl PluginHost {
             ctx,
             |pre, s| pre.route(s, batch),
             |decisions| {
-                if decisions.len() == batch.len() {
-                    Ok(())
-                } else {
-                    Err(format!("{} decisions for {} messages", decisions.len(), batch.len()))
+                if decisions.len() != batch.len() {
+                    return Err(format!("{} decisions for {} messages", decisions.len(), batch.len()));
                 }
+                decisions.iter().try_for_each(check_decision)
             },
         )
     }
+}
+
+/// The longest project id a router may answer, in bytes.
+pub const MAX_PROJECT_BYTES: usize = 256;
+
+/// The longest reason a router may give, in bytes.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+/// Why a router's decision is unusable, if it is: a project id or reason beyond the
+/// limits (stored with every message, shown in events and `route explain`), or an empty
+/// project id.
+fn check_decision(decision: &Decision) -> Result<(), String> {
+    let Decision::Project(Assignment { project, reason }) = decision else { return Ok(()) };
+    if project.trim().is_empty() {
+        return Err("an empty project id".to_owned());
+    }
+    if project.len() > MAX_PROJECT_BYTES {
+        return Err(format!("a project id of {} bytes (at most {MAX_PROJECT_BYTES})", project.len()));
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        return Err(format!("a reason of {} bytes (at most {MAX_REASON_BYTES})", reason.len()));
+    }
+    Ok(())
 }
 
 /// Why an adapter's OAuth2 answer is unusable, if it is.
