@@ -54,6 +54,18 @@ async fn original(store: &Store, local_id: i64) -> Result<Original, DraftError> 
     }
 }
 
+/// The header of a replied-to or forwarded message: ids, addresses and Subject are parsed,
+/// everything else is read raw. Not Date, notably: mail-parser's date parser reads two bytes
+/// past a one-letter zone (`Date: … 10:00:00 Z`), which swallowed the next field, such as the
+/// Message-ID a reply needs (found by the fuzz tests of the header parsing).
+fn original_header(raw: &[u8]) -> Option<mail_parser::Message<'_>> {
+    mail_parser::MessageParser::new()
+        .with_message_ids()
+        .with_address_headers()
+        .header_text(mail_parser::HeaderName::Subject)
+        .parse_headers(raw)
+}
+
 /// `Re: …` / `Fwd: …` unless the subject carries such a prefix already.
 pub fn prefixed(prefix: &str, subject: &str, known: &[&str]) -> String {
     let lower = subject.trim_start().to_lowercase();
@@ -92,9 +104,8 @@ pub async fn build(store: &Store, request: Request) -> Result<(Draft, Option<Str
     let mut account = None;
     if let Some(id) = reply_to_local_id {
         let orig = original(store, id).await?;
-        let parsed = mail_parser::MessageParser::new()
-            .parse_headers(&orig.raw)
-            .ok_or(DraftError::UnusableMessage { id, problem: "has no readable header" })?;
+        let parsed =
+            original_header(&orig.raw).ok_or(DraftError::UnusableMessage { id, problem: "has no readable header" })?;
         let message_id = parsed
             .message_id()
             .ok_or(DraftError::UnusableMessage { id, problem: "has no Message-ID to reply to" })?
@@ -114,7 +125,7 @@ pub async fn build(store: &Store, request: Request) -> Result<(Draft, Option<Str
     }
     if let Some(id) = forward_local_id {
         let orig = original(store, id).await?;
-        let parsed = mail_parser::MessageParser::new().parse_headers(&orig.raw);
+        let parsed = original_header(&orig.raw);
         let original_subject = parsed.as_ref().and_then(|p| p.subject()).unwrap_or("").to_owned();
         subject = subject.or_else(|| Some(prefixed("Fwd", &original_subject, &["Fwd", "WG", "Fw"])));
         draft.forward = Some(orig.raw);
@@ -141,5 +152,16 @@ mod tests {
         assert_eq!(prefixed("Re", "Angebot", &["Re", "AW"]), "Re: Angebot");
         assert_eq!(prefixed("Re", "AW: Angebot", &["Re", "AW"]), "AW: Angebot");
         assert_eq!(prefixed("Fwd", "wg: Plan", &["Fwd", "WG"]), "wg: Plan");
+    }
+
+    #[test]
+    fn a_one_letter_date_zone_does_not_hide_the_next_field() {
+        let raw = b"Date: Mon, 1 Jan 2024 10:00:00 Z\r\nMessage-ID: <orig@x.de>\r\nDate: 1 Jan 2024 10:00 Z\r\n\
+Subject: =?UTF-8?Q?Angebot_S=C3=BCd?=\r\nReply-To: \"B, C\" <bc@x.de>\r\nReferences: <a@x.de> <b@x.de>\r\n\r\nText\r\n";
+        let parsed = original_header(raw).unwrap();
+        assert_eq!(parsed.message_id(), Some("orig@x.de"));
+        assert_eq!(parsed.subject(), Some("Angebot Süd"));
+        assert_eq!(parsed.reply_to().and_then(|a| a.first()).and_then(|a| a.address.as_deref()), Some("bc@x.de"));
+        assert_eq!(parsed.references().as_text_list().map(|l| l.len()), Some(2));
     }
 }
