@@ -1,11 +1,15 @@
 //! Security checks against real servers: secrets never leave the process (no output, log,
-//! API answer or command line shows them), TLS refuses what it must, STARTTLS never falls
-//! back to plaintext, and the API limits token guessing.
+//! API answer or command line shows them), TLS refuses expired certificates and ones for
+//! another host, STARTTLS never falls back to plaintext and a plaintext password needs
+//! `allow_plaintext`, the API limits token guessing and refuses oversized bodies,
+//! traversal names in attachments and folders touch no path, and a router's megabyte
+//! answer fails only its call.
 //!
 //! Covered elsewhere and not repeated here: an unknown CA (`tls::tls_with_the_runs_ca_…`),
 //! a plaintext login refused by the server (`tls::plaintext_login_is_refused_…`), secrets
-//! of the wrong type (`check::a_secret_of_the_wrong_type_is_never_printed_back`), bodies
-//! over `max_body_mib` (413, `api::meta`), tokens stored hashed (`api::access`).
+//! of the wrong type (`check::a_secret_of_the_wrong_type_is_never_printed_back`), an
+//! unknown project and panicking or looping routers (`routing::a_failing_router_…`),
+//! tokens stored hashed (`api::access`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -96,7 +100,13 @@ fn no_secret_appears_in_any_output_log_api_answer_or_command_line() {
     ] {
         seen.push((format!("postfachd {args:?}"), run_debug(&env, &vars, args)));
     }
-    assert!(seen[4].1.contains("AUTHENTICATIONFAILED"), "the sync should fail at the login:\n{}", seen[4].1);
+    // Dovecot answers the refusal, or delays it past the timeout after earlier failures.
+    let sync: serde_json::Value = serde_json::Deserializer::from_str(&seen[4].1).into_iter().next().unwrap().unwrap();
+    for account in ["plain", "env"] {
+        let pass = sync.as_array().unwrap().iter().find(|p| p["account"] == account).unwrap();
+        let error = pass["error"].as_str().unwrap_or("");
+        assert!(error.contains("login as mm@example.de failed") || error.contains("logging in to"), "{pass}");
+    }
 
     let mut daemon = env.daemon_with_env(&vars);
     let api = Api::of(&env, &daemon);
@@ -441,4 +451,42 @@ fn a_router_answering_megabytes_fails_only_its_call() {
             + std::fs::metadata(env.path().join("data/postfach.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
         assert!(db < 5 << 20, "{mode}: the store grew to {db} bytes");
     }
+}
+
+#[test]
+fn a_body_over_max_body_mib_is_refused_with_413_and_the_daemon_goes_on() {
+    let env = Env::new();
+    let config = env.path().join("postfach.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    assert!(toml.trim_end().ends_with("listen = \"127.0.0.1:0\""), "[api] must be the last section:\n{toml}");
+    std::fs::write(&config, format!("{toml}max_body_mib = 1\n")).unwrap();
+    let admin = token(&env, &["--user", "admin", "--admin"]);
+    let daemon = env.daemon();
+    let api = Api::of(&env, &daemon);
+    let body = serde_json::json!({ "project": "x".repeat(2 << 20) });
+    let detail = api.send(reqwest::Method::PUT, &admin, "/v1/messages/1/project", &body).problem(413);
+    assert!(!detail.is_empty());
+    assert!(api.get(&admin, "/v1/accounts").status.is_success());
+}
+
+#[test]
+fn a_password_in_plaintext_without_allow_plaintext_is_refused_before_any_connection() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
+    let env = Env::new();
+    env.write_account(
+        "plain",
+        &account_toml(&dv, USER, "")
+            .replace(&format!("port = {}", dv.imaps_port), &format!("port = {}", proxy.port))
+            .replace("security = \"tls\"", "security = \"plain\""),
+    );
+    let out = env.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("plain.toml:") && err.contains("would send the password unencrypted"), "{err}");
+    assert!(err.contains("allow_plaintext = true"), "{err}");
+    let out = env.run(&["sync", "plain", "--once"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(proxy.client_text().is_empty(), "something was sent:\n{}", proxy.client_text());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(PASSWORD));
 }
