@@ -38,12 +38,19 @@ fn run_debug(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> String {
     format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
+/// Known secrets — IMAP passwords inline, from the environment and from a command, an
+/// SMTP password refused by Postfix, a webhook secret, an OAuth2 client secret, an API
+/// token — appear in no CLI output (with errors: wrong passwords, a failed send), not in
+/// the daemon's debug log, API answers and their headers (also a 401), or the process
+/// listing.
 #[test]
 fn no_secret_appears_in_any_output_log_api_answer_or_command_line() {
     let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let pf = postfach_test_harness::Postfix::start(&dv).unwrap();
     let env = Env::new();
     let imap_plain = "plain-Imap-Secret-0815";
     let imap_env = "env-Imap-Secret-4711";
+    let command = "cmd-Imap-Secret-1212";
     let smtp = "smtp-Secret-2323";
     let webhook = "d2ViaG9vay1TZWNyZXQtNTE1MQ==";
     let client_secret = "oauth-Client-Secret-9999";
@@ -52,13 +59,27 @@ fn no_secret_appears_in_any_output_log_api_answer_or_command_line() {
     // Wrong passwords everywhere, so every path that could print one runs into an error.
     env.write_account(
         "plain",
-        &account_toml(&dv, USER, &format!("[smtp]\nhost = \"127.0.0.1\"\nport = {dead}\npassword = \"{smtp}\"\n"))
-            .replace(PASSWORD, imap_plain),
+        &account_toml(
+            &dv,
+            USER,
+            &format!(
+                "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\npassword = \"{smtp}\"\n",
+                pf.submission_port
+            ),
+        )
+        .replace(PASSWORD, imap_plain),
     );
     env.write_account(
         "env",
         &account_toml(&dv, USER, "")
             .replace(&format!("password = \"{PASSWORD}\""), "password = { env = \"PF_SECURITY_IMAP\" }"),
+    );
+    env.write_account(
+        "cmd",
+        &account_toml(&dv, USER, "").replace(
+            &format!("password = \"{PASSWORD}\""),
+            "password = { command = [\"printenv\", \"PF_SECURITY_CMD\"] }",
+        ),
     );
     env.write_account(
         "oauth",
@@ -76,9 +97,9 @@ fn no_secret_appears_in_any_output_log_api_answer_or_command_line() {
     )
     .unwrap();
     users(&env, "mm = {}\n");
-    let vars = [("PF_SECURITY_IMAP", imap_env)];
+    let vars = [("PF_SECURITY_IMAP", imap_env), ("PF_SECURITY_CMD", command)];
     let admin = token(&env, &["--user", "admin", "--admin"]);
-    let secrets = [imap_plain, imap_env, smtp, webhook, client_secret, admin.as_str()];
+    let secrets = [imap_plain, imap_env, command, smtp, webhook, client_secret, admin.as_str()];
 
     let mut seen = Vec::new();
     for args in [
@@ -102,17 +123,20 @@ fn no_secret_appears_in_any_output_log_api_answer_or_command_line() {
     }
     // Dovecot answers the refusal, or delays it past the timeout after earlier failures.
     let sync: serde_json::Value = serde_json::Deserializer::from_str(&seen[4].1).into_iter().next().unwrap().unwrap();
-    for account in ["plain", "env"] {
+    for account in ["plain", "env", "cmd"] {
         let pass = sync.as_array().unwrap().iter().find(|p| p["account"] == account).unwrap();
         let error = pass["error"].as_str().unwrap_or("");
         assert!(error.contains("login as mm@example.de failed") || error.contains("logging in to"), "{pass}");
     }
 
+    let send = &seen[8].1;
+    assert!(send.lines().any(|l| l.starts_with("not sent: AUTH: permanent error (535)")), "{send}");
+
     let mut daemon = env.daemon_with_env(&vars);
     let api = Api::of(&env, &daemon);
-    daemon.wait_for("both password accounts auth-failed", Duration::from_secs(30), || {
+    daemon.wait_for("the three password accounts auth-failed", Duration::from_secs(30), || {
         let all = api.get(&admin, "/v1/accounts").json();
-        (all.as_array().unwrap().iter().filter(|a| a["state"] == "auth-failed").count() >= 2).then_some(())
+        (all.as_array().unwrap().iter().filter(|a| a["state"] == "auth-failed").count() >= 3).then_some(())
     });
     let reply = |r: crate::api::client::Reply| format!("{:?}\n{}", r.headers, String::from_utf8_lossy(&r.body));
     seen.push(("GET /v1/accounts".into(), reply(api.get(&admin, "/v1/accounts"))));
