@@ -35,6 +35,19 @@ fn daemon(env: &Env) -> Daemon {
     env.daemon_with_env(&[("POSTFACH_WEBHOOK_SECRET", SECRET)])
 }
 
+/// Runs the daemon once until every endpoint has its cursor, then stops it. An endpoint
+/// starts at the feed's head, so a test that wants events delivered makes them after this.
+fn make_cursors(env: &Env, admin: &str) {
+    let mut first = daemon(env);
+    let api = Api::of(env, &first);
+    first.wait_for("the endpoints' cursors", Duration::from_secs(20), || {
+        (api.get(admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["state"] == "ok")).then_some(())
+    });
+    assert!(first.stop());
+    // The next daemon writes its own address file.
+    let _ = std::fs::remove_file(env.path().join("data/api.addr"));
+}
+
 /// The feed's seqs (all kinds, oldest first).
 fn feed(api: &Api, token: &str) -> Vec<(i64, String)> {
     let page = api.get(token, "/v1/events?limit=1000").ok();
@@ -64,14 +77,9 @@ fn every_event_arrives_signed_in_order_with_its_message_and_only_wanted_kinds() 
     configure(&env, &[(&all, ""), (&some, "events = [\"new-message\"]\naccounts = [\"architekt\"]")]);
     env.write_account("architekt", &account_toml(&dv, ANNA, "[routing]\nplugins = [\"subject-tag\"]\n"));
     let admin = token(&env, &["--user", "root", "--admin"]);
-    // A first run makes the endpoints' cursors; the mail then arrives while no daemon
-    // runs, so each message's `new-message` and `routed` events wait in one batch.
-    let mut first = daemon(&env);
-    let api = Api::of(&env, &first);
-    first.wait_for("the endpoints' cursors", Duration::from_secs(20), || {
-        (api.get(&admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["state"] == "ok")).then_some(())
-    });
-    assert!(first.stop());
+    // The mail arrives after the cursors are made, while no daemon runs, so each
+    // message's `new-message` and `routed` events wait in one batch.
+    make_cursors(&env, &admin);
     let mut c = dv.client(ANNA).unwrap();
     for n in 1..=3 {
         c.append("INBOX", &[], None, &Mail::new(n, &format!("[P-210-01] Hook {n}")).to_bytes()).unwrap();
@@ -224,15 +232,10 @@ fn a_backlog_larger_than_a_batch_is_delivered_completely() {
     let env = Env::new();
     configure(&env, &[(&receiver, "events = [\"new-message\"]")]);
     env.write_account("architekt", &account_toml(&dv, ANNA, ""));
-    // The endpoint's cursor is made by a first run; then 450 messages arrive while no
-    // daemon runs, so the whole backlog waits at the next start, with no news after it.
-    let mut first = daemon(&env);
-    let api = Api::of(&env, &first);
+    // 450 messages arrive after the cursor is made, while no daemon runs, so the whole
+    // backlog waits at the next start, with no news after it.
     let admin = token(&env, &["--user", "root", "--admin"]);
-    first.wait_for("the endpoint's cursor", Duration::from_secs(20), || {
-        (api.get(&admin, "/v1/webhooks").ok()[0]["state"] == "ok").then_some(())
-    });
-    assert!(first.stop());
+    make_cursors(&env, &admin);
     let mut c = dv.client(ANNA).unwrap();
     let many: Vec<Vec<u8>> = (1..=450).map(|n| Mail::new(n, &format!("Viele {n}")).to_bytes()).collect();
     c.append_many("INBOX", &many).unwrap();
@@ -254,16 +257,7 @@ fn a_delivery_cut_in_the_middle_is_sent_again_with_the_same_id_and_nothing_is_sk
     // The receiver, reached through the proxy.
     configure_urls(&env, &[(receiver.url().replace(&format!(":{port}/"), &format!(":{}/", proxy.port)), "")]);
     let admin = token(&env, &["--user", "root", "--admin"]);
-    // A first run makes the endpoint's cursor (an endpoint starts at the feed's head), so
-    // the mail's events below are all due to it.
-    let mut first = daemon(&env);
-    let api = Api::of(&env, &first);
-    first.wait_for("the endpoint's cursor", Duration::from_secs(20), || {
-        (api.get(&admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["state"] == "ok")).then_some(())
-    });
-    assert!(first.stop());
-    drop(api);
-    let _ = std::fs::remove_file(env.path().join("data/api.addr"));
+    make_cursors(&env, &admin);
     env.write_account("architekt", &account_toml(&dv, ANNA, ""));
     let mut c = dv.client(ANNA).unwrap();
     for n in 1..=3 {
@@ -301,15 +295,8 @@ fn twenty_kills_during_webhook_delivery_skip_nothing_and_keep_each_events_id_and
     let env = Env::new();
     configure_urls(&env, &[(receiver.url().replace(&format!(":{port}/"), &format!(":{}/", proxy.port)), "")]);
     let admin = token(&env, &["--user", "root", "--admin"]);
-    // A first run makes the endpoint's cursor (an endpoint starts at the feed's head);
-    // then the mail arrives, and with it 150 events to deliver.
-    let mut first = daemon(&env);
-    let api = Api::of(&env, &first);
-    first.wait_for("the endpoint's cursor", Duration::from_secs(20), || {
-        (api.get(&admin, "/v1/webhooks").ok().as_array().unwrap().iter().all(|w| w["state"] == "ok")).then_some(())
-    });
-    assert!(first.stop());
-    drop(api);
+    // The mail arrives after the cursor is made, and with it 150 events to deliver.
+    make_cursors(&env, &admin);
     env.write_account("architekt", &account_toml(&dv, ANNA, ""));
     env.ok(&["sync", "--once"]);
     let mut rng = fastrand::Rng::with_seed(1402);
