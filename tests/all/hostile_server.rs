@@ -286,6 +286,8 @@ fn endless_untagged_lines_during_idle_keep_memory_flat_and_the_daemon_answering(
         server.commands().iter().any(|c| c.ends_with(" IDLE")).then_some(())
     });
     let rss = || peak_kib(daemon.pid()).unwrap_or(0);
+    // The pauses are the behaviour under test: memory after 2 s of the flood, and again
+    // after 8 s more, must not grow.
     std::thread::sleep(Duration::from_secs(2));
     let early = rss();
     std::thread::sleep(Duration::from_secs(8));

@@ -13,7 +13,7 @@ use postfach_test_harness::{
 };
 use serde_json::Value;
 
-use crate::support::{Env, PASSWORD, account_toml, dovecot, postfachd_bin, wait_for};
+use crate::support::{Daemon, Env, PASSWORD, account_toml, dovecot, postfachd_bin, wait_for};
 
 const ANNA: &str = "anna@architekt.test";
 const BOB: &str = "bob@kanzlei.test";
@@ -135,6 +135,15 @@ impl Setup {
         printed.push_str(&stderr);
         assert!(status.success(), "oauth authorize --device failed:\n{printed}");
         printed
+    }
+
+    /// Starts `postfachd run` and waits until the account is idle with `subject` stored.
+    fn daemon_synced(&self, subject: &str) -> Daemon {
+        let daemon = self.env.daemon();
+        daemon.wait_for("the first sync", T, || {
+            (self.env.account("anna")["state"] == "idle" && self.has(subject)).then_some(())
+        });
+        daemon
     }
 
     /// The stored OAuth2 row: (refresh token, access token).
@@ -294,8 +303,7 @@ fn an_access_token_that_expires_while_the_daemon_runs_is_refreshed_before_the_ne
     s.deliver("Erste", 1);
     s.write("");
     s.authorize_with_device();
-    let daemon = s.env.daemon();
-    daemon.wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Erste")).then_some(()));
+    let daemon = s.daemon_synced("Erste");
     let before = s.provider.token_requests();
     s.wait_for_expiry();
     // The server ends every session (as Microsoft 365 does when a token expires); the
@@ -341,9 +349,7 @@ fn a_revoked_grant_means_auth_failed_with_the_hint_and_authorizing_again_recover
     s.deliver("Vorher", 1);
     s.write("");
     s.authorize_with_device();
-    let daemon = s.env.daemon();
-    daemon
-        .wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Vorher")).then_some(()));
+    let daemon = s.daemon_synced("Vorher");
     s.provider.revoke();
     s.wait_for_expiry();
     s.dv.doveadm(&["kick", ANNA]).unwrap();
@@ -373,9 +379,7 @@ fn a_token_endpoint_that_is_down_means_backing_off_and_the_account_recovers_by_i
     s.deliver("Vorher", 1);
     s.write("");
     s.authorize_with_device();
-    let daemon = s.env.daemon();
-    daemon
-        .wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Vorher")).then_some(()));
+    let daemon = s.daemon_synced("Vorher");
     s.provider.unavailable_for(3);
     s.wait_for_expiry();
     s.deliver("Nachher", 2);
@@ -578,8 +582,7 @@ fn the_daemon_and_a_command_next_to_it_refresh_once_with_a_rotating_provider() {
     s.deliver("Erste", 1);
     s.write("");
     s.authorize_with_device();
-    let daemon = s.env.daemon();
-    daemon.wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Erste")).then_some(()));
+    let daemon = s.daemon_synced("Erste");
     s.wait_for_expiry();
     // A slow provider, so the daemon's refresh and the command's overlap.
     s.provider.slow_token_endpoint(Duration::from_secs(2));
@@ -631,9 +634,7 @@ fn a_token_refresh_cut_in_the_middle_means_backing_off_and_the_next_try_works() 
         .replace(&s.provider.url("/token"), &format!("http://127.0.0.1:{}/token", proxy.port));
     s.env.write_account("anna", &through_proxy);
     s.authorize_with_device();
-    let daemon = s.env.daemon();
-    daemon
-        .wait_for("the first sync", T, || (s.env.account("anna")["state"] == "idle" && s.has("Vorher")).then_some(()));
+    let daemon = s.daemon_synced("Vorher");
     // The token endpoint's answer is cut after its first bytes.
     proxy.arm(Direction::Downstream, 20, Fault::Drop);
     s.wait_for_expiry();

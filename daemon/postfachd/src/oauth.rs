@@ -274,19 +274,8 @@ pub async fn access_token(
     match crate::oauth2::token::refresh(&http(account), &provider, &refresh_token).await {
         Ok(issued) => {
             let rotated = issued.refresh_token.is_some();
-            let keep = issued.refresh_token.unwrap_or(refresh_token);
-            store
-                .save_oauth_tokens(
-                    &account.id,
-                    OAuthTokens {
-                        access_token: issued.access_token.expose().to_owned(),
-                        obtained_ms: started,
-                        expires_ms: started + issued.lifetime.as_millis() as i64,
-                        refresh_token: Some(keep.expose().to_owned()),
-                        seeded_from,
-                    },
-                )
-                .await?;
+            let keep = issued.refresh_token.clone().unwrap_or(refresh_token);
+            store.save_oauth_tokens(&account.id, to_store(&issued, started, Some(&keep), seeded_from)).await?;
             metrics::counter!("postfach_oauth_refreshes_total", "result" => "ok").increment(1);
             info!(expires_in_s = issued.lifetime.as_secs(), rotated, provider = %provider.name, "OAuth2 access token refreshed");
             Ok(issued.access_token)
@@ -323,18 +312,38 @@ pub async fn save_authorization(
     issued: &crate::oauth2::Issued,
     started_ms: i64,
 ) -> Result<(), StoreError> {
-    store
-        .save_oauth_tokens(
-            account,
-            OAuthTokens {
-                access_token: issued.access_token.expose().to_owned(),
-                obtained_ms: started_ms,
-                expires_ms: started_ms + issued.lifetime.as_millis() as i64,
-                refresh_token: issued.refresh_token.as_ref().map(|t| t.expose().to_owned()),
-                seeded_from: None,
-            },
-        )
-        .await
+    store.save_oauth_tokens(account, to_store(issued, started_ms, issued.refresh_token.as_ref(), None)).await
+}
+
+/// What the store keeps of an issued token: the access token with its lifetime from
+/// `started_ms`, and the refresh token to use next.
+fn to_store(
+    issued: &crate::oauth2::Issued,
+    started_ms: i64,
+    refresh: Option<&Secret>,
+    seeded_from: Option<String>,
+) -> OAuthTokens {
+    OAuthTokens {
+        access_token: issued.access_token.expose().to_owned(),
+        obtained_ms: started_ms,
+        expires_ms: started_ms + issued.lifetime.as_millis() as i64,
+        refresh_token: refresh.map(|t| t.expose().to_owned()),
+        seeded_from,
+    }
+}
+
+/// Puts an access token into an SMTP endpoint that logs in with OAuth2 (other
+/// endpoints are left as they are).
+pub async fn fill_smtp(
+    store: &Store,
+    account: &Account,
+    plugins: Option<&Arc<PluginHost>>,
+    endpoint: &mut crate::config::SmtpEndpoint,
+) -> Result<(), TokenError> {
+    if endpoint.auth == Some(crate::config::AuthMechanism::Oauth2) {
+        endpoint.password = Some(access_token(store, account, plugins).await?);
+    }
+    Ok(())
 }
 
 /// The current time for [`save_authorization`].

@@ -142,13 +142,10 @@ pub async fn attempt(ctx: &Context, entry: &Entry) -> Result<Outcome, StoreError
         Ok(Err(e)) => return defer(ctx, &account, entry, format!("smtp: {e}")).await,
         Err(e) => return defer(ctx, &account, entry, format!("internal: {e}")).await,
     };
-    if endpoint.auth == Some(crate::config::AuthMechanism::Oauth2) {
-        // Not authorized or refused: the admin fixes that with `oauth authorize`, so the
-        // message waits instead of failing.
-        match crate::oauth::access_token(&ctx.store, &account, ctx.plugins.as_ref()).await {
-            Ok(token) => endpoint.password = Some(token),
-            Err(e) => return defer(ctx, &account, entry, format!("smtp: {e}")).await,
-        }
+    // OAuth2 not authorized or refused: the admin fixes that with `oauth authorize`, so
+    // the message waits instead of failing.
+    if let Err(e) = crate::oauth::fill_smtp(&ctx.store, &account, ctx.plugins.as_ref(), &mut endpoint).await {
+        return defer(ctx, &account, entry, format!("smtp: {e}")).await;
     }
     match submit(&endpoint, &entry.envelope_from, &entry.recipients, &raw).await {
         Ok(reply) => {

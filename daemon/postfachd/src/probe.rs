@@ -67,23 +67,14 @@ pub async fn run(store: &Store, plugins: Arc<PluginHost>, account: &Account) -> 
         let (acct, host) = (account.clone(), Arc::clone(&plugins));
         let endpoint = tokio::task::spawn_blocking(move || provider::smtp_endpoint(Some(&host), &acct)).await;
         match endpoint {
-            Ok(Ok(mut ep)) => {
-                let token = match ep.auth {
-                    Some(crate::config::AuthMechanism::Oauth2) => {
-                        crate::oauth::access_token(store, account, Some(&plugins)).await.map(Some)
+            Ok(Ok(mut ep)) => match crate::oauth::fill_smtp(store, account, Some(&plugins), &mut ep).await {
+                Ok(()) => {
+                    for s in smtp::probe(&ep).await {
+                        step(&mut steps, format!("SMTP {}", s.step), s.ok, s.detail);
                     }
-                    _ => Ok(None),
-                };
-                match token {
-                    Ok(token) => {
-                        ep.password = token.or(ep.password);
-                        for s in smtp::probe(&ep).await {
-                            step(&mut steps, format!("SMTP {}", s.step), s.ok, s.detail);
-                        }
-                    }
-                    Err(e) => step(&mut steps, "SMTP OAuth2 token", false, e.to_string()),
                 }
-            }
+                Err(e) => step(&mut steps, "SMTP OAuth2 token", false, e.to_string()),
+            },
             Ok(Err(e)) => step(&mut steps, "SMTP", false, e.to_string()),
             Err(e) => step(&mut steps, "SMTP", false, format!("internal error: {e}")),
         }
