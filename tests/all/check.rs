@@ -154,6 +154,7 @@ fn numbers_outside_their_range_are_config_errors() {
         ),
         ("timeout", "[imap]\ntimeout_secs = 86400\n", "timeout_secs must be between 1 and 3600"),
         ("failures", "[sync]\nmax_failures = 0\n", "max_failures must be between 1 and 1000"),
+        ("renew", "[sync]\nidle_renew_secs = 3600\n", "idle_renew_secs must be between 10 and 1740"),
     ];
     for (id, extra, _) in cases {
         write(&env, id, &format!("description = \"{id}\"\n{IDENTITY}{extra}"));

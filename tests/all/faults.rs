@@ -7,10 +7,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use postfach_test_harness::mail::Mail;
-use postfach_test_harness::{Direction, Dovecot, DovecotConfig, Fault, FaultProxy, MailboxSpec, Postfix};
+use postfach_test_harness::{
+    Direction, Dovecot, DovecotConfig, Fault, FaultProxy, MailboxSpec, Postfix, RecordingProxy,
+};
 use serde_json::Value;
 
-use crate::support::{Env, account_toml, account_toml_via, dovecot, wait_for};
+use crate::support::{Env, account_toml, account_toml_via, dovecot, idle_connections, wait_for};
 
 const ANNA: &str = "anna@architekt.test";
 const BOB: &str = "bob@kanzlei.test";
@@ -97,6 +99,43 @@ fn idle_connections_that_are_dropped_or_reset_recover_and_new_mail_still_arrives
         daemon.wait_for(&subject, T, || env.messages("anna").iter().any(|m| m["subject"] == subject).then_some(()));
     }
     assert_eq!(stored_once(&env), 3);
+}
+
+/// A connection that goes silent while idle (a NAT gateway that forgot it, a hung server)
+/// sends no FIN or RST: only an answer that does not come shows it. The daemon re-issues
+/// IDLE every `idle_renew_secs`; the DONE that goes unanswered ends the connection, and
+/// mail that came in the meantime — in the inbox and in a watched folder — arrives.
+#[test]
+fn idle_connections_that_go_silent_are_noticed_at_the_renewal_and_new_mail_still_arrives() {
+    let dv = dovecot(DovecotConfig::default().mailbox(MailboxSpec::new("Projekte")), &[ANNA]);
+    dv.client(ANNA).unwrap().append("INBOX", &[], None, &Mail::new(1, "Vorher").to_bytes()).unwrap();
+    // Plain IMAP, so the recording proxy in front can see both connections IDLE.
+    let proxy = FaultProxy::start(([127, 0, 0, 1], dv.imap_port).into()).unwrap();
+    let seen = RecordingProxy::start(proxy.addr()).unwrap();
+    let env = Env::new();
+    let sync = "[sync]\ninterval_secs = 3600\nidle_renew_secs = 10\nidle_folders = [\"Projekte\"]\n\
+                retry_initial_secs = 1\nretry_max_secs = 2\n";
+    env.write_account(
+        "anna",
+        &account_toml_via(&dv, ANNA, seen.port, sync).replace("timeout_secs = 10", "timeout_secs = 2"),
+    );
+    let daemon = env.daemon();
+    daemon.wait_for("idle", T, || (env.account("anna")["state"] == "idle").then_some(()));
+    // The inbox session and the watcher of Projekte.
+    daemon.wait_for("two connections in IDLE", T, || (idle_connections(&seen) >= 2).then_some(()));
+    let before = proxy.connections();
+    proxy.stall_all();
+    let mut c = dv.client(ANNA).unwrap();
+    c.append("INBOX", &[], None, &Mail::new(2, "Während der Funkstille").to_bytes()).unwrap();
+    c.append("Projekte", &[], None, &Mail::new(3, "Bauzeitenplan").to_bytes()).unwrap();
+    for subject in ["Während der Funkstille", "Bauzeitenplan"] {
+        daemon.wait_for(subject, T, || env.messages("anna").iter().any(|m| m["subject"] == subject).then_some(()));
+    }
+    assert!(proxy.connections() >= before + 2, "both connections were made anew");
+    assert_eq!(stored_once(&env), 3);
+    let log = daemon.log();
+    assert!(log.contains("DONE (ending IDLE) timed out after 2s"), "the silence was not reported:\n{log}");
+    daemon.wait_for("idle again", T, || (env.account("anna")["state"] == "idle").then_some(()));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use postfach_test_harness::mail::Mail;
 use postfach_test_harness::{DovecotConfig, MailboxSpec, RecordingProxy};
 
 use crate::support::{
-    Env, account_toml, account_toml_via, caps_without, dovecot, flags, message_by_subject,
+    Env, account_toml, account_toml_via, caps_without, dovecot, flags, idle_connections, message_by_subject,
     three_messages_behind_a_relay, wait_for,
 };
 
@@ -80,13 +80,6 @@ fn without_idle_the_daemon_polls() {
     daemon.wait_for("the second account", WAIT, || (env.account("mm2")["state"] == "idle").then_some(()));
     dv2.client(USER).unwrap().append("INBOX", &[], None, &Mail::new(2, "Auch per Abruf").to_bytes()).unwrap();
     daemon.wait_for("the next poll", WAIT, || message_by_subject(&env, "mm2", "Auch per Abruf"));
-}
-
-/// How many of the daemon's connections through `proxy` are in IDLE right now: IDLE
-/// commands the server answered with `+ idling`, less those the daemon ended with DONE.
-fn idle_connections(proxy: &RecordingProxy) -> usize {
-    let started = proxy.server_text().matches("+ idling").count();
-    started.saturating_sub(proxy.client_text().matches("DONE\r\n").count())
 }
 
 /// Whether the daemon IDLEs through `proxy` right now.

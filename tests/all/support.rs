@@ -426,3 +426,10 @@ pub fn three_messages_behind_a_relay(
 pub fn flags(m: &Value) -> Vec<String> {
     m["flags"].as_array().map(|a| a.iter().map(|f| f.as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
 }
+
+/// How many of the daemon's connections through `proxy` are in IDLE right now: IDLE
+/// commands the server answered with `+ idling`, less those the daemon ended with DONE.
+pub fn idle_connections(proxy: &RecordingProxy) -> usize {
+    let started = proxy.server_text().matches("+ idling").count();
+    started.saturating_sub(proxy.client_text().matches("DONE\r\n").count())
+}

@@ -462,6 +462,11 @@ pub struct SyncSettings {
     /// Folders watched with IDLE besides the inbox (patterns as in `folders.sync`), each on
     /// its own connection, as far as the provider's connection limit allows.
     pub idle_folders: Vec<String>,
+    /// Re-issue IDLE at least this often, in seconds (absent: the provider's
+    /// `idle-refresh-secs`, else 29 minutes). Each renewal is also the check that the
+    /// connection still carries answers: a connection that went silent (a NAT gateway that
+    /// forgot it, a stalled server) is noticed at the next renewal at the latest.
+    pub idle_renew_secs: Option<u64>,
     /// Only mail younger than this many days is synced; absent = all mail.
     pub window_days: Option<u32>,
     /// What to do on the server with mail older than the window.
@@ -482,6 +487,7 @@ impl Default for SyncSettings {
             interval_secs: 300,
             idle: true,
             idle_folders: Vec::new(),
+            idle_renew_secs: None,
             window_days: None,
             after_window: AfterWindow::Keep,
             server_retention_days: RetentionDays::default(),

@@ -207,6 +207,9 @@ fn sync(file: &AccountFile) -> Vec<Problem> {
     let s = &file.sync;
     problems.extend(in_range(&["sync", "interval_secs"], s.interval_secs, &ranges::INTERVAL_SECS));
     problems.extend(in_range(&["sync", "max_failures"], s.max_failures, &ranges::MAX_FAILURES));
+    if let Some(secs) = s.idle_renew_secs {
+        problems.extend(in_range(&["sync", "idle_renew_secs"], secs, &ranges::IDLE_RENEW_SECS));
+    }
     problems.extend(in_range(&["sync", "retry_initial_secs"], s.retry_initial_secs, &ranges::RETRY_SECS));
     problems.extend(in_range(&["sync", "retry_max_secs"], s.retry_max_secs, &ranges::RETRY_SECS));
     if let Some(days) = s.window_days

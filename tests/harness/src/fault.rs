@@ -50,8 +50,8 @@ struct Shared {
     fired: AtomicU64,
     connections: AtomicU64,
     stop: AtomicBool,
-    /// Sockets of the live connections, to act on all of them at once.
-    live: Mutex<Vec<(TcpStream, TcpStream)>>,
+    /// Sockets of the live connections and their stall flags, to act on all of them at once.
+    live: Mutex<Vec<(TcpStream, TcpStream, Arc<AtomicBool>)>>,
     /// Bytes per second for every connection, both ways (0: no limit).
     throttle_all: AtomicU64,
 }
@@ -116,8 +116,18 @@ impl FaultProxy {
     /// Drops (or resets) every live connection now.
     pub fn cut_all(&self, reset: bool) {
         let live = std::mem::take(&mut *self.shared.live.lock().unwrap_or_else(|p| p.into_inner()));
-        for (a, b) in live {
+        for (a, b, _) in live {
             cut(&a, &b, reset);
+        }
+        self.shared.fired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Stalls every live connection now: from here on nothing is forwarded either way,
+    /// while both sockets stay open (a NAT gateway that forgot the connection, a hung
+    /// server). New connections are not affected.
+    pub fn stall_all(&self) {
+        for (_, _, stalled) in self.shared.live.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            stalled.store(true, Ordering::Relaxed);
         }
         self.shared.fired.fetch_add(1, Ordering::Relaxed);
     }
@@ -152,11 +162,11 @@ fn cut(a: &TcpStream, b: &TcpStream, reset: bool) {
 
 fn connect(client: TcpStream, server: TcpStream, shared: &Arc<Shared>) {
     let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { return };
-    if let (Ok(c3), Ok(s3)) = (client.try_clone(), server.try_clone()) {
-        shared.live.lock().unwrap_or_else(|p| p.into_inner()).push((c3, s3));
-    }
     // One "stalled" flag per connection: a stall stops both directions.
     let stalled = Arc::new(AtomicBool::new(false));
+    if let (Ok(c3), Ok(s3)) = (client.try_clone(), server.try_clone()) {
+        shared.live.lock().unwrap_or_else(|p| p.into_inner()).push((c3, s3, Arc::clone(&stalled)));
+    }
     let (sh, st) = (Arc::clone(shared), Arc::clone(&stalled));
     std::thread::spawn(move || pump(client, server, Direction::Upstream, &sh, &st));
     let (sh, st) = (Arc::clone(shared), stalled);

@@ -137,14 +137,7 @@ impl AccountTask {
         let file = &self.account.file;
         let interval = Duration::from_secs(file.sync.interval_secs.max(1));
         let idle = file.sync.idle && session.has("IDLE");
-        // RFC 2177: re-issue IDLE at least every 29 minutes; sooner where the provider drops it.
-        let mut refresh = Duration::from_secs(match quirks.idle_refresh_secs {
-            0 => 29 * 60,
-            s => u64::from(s),
-        });
-        if quirks.noop_keepalive {
-            refresh = refresh.min(Duration::from_secs(5 * 60));
-        }
+        let refresh = idle_renewal(file, &quirks);
         let mut watchers = Watchers::default();
         let mut next_full = Instant::now();
         let mut inbox: Option<FolderId> = None;
@@ -370,14 +363,17 @@ impl AccountTask {
             ));
         }
         for f in wanted.into_iter().take(budget) {
-            watchers.ensure(
-                f,
-                &self.account,
-                self.plugins.clone(),
-                &self.store,
-                Arc::clone(&self.wake),
-                self.cancel.child_token(),
-            );
+            let watcher = Watcher {
+                account: self.account.clone(),
+                plugins: self.plugins.clone(),
+                store: self.store.clone(),
+                raw: f.folder.raw.clone(),
+                folder: f.id,
+                changed: Arc::clone(&watchers.changed),
+                wake: Arc::clone(&self.wake),
+                renew: idle_renewal(&self.account.file, quirks),
+            };
+            watchers.ensure(&f.folder.name, watcher, self.cancel.child_token());
         }
         notes
     }
@@ -459,6 +455,25 @@ fn fault_injection(account: &str) {
 #[cfg(not(debug_assertions))]
 fn fault_injection(_: &str) {}
 
+/// How long one IDLE may last before it is re-issued: RFC 2177's 29 minutes at most,
+/// sooner where the provider drops it (`idle-refresh-secs`), asks for keepalives, or the
+/// account says so (`[sync] idle_renew_secs`). Ending an IDLE waits for the server's
+/// answer within `imap.timeout_secs`, so this is also how soon a connection that went
+/// silent is noticed.
+fn idle_renewal(file: &crate::config::AccountFile, quirks: &Quirks) -> Duration {
+    let mut secs = match quirks.idle_refresh_secs {
+        0 => 29 * 60,
+        s => u64::from(s),
+    };
+    if quirks.noop_keepalive {
+        secs = secs.min(5 * 60);
+    }
+    if let Some(own) = file.sync.idle_renew_secs {
+        secs = secs.min(own);
+    }
+    Duration::from_secs(secs.max(1))
+}
+
 /// `now + d`, or far in the future where that would overflow.
 fn later(d: Duration) -> Instant {
     let now = Instant::now();
@@ -480,27 +495,19 @@ impl Watchers {
         set.drain().collect()
     }
 
-    fn ensure(
-        &mut self,
-        folder: &store::FolderRow,
-        account: &Account,
-        plugins: Option<Arc<PluginHost>>,
-        store: &Store,
-        wake: Arc<Notify>,
-        cancel: CancellationToken,
-    ) {
-        if self.running.get(&folder.id).is_some_and(|t| !t.is_finished()) {
+    /// Starts `watcher` unless its folder is watched already.
+    fn ensure(&mut self, name: &str, watcher: Watcher, cancel: CancellationToken) {
+        if self.running.get(&watcher.folder).is_some_and(|t| !t.is_finished()) {
             return;
         }
-        let (id, raw, account, changed, store) =
-            (folder.id, folder.folder.raw.clone(), account.clone(), Arc::clone(&self.changed), store.clone());
-        let span = tracing::info_span!("idle", folder = %folder.folder.name);
+        let folder = watcher.folder;
+        let span = tracing::info_span!("idle", folder = %name);
         let task = tokio::spawn(
             async move {
                 let mut failures = 0u32;
                 loop {
                     let e = tokio::select! {
-                        e = watch(&account, plugins.as_ref(), &store, &raw, id, &changed, &wake) => e,
+                        e = watcher.watch(failures > 0) => e,
                         () = cancel.cancelled() => return,
                     };
                     failures += 1;
@@ -514,7 +521,7 @@ impl Watchers {
             }
             .instrument(span),
         );
-        self.running.insert(folder.id, task);
+        self.running.insert(folder, task);
     }
 }
 
@@ -526,36 +533,54 @@ impl Drop for Watchers {
     }
 }
 
-/// One watcher connection: EXAMINE the folder, IDLE, report changes. Returns on failure.
-async fn watch(
-    account: &Account,
-    plugins: Option<&Arc<PluginHost>>,
-    store: &Store,
-    raw: &str,
+/// One watched folder: what its connection needs, and where it reports a change.
+struct Watcher {
+    account: Account,
+    plugins: Option<Arc<PluginHost>>,
+    store: Store,
+    /// The folder's name as the server spells it.
+    raw: String,
     folder: FolderId,
-    changed: &Mutex<HashSet<FolderId>>,
-    wake: &Notify,
-) -> PassError {
-    let mut session = match crate::pass::connect(account, plugins, store).await {
-        Ok(c) => c.session,
-        Err(e) => return e,
-    };
-    if let Err(e) = session.examine(raw).await {
-        return e.into();
-    }
-    // Nobody wakes a watcher early; it only ever waits for the server.
-    let never = Notify::new();
-    loop {
-        match imap::idle(session, Duration::from_secs(25 * 60), &never).await {
-            Ok((s, woken)) => {
-                session = s;
-                if woken == imap::Woken::Changed {
-                    changed.lock().unwrap_or_else(|p| p.into_inner()).insert(folder);
-                    wake.notify_one();
-                }
-            }
-            Err(e) => return e.into(),
+    changed: Arc<Mutex<HashSet<FolderId>>>,
+    wake: Arc<Notify>,
+    /// How long one IDLE lasts before it is re-issued.
+    renew: Duration,
+}
+
+impl Watcher {
+    /// One connection: EXAMINE the folder, IDLE, report changes. Returns on failure. A
+    /// `resumed` watcher (one whose last connection failed) reports its folder as changed
+    /// once it is watching again, so what arrived in between is not left for the next
+    /// full pass.
+    async fn watch(&self, resumed: bool) -> PassError {
+        let mut session = match crate::pass::connect(&self.account, self.plugins.as_ref(), &self.store).await {
+            Ok(c) => c.session,
+            Err(e) => return e,
+        };
+        if let Err(e) = session.examine(&self.raw).await {
+            return e.into();
         }
+        if resumed {
+            self.report();
+        }
+        // Nobody wakes a watcher early; it only ever waits for the server.
+        let never = Notify::new();
+        loop {
+            match imap::idle(session, self.renew, &never).await {
+                Ok((s, woken)) => {
+                    session = s;
+                    if woken == imap::Woken::Changed {
+                        self.report();
+                    }
+                }
+                Err(e) => return e.into(),
+            }
+        }
+    }
+
+    fn report(&self) {
+        self.changed.lock().unwrap_or_else(|p| p.into_inner()).insert(self.folder);
+        self.wake.notify_one();
     }
 }
 
