@@ -774,3 +774,40 @@ fn the_generated_messages_have_the_sizes_they_claim() {
         assert!(raw.split(|b| *b == b'\n').any(|l| l.len() + 1 == LINE), "one line of exactly 1 MiB");
     }
 }
+
+/// `[sync] max_message_mib`: a message over the limit stays on the server, named in the
+/// account's status with its size; the rest of the folder is stored, in the daemon and in
+/// `sync --once` alike, and raising the limit fetches it.
+#[test]
+fn a_message_over_max_message_mib_is_left_on_the_server_and_named_in_the_status() {
+    let dv = dovecot(DovecotConfig::default(), &[USER]);
+    let mut client = dv.client(USER).unwrap();
+    client.append("INBOX", &[], None, &Mail::new(1, "Klein").to_bytes()).unwrap();
+    let line = "Bestandsplan Geschoss 2, Achse A bis F, Maßstab 1:50, Revision C.............\r\n";
+    let large = Mail::new(2, "Groß").body(&line.repeat((3 << 20) / line.len())).to_bytes();
+    client.append("INBOX", &[], None, &large).unwrap();
+    client.append("INBOX", &[], None, &Mail::new(3, "Auch klein").to_bytes()).unwrap();
+    let env = Env::new();
+    let file = account_toml(&dv, USER, "[sync]\nmax_message_mib = 1\n");
+    env.write_account(ACCOUNT, &file);
+    let out = env.run(&["sync", ACCOUNT, "--once"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.subjects(ACCOUNT, None), ["Auch klein", "Klein"]);
+    let note = env.account(ACCOUNT)["last_error"].as_str().unwrap_or("").to_owned();
+    assert!(
+        note.contains("INBOX: 1 message not fetched (UID 2: 4 MiB, over the limit of 1 MiB ([sync] max_message_mib); left on the server)"),
+        "{note}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_message_mib"), "sync --once does not say it");
+    // The running daemon says the same, and fetches it once the limit allows.
+    let daemon = env.daemon();
+    daemon.wait_for("the note", Duration::from_secs(60), || {
+        let a = env.account(ACCOUNT);
+        (a["state"] == "idle" && a["last_error"].as_str().unwrap_or("").contains("UID 2: 4 MiB")).then_some(())
+    });
+    env.write_account(ACCOUNT, &file.replace("max_message_mib = 1", "max_message_mib = 8"));
+    daemon.wait_for("the large message", Duration::from_secs(60), || {
+        (env.subjects(ACCOUNT, None) == ["Auch klein", "Groß", "Klein"]).then_some(())
+    });
+    assert_eq!(env.messages(ACCOUNT).len(), 3);
+}

@@ -223,7 +223,7 @@ fn a_single_list_line_of_50_mb_is_survived_with_bounded_memory() {
 #[test]
 fn a_single_quoted_list_line_of_50_mb_is_given_up_after_the_timeout_with_bounded_memory() {
     let error = survives(Misbehaviour::HugeQuotedListLine(50 << 20));
-    says(&error, &["LIST timed out after 3s", "folder name of 52428800 bytes"]);
+    says(&error, &["LIST \"\" \"*\" timed out after 3s", "folder name of 52428800 bytes"]);
 }
 
 #[test]
@@ -300,4 +300,47 @@ fn endless_untagged_lines_during_idle_keep_memory_flat_and_the_daemon_answering(
     let mut daemon = daemon;
     assert!(!daemon.log().contains("panicked"));
     assert!(daemon.stop(), "the daemon did not stop under the flood:\n{}", tail_of(&daemon.log(), 4000));
+}
+
+/// A tagged NO to a body FETCH is the server's refusal, not an empty answer: the other
+/// message is stored, the refused one is named with the server's words in the account's
+/// status, and it is fetched at a later pass once the server hands it out.
+#[test]
+fn a_message_the_server_refuses_to_hand_out_is_skipped_with_its_words_and_fetched_later() {
+    let server = HostileServer::start(Misbehaviour::RefusedBody(1)).unwrap();
+    let env = Env::new();
+    env.write_account("anna", &account(server.port));
+    let out = sync_once(&env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(env.subjects("anna", None), ["Nachricht 2"]);
+    let note = env.account("anna")["last_error"].as_str().unwrap_or("").to_owned();
+    assert!(note.contains("INBOX: 1 message not fetched (UID 1: "), "{note}");
+    assert!(note.contains("NO [SERVERBUG] Internal error occurred."), "{note}");
+    assert!(note.contains("tried again at the next pass"), "{note}");
+    server.set(Misbehaviour::None);
+    let out = sync_once(&env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(env.subjects("anna", None), ["Nachricht 1", "Nachricht 2"]);
+    assert_eq!(env.account("anna")["last_error"], serde_json::Value::Null);
+}
+
+/// A refused UID SEARCH must not read as "the folder is empty now": that would report
+/// every stored message removed. The folder is skipped with the server's words instead.
+#[test]
+fn a_refused_search_reports_the_servers_words_and_removes_nothing() {
+    let server = HostileServer::start(Misbehaviour::None).unwrap();
+    let env = Env::new();
+    env.write_account("anna", &account(server.port));
+    assert_eq!(sync_once(&env).code, Some(0));
+    assert_eq!(env.subjects("anna", None), ["Nachricht 1", "Nachricht 2"]);
+    server.set(Misbehaviour::RefusedSearch);
+    let out = sync_once(&env);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let note = env.account("anna")["last_error"].as_str().unwrap_or("").to_owned();
+    assert!(note.contains("NO [UNAVAILABLE] Search backend unavailable"), "{note}");
+    let removed = crate::support::events(&env, "anna").iter().filter(|(kind, _)| kind == "removed").count();
+    assert_eq!(removed, 0, "stored messages were reported removed");
+    let listed: Vec<serde_json::Value> = env.messages("anna");
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|m| m["folder"] == "INBOX"), "{listed:?}");
 }

@@ -394,7 +394,8 @@ fn a_token_endpoint_that_is_down_means_backing_off_and_the_account_recovers_by_i
         "cannot refresh the OAuth2 access token: the provider's token endpoint is unavailable (HTTP 503: \
          temporarily_unavailable)"
     );
-    daemon.wait_for("recovery", T, || s.has("Nachher").then_some(()));
+    // The message is stored before the pass ends and the account shows `idle`.
+    daemon.wait_for("recovery", T, || (s.has("Nachher") && s.env.account("anna")["state"] == "idle").then_some(()));
     let states = s.state_events();
     assert!(!states.iter().any(|(state, _)| state == "auth-failed"), "{states:?}");
     assert_eq!(states.last().map(|(state, _)| state.as_str()), Some("idle"), "{states:?}");

@@ -9,6 +9,8 @@ use std::ops::RangeInclusive;
 pub const INTERVAL_SECS: RangeInclusive<u64> = 1..=86_400;
 /// `[sync] idle_renew_secs`: ten seconds to the 29 minutes RFC 2177 allows.
 pub const IDLE_RENEW_SECS: RangeInclusive<u64> = 10..=1_740;
+/// `[sync] max_message_mib`: 1 MiB to the 500 MiB Postfach can fetch at all.
+pub const MAX_MESSAGE_MIB: RangeInclusive<u64> = 1..=500;
 /// `[sync] window_days`: one day to 100 years.
 pub const WINDOW_DAYS: RangeInclusive<u32> = 1..=36_500;
 /// `[sync] server_retention_days.*`: 0 (never) to 100 years.

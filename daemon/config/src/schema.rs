@@ -467,6 +467,9 @@ pub struct SyncSettings {
     /// connection still carries answers: a connection that went silent (a NAT gateway that
     /// forgot it, a stalled server) is noticed at the next renewal at the latest.
     pub idle_renew_secs: Option<u64>,
+    /// Messages larger than this many MiB are left on the server (and named in the
+    /// account's status) instead of being fetched.
+    pub max_message_mib: u64,
     /// Only mail younger than this many days is synced; absent = all mail.
     pub window_days: Option<u32>,
     /// What to do on the server with mail older than the window.
@@ -488,6 +491,7 @@ impl Default for SyncSettings {
             idle: true,
             idle_folders: Vec::new(),
             idle_renew_secs: None,
+            max_message_mib: 256,
             window_days: None,
             after_window: AfterWindow::Keep,
             server_retention_days: RetentionDays::default(),

@@ -207,6 +207,7 @@ fn sync(file: &AccountFile) -> Vec<Problem> {
     let s = &file.sync;
     problems.extend(in_range(&["sync", "interval_secs"], s.interval_secs, &ranges::INTERVAL_SECS));
     problems.extend(in_range(&["sync", "max_failures"], s.max_failures, &ranges::MAX_FAILURES));
+    problems.extend(in_range(&["sync", "max_message_mib"], s.max_message_mib, &ranges::MAX_MESSAGE_MIB));
     if let Some(secs) = s.idle_renew_secs {
         problems.extend(in_range(&["sync", "idle_renew_secs"], secs, &ranges::IDLE_RENEW_SECS));
     }

@@ -30,9 +30,7 @@ pub async fn append_once(
     // Message-IDs never contain a double quote; strip any so the command stays well-formed.
     let needle = format!("<{}>", message_id.replace('"', ""));
     let query = format!("HEADER Message-ID \"{needle}\"");
-    let found = timed(t, format!("UID SEARCH {query}"), session.inner.uid_search(&query))
-        .await?
-        .map_err(|e| ImapError::command(format!("UID SEARCH {query}"), e))?;
+    let found = super::sync::search(session, &query).await?;
     if !found.is_empty() {
         return Ok(Placed::AlreadyThere);
     }

@@ -7,8 +7,6 @@
 //! `EXPUNGE` is never sent: it would also remove mail another client marked `\Deleted`.
 //! Without UIDPLUS the source is left marked `\Deleted`, and the result says so.
 
-use futures::TryStreamExt;
-
 use super::error::ImapError;
 use super::session::Session;
 use super::sync::{search, sequence_set, timed};
@@ -39,57 +37,29 @@ pub async fn store_flags(
     add: &[String],
     remove: &[String],
 ) -> Result<Vec<(u32, Vec<String>, Option<u64>)>, ImapError> {
-    let t = session.timeout;
     let set = sequence_set(uids);
     let mut after = Vec::new();
     for (sign, flags) in [("+", add), ("-", remove)] {
         if flags.is_empty() {
             continue;
         }
-        let query = format!("{sign}FLAGS ({})", flags.join(" "));
-        let command = format!("UID STORE {set} {query}");
-        let mut stream = timed(t, command.clone(), session.inner.uid_store(&set, &query))
-            .await?
-            .map_err(|e| ImapError::command(command.clone(), e))?;
-        while let Some(fetch) =
-            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
-        {
-            if let Some(uid) = fetch.uid {
-                after.retain(|(u, _, _)| *u != uid);
-                after.push((uid, super::sync::flags(&fetch), fetch.modseq));
-            }
+        let answer = session.send(&format!("UID STORE {set} {sign}FLAGS ({})", flags.join(" "))).await?;
+        for (uid, flags, modseq) in answer.fetches(|f| Some((f.uid()?, f.flags(), f.modseq()))).await? {
+            after.retain(|(u, _, _)| *u != uid);
+            after.push((uid, flags, modseq));
         }
-        drop(stream);
-        session.completed(&command)?;
     }
     Ok(after)
 }
 
 /// Marks UIDs of the selected folder `\Deleted` and expunges exactly those.
 pub async fn delete_uids(session: &mut Session, uids: &[u32]) -> Result<Removal, ImapError> {
-    let t = session.timeout;
     let set = sequence_set(uids);
-    let command = format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)");
-    {
-        let stream = timed(t, command.clone(), session.inner.uid_store(&set, "+FLAGS.SILENT (\\Deleted)"))
-            .await?
-            .map_err(|e| ImapError::command(command.clone(), e))?;
-        timed(t, command.clone(), stream.try_collect::<Vec<_>>())
-            .await?
-            .map_err(|e| ImapError::command(command.clone(), e))?;
-    }
-    session.completed(&command)?;
+    session.send(&format!("UID STORE {set} +FLAGS.SILENT (\\Deleted)")).await?.fetches(|_| Some(())).await?;
     if !session.has("UIDPLUS") {
         return Ok(Removal::MarkedDeleted);
     }
-    let command = format!("UID EXPUNGE {set}");
-    let stream = timed(t, command.clone(), session.inner.uid_expunge(&set))
-        .await?
-        .map_err(|e| ImapError::command(command.clone(), e))?;
-    timed(t, command.clone(), stream.try_collect::<Vec<_>>())
-        .await?
-        .map_err(|e| ImapError::command(command.clone(), e))?;
-    session.completed(&command)?;
+    session.send(&format!("UID EXPUNGE {set}")).await?.fetches(|_| Some(())).await?;
     Ok(Removal::Done)
 }
 
@@ -135,16 +105,9 @@ pub async fn find_moved(session: &mut Session, to: &str, message_id: Option<&str
 
 /// The flags and MODSEQ of one UID of the selected folder.
 pub async fn fetch_flags(session: &mut Session, uid: u32) -> Result<Option<(Vec<String>, Option<u64>)>, ImapError> {
-    let t = session.timeout;
-    let command = format!("UID FETCH {uid} (UID FLAGS)");
-    let stream = timed(t, command.clone(), session.inner.uid_fetch(uid.to_string(), "(UID FLAGS)"))
-        .await?
-        .map_err(|e| ImapError::command(command.clone(), e))?;
-    let fetched: Vec<_> = timed(t, command.clone(), stream.try_collect::<Vec<_>>())
-        .await?
-        .map_err(|e| ImapError::command(command.clone(), e))?;
-    session.completed(&command)?;
-    Ok(fetched.iter().find(|f| f.uid == Some(uid)).map(|f| (super::sync::flags(f), f.modseq)))
+    let answer = session.send(&format!("UID FETCH {uid} (UID FLAGS)")).await?;
+    let fetched = answer.fetches(|f| (f.uid() == Some(uid)).then(|| (f.flags(), f.modseq()))).await?;
+    Ok(fetched.into_iter().next())
 }
 
 /// An IMAP quoted string, or `None` for a value that cannot be one (control characters,

@@ -61,6 +61,16 @@ pub enum ImapError {
         /// Server text or I/O error.
         text: String,
     },
+    /// The server answered a command with a tagged NO or BAD.
+    #[error("{command}: {status} {text}")]
+    Refused {
+        /// The command, e.g. `UID FETCH 1:20 (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])`.
+        command: String,
+        /// `NO` (the server will not) or `BAD` (it did not understand).
+        status: &'static str,
+        /// The server's words with their response code, e.g. `[UNAVAILABLE] Backend down`.
+        text: String,
+    },
     /// The server's data does not allow syncing (e.g. no UIDVALIDITY).
     #[error("{0}")]
     Server(String),
@@ -81,6 +91,7 @@ impl ImapError {
             ImapError::Starttls { .. } => "starttls",
             ImapError::Auth { .. } => "auth",
             ImapError::Command { .. } => "command",
+            ImapError::Refused { .. } => "refused",
             ImapError::Server(_) => "server",
             ImapError::Store(_) => "store",
         }
@@ -89,6 +100,16 @@ impl ImapError {
     /// Whether this is a credentials problem (the account shows `auth-failed`).
     pub fn is_auth(&self) -> bool {
         matches!(self, ImapError::Auth { .. })
+    }
+
+    /// Whether the server refused a command with a tagged NO (it will not do this now,
+    /// for this folder or message) — not a broken connection, not a malformed command.
+    pub fn is_no(&self) -> bool {
+        match self {
+            ImapError::Refused { status, .. } => *status == "NO",
+            ImapError::Command { text, .. } => text.starts_with("NO "),
+            _ => false,
+        }
     }
 
     /// Wraps an async-imap error from `command`, keeping the server's words.

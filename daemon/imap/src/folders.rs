@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
+use async_imap::imap_proto::{MailboxDatum, Response};
 use async_imap::types::NameAttribute;
-use futures::TryStreamExt;
 
 use super::error::ImapError;
 use super::session::Session;
@@ -37,29 +37,39 @@ const MAX_NAME_BYTES: usize = 4096;
 pub async fn list_folders(session: &mut Session) -> Result<Vec<ListEntry>, ImapError> {
     let timeout = session.timeout;
     let command = "LIST \"\" \"*\"";
+    // The whole listing within the timeout, not each line: an endless LIST must end.
     let fut = async {
-        let mut stream = session.inner.list(Some(""), Some("*")).await.map_err(|e| ImapError::command(command, e))?;
+        let mut answer = session.send(command).await?;
         let mut entries = Vec::new();
-        while let Some(name) = stream.try_next().await.map_err(|e| ImapError::command(command, e))? {
-            if name.name().len() > MAX_NAME_BYTES {
-                return Err(ImapError::Server(format!(
-                    "{command}: the server lists a folder name of {} bytes (at most {MAX_NAME_BYTES} are accepted)",
-                    name.name().len()
-                )));
+        while let Some(entry) = answer.next(list_entry).await? {
+            match entry {
+                Some(Ok(entry)) => entries.push(entry),
+                Some(Err(bytes)) => {
+                    return Err(ImapError::Server(format!(
+                        "{command}: the server lists a folder name of {bytes} bytes (at most {MAX_NAME_BYTES} are accepted)"
+                    )));
+                }
+                None => {}
             }
-            entries.push(ListEntry {
-                raw: name.name().to_owned(),
-                delimiter: name.delimiter().map(str::to_owned),
-                attributes: name.attributes().iter().map(attribute_text).collect(),
-            });
         }
         Ok(entries)
     };
-    let entries = tokio::time::timeout(timeout, fut)
+    tokio::time::timeout(timeout, fut)
         .await
-        .map_err(|_| ImapError::Timeout { what: "LIST".into(), secs: timeout.as_secs() })??;
-    session.completed(command)?;
-    Ok(entries)
+        .map_err(|_| ImapError::Timeout { what: "LIST".into(), secs: timeout.as_secs() })?
+}
+
+/// A LIST response as a [`ListEntry`]; `Err(length)` for a name longer than [`MAX_NAME_BYTES`].
+fn list_entry(response: &Response<'_>) -> Option<Result<ListEntry, usize>> {
+    let Response::MailboxData(MailboxDatum::List(list)) = response else { return None };
+    if list.name.len() > MAX_NAME_BYTES {
+        return Some(Err(list.name.len()));
+    }
+    Some(Ok(ListEntry {
+        raw: list.name.to_string(),
+        delimiter: list.delimiter.as_deref().map(str::to_owned),
+        attributes: list.name_attributes.iter().map(attribute_text).collect(),
+    }))
 }
 
 fn attribute_text(a: &NameAttribute<'_>) -> String {

@@ -28,7 +28,7 @@ pub enum Woken {
 /// `wake` is notified. The session is consumed and returned, since async-imap's IDLE
 /// takes ownership of it; on error it is gone and the caller reconnects.
 pub async fn idle(session: Session, limit: Duration, wake: &Notify) -> Result<(Session, Woken), ImapError> {
-    let Session { inner, capabilities, timeout, changes } = session;
+    let Session { inner, capabilities, timeout, changes, news } = session;
     let mut handle = inner.idle();
     tokio::time::timeout(timeout, handle.init())
         .await
@@ -50,14 +50,14 @@ pub async fn idle(session: Session, limit: Duration, wake: &Notify) -> Result<(S
         .await
         .map_err(|_| ImapError::Timeout { what: "DONE (ending IDLE)".into(), secs: timeout.as_secs() })?
         .map_err(|e| ImapError::Command { command: "DONE".into(), text: server_text(e) })?;
-    Ok((Session { inner, capabilities, timeout, changes }, woken))
+    Ok((Session { inner, capabilities, timeout, changes, news }, woken))
 }
 
 /// Empties the queue of unsolicited responses; true if one of them reports a change to
 /// the selected folder (new mail arrived while the last command ran, say), in which case
 /// IDLE would wait for news that has already come.
 pub fn drain_changes(session: &mut Session) -> bool {
-    let mut changed = false;
+    let mut changed = std::mem::take(&mut session.news);
     while let Ok(r) = session.inner.unsolicited_responses.try_recv() {
         changed |= match r {
             UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Expunge(_) => true,

@@ -100,9 +100,7 @@ async fn act<S: MailStore>(
     // Mail already marked \Deleted (by us on a server without UIDPLUS, or by a client) is
     // left to whoever expunges it.
     let query = format!("BEFORE {} NOT DELETED", since_date(days));
-    let old: HashSet<u32> = timed(t, format!("UID SEARCH {query}"), session.inner.uid_search(&query))
-        .await?
-        .map_err(|e| ImapError::command(format!("UID SEARCH {query}"), e))?;
+    let old: HashSet<u32> = super::sync::search(session, &query).await?;
     if old.is_empty() {
         return Ok(());
     }

@@ -23,9 +23,9 @@ use postfach_net::{sasl, tls};
 /// whether the server has closed it.
 pub struct Transport {
     stream: Stream,
-    /// A read returned end-of-file. async-imap ends a FETCH or LIST stream quietly when
-    /// the connection closes between two responses, exactly as at the tagged OK; this is
-    /// how a caller tells the two apart.
+    /// A read returned end-of-file. async-imap ends an answer quietly when the connection
+    /// closes between two responses, exactly as at the tagged OK; this is how a caller
+    /// tells the two apart (after login, where a `* BYE` may end the CAPABILITY answer).
     closed: bool,
 }
 
@@ -108,6 +108,9 @@ pub struct Session {
     pub timeout: Duration,
     /// How flag changes can be asked for (CONDSTORE / QRESYNC, enabled at login).
     pub changes: ChangeTracking,
+    /// The server reported news (new mail, an expunge by another client) in the middle
+    /// of a command's answer; [`crate::drain_changes`] takes it.
+    pub(crate) news: bool,
 }
 
 /// What the server offers for finding changes since the last pass (RFC 7162).
@@ -161,20 +164,6 @@ impl Session {
         Some(pairs)
     }
 
-    /// Fails when the server closed the connection during `command`, a streamed one
-    /// (FETCH, LIST) whose stream has just ended: async-imap ends it the same way at
-    /// end-of-file as at the tagged OK, so without this a `* BYE` or a close between two
-    /// responses would pass for a complete answer.
-    pub(crate) fn completed(&self, command: &str) -> Result<(), ImapError> {
-        if self.inner.get_ref().closed() {
-            return Err(ImapError::Command {
-                command: command.to_owned(),
-                text: "the server closed the connection before completing it".into(),
-            });
-        }
-        Ok(())
-    }
-
     /// Logs out politely; errors are irrelevant at this point.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(2), self.inner.logout()).await;
@@ -222,7 +211,7 @@ pub async fn open(ep: &ImapEndpoint) -> Result<Session, ImapError> {
             }
         }
     };
-    Ok(Session { inner: session, capabilities, timeout: ep.timeout, changes })
+    Ok(Session { inner: session, capabilities, timeout: ep.timeout, changes, news: false })
 }
 
 async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, ImapError> {

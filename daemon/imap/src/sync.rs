@@ -22,10 +22,10 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use async_imap::types::{Fetch, Flag};
-use futures::TryStreamExt;
+use async_imap::imap_proto::{MailboxDatum, Response};
 use tokio::task::JoinHandle;
 
+use super::answer::Fetched;
 use super::error::ImapError;
 use super::headers;
 use super::session::{ChangeTracking, Session};
@@ -54,6 +54,9 @@ pub struct SyncOptions {
     /// unchanged: nothing else tells whether another client changed a flag. Off only
     /// for a pass right after one that just did so.
     pub flag_scan: bool,
+    /// Messages larger than this are left on the server (`[sync] max_message_mib`); 0
+    /// means [`MAX_MESSAGE_BYTES`], which is also the most this can be.
+    pub max_message_bytes: u64,
 }
 
 /// What one [`sync_folder`] call did, for the daemon's logs, routing and the account's report.
@@ -75,6 +78,20 @@ pub struct FolderReport {
     pub flags_changed: u64,
     /// Messages that lost their location here (expunged, or moved to another folder).
     pub gone: Vec<MessageId>,
+    /// New messages left on the server in this pass, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A new message that was not fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its UID in the folder.
+    pub uid: u32,
+    /// Why, in words for the account's status: the server's refusal, or its size.
+    pub why: String,
+    /// Tried again at the next pass (the server refused it); false for a message over
+    /// the size limit, which stays on the server.
+    pub again: bool,
 }
 
 /// Syncs one folder. The session is left with the folder selected.
@@ -160,7 +177,7 @@ pub async fn sync_folder<S: MailStore>(
         }
     }
 
-    fetch_and_store(session, store, account, folder_id, uidvalidity, &todo, &mut report).await?;
+    fetch_and_store(session, store, account, folder_id, uidvalidity, &todo, opts, &mut report).await?;
 
     let since_modseq = folder.highestmodseq.filter(|_| folder.uidvalidity == Some(uidvalidity));
     let expunged = if known.is_empty() {
@@ -189,7 +206,12 @@ pub async fn sync_folder<S: MailStore>(
     report.removed = gone.removed;
     report.gone = gone.touched.clone();
     report.stats.touched.extend(gone.touched);
-    let (uidnext, modseq, exists) = (mailbox.uid_next, mailbox.highest_modseq, mailbox.exists);
+    let (mut uidnext, modseq, exists) = (mailbox.uid_next, mailbox.highest_modseq, mailbox.exists);
+    // A message skipped for now keeps the checkpoint below it: the next pass finds the
+    // folder changed and the message still new, and tries it again.
+    if let Some(first) = report.skipped.iter().filter(|s| s.again).map(|s| s.uid).min() {
+        uidnext = Some(uidnext.map_or(first, |n| n.min(first)));
+    }
     store.set_checkpoint(folder_id, Checkpoint { uidvalidity, uidnext, highestmodseq: modseq, exists }).await?;
     Ok(report)
 }
@@ -213,34 +235,21 @@ async fn sync_flags<S: MailStore>(
         (ChangeTracking::Qresync, Some(ours), _) => format!("(UID FLAGS) (CHANGEDSINCE {ours} VANISHED)"),
         (ChangeTracking::Condstore, Some(ours), _) => format!("(UID FLAGS) (CHANGEDSINCE {ours})"),
     };
-    let t = session.timeout;
-    // Anything queued earlier is stale; VANISHED for this command arrives unsolicited.
-    while session.inner.unsolicited_responses.try_recv().is_ok() {}
-    let command = format!("UID FETCH 1:* {items}");
     let mut changes: Vec<(u32, Vec<String>, Option<u64>)> = Vec::new();
-    {
-        let mut stream = timed(t, command.clone(), session.inner.uid_fetch("1:*", &items))
-            .await?
-            .map_err(|e| ImapError::command(command.clone(), e))?;
-        while let Some(fetch) =
-            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
-        {
-            if let Some(uid) = fetch.uid.filter(|u| known.contains(u)) {
-                changes.push((uid, flags(&fetch), fetch.modseq));
-            }
-        }
-    }
-    session.completed(&command)?;
     let mut expunged = Vec::new();
-    while let Ok(response) = session.inner.unsolicited_responses.try_recv() {
-        if let async_imap::types::UnsolicitedResponse::Other(data) = response
-            && let async_imap::imap_proto::Response::Vanished { uids, .. } = data.parsed()
-        {
+    let mut answer = session.send(&format!("UID FETCH 1:* {items}")).await?;
+    let mut read = |r: &Response<'_>| {
+        if let Response::Vanished { uids, .. } = r {
             for range in uids {
                 expunged.extend(range.clone().filter(|u| known.contains(u)));
             }
+        } else if let Some(fetch) = Fetched::of(r)
+            && let Some(uid) = fetch.uid().filter(|u| known.contains(u))
+        {
+            changes.push((uid, fetch.flags(), fetch.modseq()));
         }
-    }
+    };
+    while answer.next(&mut read).await?.is_some() {}
     if !changes.is_empty() {
         let changed = store.update_flags(folder_id, uidvalidity, changes).await?;
         report.flags_changed += changed.len() as u64;
@@ -273,7 +282,10 @@ async fn vanished<S: MailStore>(
 }
 
 /// Downloads `uids` in chunks and commits them in batches, overlapping the store write of
-/// one batch with the download of the next.
+/// one batch with the download of the next. Messages over the size limit are left on the
+/// server; a message the server refuses to hand out is skipped (and tried again at the
+/// next pass) so that it does not hold up the rest of the folder.
+#[allow(clippy::too_many_arguments)]
 async fn fetch_and_store<S: MailStore>(
     session: &mut Session,
     store: &S,
@@ -281,76 +293,161 @@ async fn fetch_and_store<S: MailStore>(
     folder_id: FolderId,
     uidvalidity: u32,
     uids: &[u32],
+    opts: &SyncOptions,
     report: &mut FolderReport,
 ) -> Result<(), ImapError> {
-    let t = session.timeout;
-    let mut pending: Option<JoinHandle<Result<BatchStats, StoreFailure>>> = None;
-    let mut batch: Vec<FetchedMessage> = Vec::new();
-    let mut batch_bytes = 0usize;
+    let limit = match opts.max_message_bytes {
+        0 => MAX_MESSAGE_BYTES,
+        n => n.min(MAX_MESSAGE_BYTES),
+    };
+    let mut download =
+        Download { store, account, folder_id, uidvalidity, batch: Vec::new(), batch_bytes: 0, pending: None };
     for chunk in uids.chunks(FETCH_CHUNK) {
-        let set = sequence_set(chunk);
+        let wanted = within_limit(session, chunk, limit, report).await?;
+        if wanted.is_empty() {
+            continue;
+        }
+        let mut got = HashSet::new();
+        let refused = match download.bodies(session, &wanted, &mut got, report).await {
+            Ok(()) => continue,
+            Err(e) if e.is_no() => e,
+            Err(e) => return Err(e),
+        };
+        // One by one, so that one message the server cannot read does not stop the
+        // others; a server that refuses everything is not asked a thousand times.
+        let missing: Vec<u32> = wanted.iter().copied().filter(|u| !got.contains(u)).collect();
+        let mut skipped = Vec::new();
+        for (i, uid) in missing.iter().copied().enumerate() {
+            match download.bodies(session, &[uid], &mut got, report).await {
+                Ok(()) => {}
+                Err(e) if e.is_no() => {
+                    if i + 1 >= REFUSALS_BEFORE_GIVING_UP && got.is_empty() && missing.len() > 1 {
+                        return Err(refused);
+                    }
+                    skipped.push(Skipped { uid, why: e.to_string(), again: true });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if skipped.len() == missing.len() && missing.len() > 1 && got.is_empty() {
+            return Err(refused);
+        }
+        report.skipped.extend(skipped);
+    }
+    download.finish(report).await
+}
+
+/// Refused single fetches, with nothing fetched yet, after which the whole chunk's
+/// refusal is taken as the server's answer for now.
+const REFUSALS_BEFORE_GIVING_UP: usize = 3;
+
+/// The largest message Postfach fetches: async-imap holds one response in a buffer of at
+/// most 512 MiB, and the store keeps a message as one value.
+pub const MAX_MESSAGE_BYTES: u64 = 500 << 20;
+
+/// `UID FETCH <chunk> (UID RFC822.SIZE)`: the UIDs of `chunk` within `limit` bytes; the
+/// others are reported skipped.
+async fn within_limit(
+    session: &mut Session,
+    chunk: &[u32],
+    limit: u64,
+    report: &mut FolderReport,
+) -> Result<Vec<u32>, ImapError> {
+    let answer = session.send(&format!("UID FETCH {} (UID RFC822.SIZE)", sequence_set(chunk))).await?;
+    let sizes = answer.fetches(|f| Some((f.uid()?, f.size()?))).await?;
+    let mut large = HashSet::new();
+    for (uid, size) in sizes {
+        if u64::from(size) > limit && chunk.binary_search(&uid).is_ok() {
+            large.insert(uid);
+            report.skipped.push(Skipped {
+                uid,
+                why: format!(
+                    "{} MiB, over the limit of {} MiB ([sync] max_message_mib); left on the server",
+                    u64::from(size).div_ceil(1 << 20),
+                    limit >> 20
+                ),
+                again: false,
+            });
+        }
+    }
+    Ok(chunk.iter().copied().filter(|u| !large.contains(u)).collect())
+}
+
+/// Downloading one folder's new messages: the batch being filled and the commit of the
+/// previous one, still running.
+struct Download<'a, S: MailStore> {
+    store: &'a S,
+    account: &'a str,
+    folder_id: FolderId,
+    uidvalidity: u32,
+    batch: Vec<FetchedMessage>,
+    batch_bytes: usize,
+    pending: Option<JoinHandle<Result<BatchStats, StoreFailure>>>,
+}
+
+impl<S: MailStore> Download<'_, S> {
+    /// Fetches the bodies of `uids`, adding each UID received to `got`; commits full batches.
+    async fn bodies(
+        &mut self,
+        session: &mut Session,
+        uids: &[u32],
+        got: &mut HashSet<u32>,
+        report: &mut FolderReport,
+    ) -> Result<(), ImapError> {
+        let set = sequence_set(uids);
         // Gmail says which conversation each message belongs to; that wins over References.
         let threads = if session.has(crate::gmail::CAPABILITY) {
             crate::gmail::thread_ids(session, &set).await?
         } else {
             HashMap::new()
         };
-        let command = format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])");
-        let mut stream = timed(
-            t,
-            command.clone(),
-            session.inner.uid_fetch(&set, "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])"),
-        )
-        .await?
-        .map_err(|e| ImapError::command(command.clone(), e))?;
-        loop {
-            let item = timed(t, command.clone(), stream.try_next())
-                .await?
-                .map_err(|e| ImapError::command(command.clone(), e))?;
-            let Some(fetch) = item else { break };
+        let mut answer =
+            session.send(&format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")).await?;
+        while let Some(item) = answer.next(|r| Fetched::of(r).and_then(fetched_message)).await? {
             // Unsolicited flag updates arrive as FETCH responses without a body.
-            let Some(mut message) = fetched_message(&fetch) else { continue };
+            let Some(mut message) = item else { continue };
+            if uids.binary_search(&message.uid).is_err() {
+                continue;
+            }
+            got.insert(message.uid);
             message.gmail_thread = threads.get(&message.uid).copied();
             report.bytes += message.raw.len() as u64;
-            batch_bytes += message.raw.len();
-            batch.push(message);
-            if batch.len() >= BATCH_MESSAGES || batch_bytes >= BATCH_BYTES {
-                report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
-                batch_bytes = 0;
+            self.batch_bytes += message.raw.len();
+            self.batch.push(message);
+            if self.batch.len() >= BATCH_MESSAGES || self.batch_bytes >= BATCH_BYTES {
+                report.stats += self.commit().await?;
             }
         }
-        drop(stream);
-        session.completed(&command)?;
+        Ok(())
     }
-    report.stats += commit(store, account, folder_id, uidvalidity, &mut batch, &mut pending).await?;
-    if let Some(last) = pending.take() {
-        report.stats += join(last).await?;
-    }
-    Ok(())
-}
 
-/// Starts committing `batch` in the background after the previous commit has finished;
-/// returns the previous commit's counters.
-async fn commit<S: MailStore>(
-    store: &S,
-    account: &str,
-    folder_id: FolderId,
-    uidvalidity: u32,
-    batch: &mut Vec<FetchedMessage>,
-    pending: &mut Option<JoinHandle<Result<BatchStats, StoreFailure>>>,
-) -> Result<BatchStats, ImapError> {
-    let previous = match pending.take() {
-        Some(p) => join(p).await?,
-        None => BatchStats::default(),
-    };
-    if !batch.is_empty() {
-        let messages = std::mem::take(batch);
-        let (store, account) = (store.clone(), account.to_owned());
-        *pending = Some(tokio::spawn(async move {
-            store.commit_batch(&account, folder_id, uidvalidity, messages, Vec::new()).await
-        }));
+    /// Starts committing the batch in the background after the previous commit has
+    /// finished; returns the previous commit's counters.
+    async fn commit(&mut self) -> Result<BatchStats, ImapError> {
+        let previous = match self.pending.take() {
+            Some(p) => join(p).await?,
+            None => BatchStats::default(),
+        };
+        self.batch_bytes = 0;
+        if !self.batch.is_empty() {
+            let messages = std::mem::take(&mut self.batch);
+            let (store, account, folder_id, uidvalidity) =
+                (self.store.clone(), self.account.to_owned(), self.folder_id, self.uidvalidity);
+            self.pending = Some(tokio::spawn(async move {
+                store.commit_batch(&account, folder_id, uidvalidity, messages, Vec::new()).await
+            }));
+        }
+        Ok(previous)
     }
-    Ok(previous)
+
+    /// Commits what is left and waits for every commit.
+    async fn finish(mut self, report: &mut FolderReport) -> Result<(), ImapError> {
+        report.stats += self.commit().await?;
+        if let Some(last) = self.pending.take() {
+            report.stats += join(last).await?;
+        }
+        Ok(())
+    }
 }
 
 async fn join(handle: JoinHandle<Result<BatchStats, StoreFailure>>) -> Result<BatchStats, ImapError> {
@@ -365,7 +462,6 @@ async fn find_stored<S: MailStore>(
     account: &str,
     uids: &[u32],
 ) -> Result<Vec<Link>, ImapError> {
-    let t = session.timeout;
     struct Seen {
         uid: u32,
         identity: String,
@@ -377,26 +473,21 @@ async fn find_stored<S: MailStore>(
     for chunk in uids.chunks(FETCH_CHUNK * 4) {
         let set = sequence_set(chunk);
         let items = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])";
-        let command = format!("UID FETCH {set} {items}");
-        let mut stream = timed(t, command.clone(), session.inner.uid_fetch(&set, items))
-            .await?
-            .map_err(|e| ImapError::command(command.clone(), e))?;
-        while let Some(fetch) =
-            timed(t, command.clone(), stream.try_next()).await?.map_err(|e| ImapError::command(command.clone(), e))?
-        {
-            let (Some(uid), Some(size), Some(header)) = (fetch.uid, fetch.size, fetch.header()) else { continue };
-            if let Some(id) = headers::message_id(header) {
-                seen.push(Seen {
-                    uid,
-                    identity: identity_of(Some(&id), ""),
-                    size: u64::from(size),
-                    flags: flags(&fetch),
-                    modseq: fetch.modseq,
-                });
-            }
-        }
-        drop(stream);
-        session.completed(&command)?;
+        let answer = session.send(&format!("UID FETCH {set} {items}")).await?;
+        seen.extend(
+            answer
+                .fetches(|f| {
+                    let id = headers::message_id(f.header()?)?;
+                    Some(Seen {
+                        uid: f.uid()?,
+                        identity: identity_of(Some(&id), ""),
+                        size: u64::from(f.size()?),
+                        flags: f.flags(),
+                        modseq: f.modseq(),
+                    })
+                })
+                .await?,
+        );
     }
     if seen.is_empty() {
         return Ok(Vec::new());
@@ -414,15 +505,15 @@ async fn find_stored<S: MailStore>(
         .collect())
 }
 
-fn fetched_message(fetch: &Fetch) -> Option<FetchedMessage> {
-    let uid = fetch.uid?;
+fn fetched_message(fetch: Fetched<'_>) -> Option<FetchedMessage> {
+    let uid = fetch.uid()?;
     let raw = fetch.body()?.to_vec();
     let hash = blake3::hash(&raw).to_hex().to_string();
     Some(FetchedMessage {
         uid,
-        flags: flags(fetch),
-        modseq: fetch.modseq,
-        internal_date: fetch.internal_date().map(|d| d.timestamp()),
+        flags: fetch.flags(),
+        modseq: fetch.modseq(),
+        internal_date: fetch.internal_date(),
         headers: headers::parse(&raw),
         gmail_thread: None,
         hash,
@@ -430,29 +521,21 @@ fn fetched_message(fetch: &Fetch) -> Option<FetchedMessage> {
     })
 }
 
-/// Flags as IMAP writes them, sorted; `\Recent` is per-session and not stored.
-pub(crate) fn flags(fetch: &Fetch) -> Vec<String> {
-    let mut flags: Vec<String> = fetch
-        .flags()
-        .filter_map(|f| match f {
-            Flag::Seen => Some("\\Seen".to_owned()),
-            Flag::Answered => Some("\\Answered".to_owned()),
-            Flag::Flagged => Some("\\Flagged".to_owned()),
-            Flag::Deleted => Some("\\Deleted".to_owned()),
-            Flag::Draft => Some("\\Draft".to_owned()),
-            Flag::Recent | Flag::MayCreate => None,
-            Flag::Custom(c) => Some(c.to_string()),
-        })
-        .collect();
-    flags.sort_unstable();
-    flags
-}
-
+/// `UID SEARCH <query>` on the selected folder. A refused search is an error, never an
+/// empty result: that would make every stored message look expunged.
 pub(crate) async fn search(session: &mut Session, query: &str) -> Result<HashSet<u32>, ImapError> {
-    let t = session.timeout;
-    timed(t, format!("UID SEARCH {query}"), session.inner.uid_search(query))
+    let mut answer = session.send(&format!("UID SEARCH {query}")).await?;
+    let mut uids = HashSet::new();
+    while let Some(found) = answer
+        .next(|r| match r {
+            Response::MailboxData(MailboxDatum::Search(found)) => found.clone(),
+            _ => Vec::new(),
+        })
         .await?
-        .map_err(|e| ImapError::command(format!("UID SEARCH {query}"), e))
+    {
+        uids.extend(found);
+    }
+    Ok(uids)
 }
 
 /// Runs `fut` within `limit`.

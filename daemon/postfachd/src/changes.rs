@@ -71,6 +71,7 @@ impl Problem {
 
 fn classify(e: ImapError) -> Problem {
     match e {
+        e @ ImapError::Refused { .. } => Problem::Refused(e.to_string()),
         ImapError::Command { command, text } if text.starts_with("NO ") || text.starts_with("BAD ") => {
             Problem::Refused(format!("{command}: {text}"))
         }

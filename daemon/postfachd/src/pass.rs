@@ -287,8 +287,24 @@ impl PassSummary {
             .cloned()
             .chain(self.routing_error.iter().map(|e| format!("routing: {e}")))
             .chain(self.report.folder_errors.iter().map(|(f, e)| format!("{f}: {e}")))
+            .chain(self.report.folders.iter().filter_map(skipped_note))
             .collect()
     }
+}
+
+/// One note per folder with messages left on the server in this pass: how many, and the
+/// first few with their reason.
+fn skipped_note(r: &FolderReport) -> Option<String> {
+    const SHOWN: usize = 3;
+    let first = r.skipped.first()?;
+    let list: Vec<String> = r.skipped.iter().take(SHOWN).map(|s| format!("UID {}: {}", s.uid, s.why)).collect();
+    let more = r.skipped.len().saturating_sub(SHOWN);
+    let again = if first.again { "; tried again at the next pass" } else { "" };
+    Some(match (r.skipped.len(), more) {
+        (1, _) => format!("{}: 1 message not fetched ({}){again}", r.folder, list.join("")),
+        (n, 0) => format!("{}: {n} messages not fetched ({}){again}", r.folder, list.join("; ")),
+        (n, more) => format!("{}: {n} messages not fetched ({}; and {more} more){again}", r.folder, list.join("; ")),
+    })
 }
 
 /// The account pass, on an open session: the folder list and roles, every folder of the
@@ -363,6 +379,9 @@ pub async fn sync_with_session(
                     debug!(folder = %r.folder, new = r.stats.new_messages, linked = r.stats.linked,
                         relinked = r.stats.relinked, removed = r.removed, bytes = r.bytes, "folder synced");
                 }
+                for s in &r.skipped {
+                    warn!(folder = %r.folder, uid = s.uid, reason = %s.why, "message not fetched");
+                }
                 if r.uidvalidity_changed {
                     info!(folder = %r.folder, relinked = r.stats.relinked, removed = r.removed,
                         "UIDVALIDITY changed; stored messages re-linked");
@@ -370,9 +389,9 @@ pub async fn sync_with_session(
                 report.folders.push(r);
                 synced.push(row);
             }
-            Err(ImapError::Command { command, text }) if text.starts_with("NO ") => {
-                warn!(folder = %row.folder.name, %command, %text, "folder skipped");
-                report.folder_errors.push((row.folder.name.clone(), text));
+            Err(e) if e.is_no() => {
+                warn!(folder = %row.folder.name, error = %e, "folder skipped");
+                report.folder_errors.push((row.folder.name.clone(), e.to_string()));
             }
             Err(e) => return Err(e.into()),
         }

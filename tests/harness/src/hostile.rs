@@ -41,6 +41,11 @@ pub enum Misbehaviour {
     /// Offers IDLE, answers everything else well, and after the continuation of IDLE sends
     /// `* OK still here` forever.
     EndlessInIdle,
+    /// A body FETCH whose set includes this UID gets the other messages, then
+    /// `NO [SERVERBUG] Internal error occurred.` (a message file the server cannot read).
+    RefusedBody(u32),
+    /// Every UID SEARCH is answered `NO [UNAVAILABLE] Search backend unavailable`.
+    RefusedSearch,
 }
 
 /// The running server; stops (and closes every connection) on drop.
@@ -50,6 +55,7 @@ pub struct HostileServer {
     stop: Arc<AtomicBool>,
     connections: Arc<AtomicUsize>,
     commands: Arc<Mutex<Vec<String>>>,
+    misbehaviour: Arc<Mutex<Misbehaviour>>,
 }
 
 impl HostileServer {
@@ -61,15 +67,17 @@ impl HostileServer {
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicUsize::new(0));
         let commands = Arc::new(Mutex::new(Vec::new()));
-        let (s, c, log) = (Arc::clone(&stop), Arc::clone(&connections), Arc::clone(&commands));
+        let current = Arc::new(Mutex::new(misbehaviour));
+        let (s, c, log, mis) =
+            (Arc::clone(&stop), Arc::clone(&connections), Arc::clone(&commands), Arc::clone(&current));
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         c.fetch_add(1, Ordering::Relaxed);
-                        let (s, log) = (Arc::clone(&s), Arc::clone(&log));
+                        let (s, log, mis) = (Arc::clone(&s), Arc::clone(&log), Arc::clone(&mis));
                         std::thread::spawn(move || {
-                            let _ = serve(stream, misbehaviour, &s, &log);
+                            let _ = serve(stream, &mis, &s, &log);
                         });
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(10)),
@@ -77,7 +85,12 @@ impl HostileServer {
                 }
             }
         });
-        Ok(HostileServer { port, stop, connections, commands })
+        Ok(HostileServer { port, stop, connections, commands, misbehaviour: current })
+    }
+
+    /// From the next command on, every connection (open or new) misbehaves this way.
+    pub fn set(&self, misbehaviour: Misbehaviour) {
+        *self.misbehaviour.lock().unwrap_or_else(|p| p.into_inner()) = misbehaviour;
     }
 
     /// Connections accepted so far.
@@ -108,7 +121,12 @@ fn message(uid: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-fn serve(stream: TcpStream, mis: Misbehaviour, stop: &AtomicBool, log: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    current: &Mutex<Misbehaviour>,
+    stop: &AtomicBool,
+    log: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut out = stream.try_clone()?;
     let mut input = BufReader::new(stream);
@@ -120,6 +138,7 @@ fn serve(stream: TcpStream, mis: Misbehaviour, stop: &AtomicBool, log: &Mutex<Ve
             return Ok(());
         }
         let text = line.trim_end().to_owned();
+        let mis = *current.lock().unwrap_or_else(|p| p.into_inner());
         if let Ok(mut l) = log.lock() {
             l.push(text.clone());
         }
@@ -194,16 +213,20 @@ fn serve(stream: TcpStream, mis: Misbehaviour, stop: &AtomicBool, log: &Mutex<Ve
                 }
                 out.write_all(format!("{tag} OK [READ-WRITE] {command} completed\r\n").as_bytes())?;
             }
+            "UID SEARCH" | "SEARCH" if mis == Misbehaviour::RefusedSearch => {
+                out.write_all(format!("{tag} NO [UNAVAILABLE] Search backend unavailable\r\n").as_bytes())?;
+            }
             "UID SEARCH" | "SEARCH" => {
                 out.write_all(b"* SEARCH 1 2\r\n")?;
                 ok(&mut out, "SEARCH")?;
             }
-            "UID FETCH" | "FETCH" => {
-                if !fetch(&mut out, &rest, mis)? {
-                    return close(out);
+            "UID FETCH" | "FETCH" => match fetch(&mut out, &rest, mis)? {
+                Fetched::Complete => ok(&mut out, "FETCH")?,
+                Fetched::Refused => {
+                    out.write_all(format!("{tag} NO [SERVERBUG] Internal error occurred.\r\n").as_bytes())?;
                 }
-                ok(&mut out, "FETCH")?;
-            }
+                Fetched::Close => return close(out),
+            },
             "LOGOUT" => {
                 out.write_all(b"* BYE logging out\r\n")?;
                 ok(&mut out, "LOGOUT")?;
@@ -256,34 +279,62 @@ fn list(out: &mut TcpStream, mis: Misbehaviour) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Answers a UID FETCH; `false` when the connection is to be closed without the tagged OK.
-fn fetch(out: &mut TcpStream, items: &str, mis: Misbehaviour) -> std::io::Result<bool> {
+/// How a FETCH ended.
+enum Fetched {
+    /// Every message asked for was sent: the tagged OK follows.
+    Complete,
+    /// The tagged NO follows.
+    Refused,
+    /// The connection is closed without a tagged answer.
+    Close,
+}
+
+/// Whether `uid` is in an IMAP sequence set such as `1:3,7,9:*` (`*` is the highest, 2).
+fn in_set(set: &str, uid: u32) -> bool {
+    let number = |s: &str| if s == "*" { Some(2) } else { s.parse::<u32>().ok() };
+    set.split(',').any(|part| match part.split_once(':') {
+        Some((a, b)) => match (number(a), number(b)) {
+            (Some(a), Some(b)) => (a.min(b)..=a.max(b)).contains(&uid),
+            _ => false,
+        },
+        None => number(part) == Some(uid),
+    })
+}
+
+/// Answers a UID FETCH of the messages in its set.
+fn fetch(out: &mut TcpStream, rest: &str, mis: Misbehaviour) -> std::io::Result<Fetched> {
+    let (set, items) = rest.split_once(' ').unwrap_or((rest, ""));
     let upper = items.to_ascii_uppercase();
     let body = upper.contains("BODY.PEEK[]") || upper.contains("BODY[]") || upper.contains("RFC822 ");
     let header = upper.contains("HEADER.FIELDS");
-    for uid in 1..=2u32 {
+    let mut refused = false;
+    for uid in (1..=2u32).filter(|u| in_set(set, *u)) {
         let raw = message(uid);
         let head = format!("* {uid} FETCH (UID {uid} FLAGS () ");
         if body {
             match mis {
                 Misbehaviour::MalformedFetch => {
                     out.write_all(b"* 1 FETCH (UID \x01\xffgarbage ((( \"unterminated\r\n")?;
-                    return Ok(true);
+                    return Ok(Fetched::Complete);
                 }
                 Misbehaviour::TruncatedLiteral => {
                     out.write_all(format!("{head}RFC822.SIZE 5000 BODY[] {{5000}}\r\n").as_bytes())?;
                     out.write_all(&[b'y'; 100])?;
-                    return Ok(false);
+                    return Ok(Fetched::Close);
                 }
                 Misbehaviour::LongerLiteral => {
                     out.write_all(format!("{head}RFC822.SIZE 10 BODY[] {{10}}\r\n").as_bytes())?;
                     out.write_all(&[b'z'; 50])?;
                     out.write_all(b")\r\n")?;
-                    return Ok(true);
+                    return Ok(Fetched::Complete);
                 }
                 Misbehaviour::ByeInFetch if uid == 2 => {
                     out.write_all(b"* BYE going away in the middle of your FETCH\r\n")?;
-                    return Ok(false);
+                    return Ok(Fetched::Close);
+                }
+                Misbehaviour::RefusedBody(bad) if uid == bad => {
+                    refused = true;
+                    continue;
                 }
                 _ => {}
             }
@@ -310,7 +361,7 @@ fn fetch(out: &mut TcpStream, items: &str, mis: Misbehaviour) -> std::io::Result
             out.write_all(format!("* {uid} FETCH (UID {uid} FLAGS ())\r\n").as_bytes())?;
         }
     }
-    Ok(true)
+    Ok(if refused { Fetched::Refused } else { Fetched::Complete })
 }
 
 /// `* OK still here` until the client goes away or the server stops.

@@ -147,6 +147,7 @@ async fn one(
         full_check: true,
         housekeeping: true,
         flag_scan: true,
+        max_message_bytes: account.file.sync.max_message_mib << 20,
     };
     let result = crate::pass::pass_once(&account, &store, Some(&plugins), projects, &opts).await;
     out.seconds = started.elapsed().as_secs_f64();
@@ -161,10 +162,9 @@ async fn one(
         Ok((summary, chosen)) => {
             let report = &summary.report;
             out.provider = chosen.map(|c| c.id);
-            out.warning = report
-                .adapter_error
-                .clone()
-                .or_else(|| summary.routing_error.as_ref().map(|e| format!("routing: {e}")));
+            // The adapter's failure, routing, refused folders, messages left on the server.
+            let notes = summary.notes();
+            out.warning = (!notes.is_empty()).then(|| notes.join("; "));
             out.routed = summary.routed.routed + summary.routed.reassigned;
             for f in &report.folders {
                 out.new_messages += f.stats.new_messages;
@@ -177,10 +177,9 @@ async fn one(
             out.retention = report.retention.iter().map(|(f, what)| format!("{f}: {what}")).collect();
             out.folders = report.folders.len();
             if !daemon_running {
-                note(
-                    "the account state",
-                    store.set_account_status(id, AccountStatus::clean(AccountState::Stopped)).await,
-                );
+                let status =
+                    AccountStatus { state: AccountState::Stopped, last_error: out.warning.clone(), failures: 0 };
+                note("the account state", store.set_account_status(id, status).await);
             }
         }
         Err(e) => {

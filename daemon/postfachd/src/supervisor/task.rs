@@ -159,6 +159,7 @@ impl AccountTask {
                     full_check: *full_check,
                     housekeeping: true,
                     flag_scan: true,
+                    max_message_bytes: file.sync.max_message_mib << 20,
                 };
                 let summary = match crate::pass::full_pass(
                     &mut session,
@@ -258,6 +259,7 @@ impl AccountTask {
             full_check: false,
             housekeeping: false,
             flag_scan,
+            max_message_bytes: self.account.file.sync.max_message_mib << 20,
         };
         let store = SyncStore(Store::clone(&self.store));
         let report = imap::sync_folder(session, &store, &self.account.id, &row, &opts).await?;
@@ -268,6 +270,9 @@ impl AccountTask {
             report.stats.touched.iter().copied().filter(|id| !report.gone.contains(id)).collect();
         arrived.sort_unstable();
         arrived.dedup();
+        for s in &report.skipped {
+            warn!(folder = %report.folder, uid = s.uid, reason = %s.why, "message not fetched");
+        }
         if report.stats.new_messages > 0 {
             info!(folder = %report.folder, new = report.stats.new_messages, "new mail");
         }
