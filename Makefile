@@ -26,7 +26,9 @@ lint:
 	CARGO_TARGET_DIR=$(TARGET_DIR)/plugins $(CARGO) clippy $(PLUGINS) --all-targets -- -D warnings
 
 test: build plugins lint
+	rm -rf $(TARGET_DIR)/tmp/conformance
 	$(CARGO) test --workspace
+	scripts/check-conformance.sh
 	$(CARGO) test -p postfach-plugin-sdk --features router --examples
 	CARGO_TARGET_DIR=$(TARGET_DIR)/plugins $(CARGO) test $(PLUGINS)
 

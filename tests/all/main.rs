@@ -8,6 +8,7 @@ mod adapters;
 mod api;
 mod changes;
 mod check;
+mod conformance;
 mod crash;
 mod disk_full;
 mod faults;

@@ -97,14 +97,59 @@ impl ImapError {
         }
     }
 
-    /// Whether this is a credentials problem (the account shows `auth-failed`).
+    /// Whether this is a credentials problem (the account shows `auth-failed`). Office
+    /// 365 accepts a wrong password (or a mailbox without IMAP access) at LOGIN and refuses
+    /// the first command after it with `BAD User is authenticated but not connected`:
+    /// retrying would only repeat that.
     pub fn is_auth(&self) -> bool {
-        matches!(self, ImapError::Auth { .. })
+        match self {
+            ImapError::Auth { .. } => true,
+            ImapError::Refused { text, .. } | ImapError::Command { text, .. } => {
+                text.to_ascii_lowercase().contains("authenticated but not connected")
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the server says it is throttling this client (Exchange Online: `Request is
+    /// throttled`).
+    pub fn is_throttled(&self) -> bool {
+        match self {
+            ImapError::Refused { text, .. } | ImapError::Command { text, .. } => {
+                text.to_ascii_lowercase().contains("throttled")
+            }
+            _ => false,
+        }
+    }
+
+    /// The delay the server asks for before the next attempt, if it names one: Exchange
+    /// Online's throttling answer `NO Request is throttled. Suggested Backoff Time: 299609
+    /// milliseconds` (as NO, or BAD before a BYE).
+    pub fn suggested_backoff(&self) -> Option<std::time::Duration> {
+        let text = match self {
+            ImapError::Refused { text, .. } | ImapError::Command { text, .. } => text,
+            _ => return None,
+        };
+        let lower = text.to_ascii_lowercase();
+        let at = lower.find("suggested backoff time:")? + "suggested backoff time:".len();
+        let rest = lower[at..].trim_start();
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let n: u64 = digits.parse().ok()?;
+        let unit = rest[digits.len()..].trim_start();
+        Some(if unit.starts_with("ms") || unit.starts_with("milli") {
+            std::time::Duration::from_millis(n)
+        } else {
+            std::time::Duration::from_secs(n)
+        })
     }
 
     /// Whether the server refused a command with a tagged NO (it will not do this now,
-    /// for this folder or message) — not a broken connection, not a malformed command.
+    /// for this folder or message) — not a broken connection, not a malformed command, and
+    /// not throttling, which is about the whole account and must stop the pass.
     pub fn is_no(&self) -> bool {
+        if self.is_throttled() {
+            return false;
+        }
         match self {
             ImapError::Refused { status, .. } => *status == "NO",
             ImapError::Command { text, .. } => text.starts_with("NO "),
@@ -136,9 +181,15 @@ pub fn server_text(e: async_imap::error::Error) -> String {
 }
 
 /// Recovers the server's words from async-imap's rendering of a tagged NO/BAD, which is
-/// `code: Some(Alert), info: Some("text")`: gives `[ALERT] text`. Text in any other
-/// shape is returned trimmed.
+/// `code: Some(Alert), info: Some("text")` (or, for SELECT and STATUS, `outcome: Outcome
+/// { code: …, information: … }`): gives `[ALERT] text`. Text in any other shape is
+/// returned trimmed.
 pub fn server_words(rendered: &str) -> String {
+    let normalized = rendered
+        .strip_prefix("outcome: Outcome { ")
+        .and_then(|r| r.strip_suffix(" }"))
+        .map(|inner| inner.replacen("information: ", "info: ", 1));
+    let rendered = normalized.as_deref().unwrap_or(rendered);
     let Some(info_at) = rendered.find("info: ") else { return rendered.trim().to_owned() };
     let info = &rendered[info_at + 6..];
     let text = match info.strip_prefix("Some(\"").and_then(|r| r.strip_suffix("\")")) {
@@ -187,6 +238,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exchange_throttling_names_its_backoff_and_office_365_refusals_are_login_failures() {
+        let throttled = ImapError::Refused {
+            command: "UID FETCH 1:9 (UID FLAGS)".into(),
+            status: "NO",
+            text: "Request is throttled. Suggested Backoff Time: 299609 milliseconds".into(),
+        };
+        assert_eq!(throttled.suggested_backoff(), Some(std::time::Duration::from_millis(299_609)));
+        assert!(!throttled.is_auth());
+        let not_connected = ImapError::Refused {
+            command: "SELECT INBOX".into(),
+            status: "BAD",
+            text: "User is authenticated but not connected.".into(),
+        };
+        assert!(not_connected.is_auth());
+        assert_eq!(not_connected.suggested_backoff(), None);
+    }
+
+    #[test]
     fn recovers_server_words() {
         assert_eq!(
             server_words(r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#),
@@ -198,6 +267,16 @@ mod tests {
         );
         assert_eq!(server_words(r#"code: Some(TryCreate), info: None"#), "[TRYCREATE]");
         assert_eq!(server_words("plain text "), "plain text");
+        assert_eq!(
+            server_words(
+                r#"outcome: Outcome { code: None, information: Some("User is authenticated but not connected.") }"#
+            ),
+            "User is authenticated but not connected."
+        );
+        assert_eq!(
+            server_words(r#"outcome: Outcome { code: Some(Alert), information: Some("Mailbox locked") }"#),
+            "[ALERT] Mailbox locked"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod fuzz;
 mod gmail;
 mod headers;
 mod idle;
+mod repair;
 mod retention;
 mod session;
 mod store;

@@ -16,13 +16,19 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::error::{ImapError, server_text, server_words};
+use super::repair::Repair;
 use postfach_config::{AuthMechanism, ImapEndpoint, Security};
 use postfach_net::{sasl, tls};
 
 /// The byte stream under a session: TLS or (after an explicit opt-in) plain TCP, and
-/// whether the server has closed it.
+/// whether the server has closed it. What the server sends passes through
+/// [`crate::repair`] before async-imap parses it.
 pub struct Transport {
     stream: Stream,
+    /// Repairs of known server syntax errors, and the repaired bytes not yet handed on.
+    repair: Repair,
+    ready: Vec<u8>,
+    ready_at: usize,
     /// A read returned end-of-file. async-imap ends an answer quietly when the connection
     /// closes between two responses, exactly as at the tagged OK; this is how a caller
     /// tells the two apart (after login, where a `* BYE` may end the CAPABILITY answer).
@@ -38,11 +44,15 @@ enum Stream {
 
 impl Transport {
     fn tls(stream: TlsStream<TcpStream>) -> Transport {
-        Transport { stream: Stream::Tls(Box::new(stream)), closed: false }
+        Transport::new(Stream::Tls(Box::new(stream)))
     }
 
     fn plain(stream: TcpStream) -> Transport {
-        Transport { stream: Stream::Plain(stream), closed: false }
+        Transport::new(Stream::Plain(stream))
+    }
+
+    fn new(stream: Stream) -> Transport {
+        Transport { stream, repair: Repair::default(), ready: Vec::new(), ready_at: 0, closed: false }
     }
 
     /// Whether the server has closed the connection (a read saw end-of-file).
@@ -63,15 +73,36 @@ impl fmt::Debug for Transport {
 impl AsyncRead for Transport {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let (room, before) = (buf.remaining(), buf.filled().len());
-        let polled = match &mut this.stream {
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-        };
-        if matches!(polled, Poll::Ready(Ok(()))) && room > 0 && buf.filled().len() == before {
-            this.closed = true;
+        loop {
+            if this.ready_at < this.ready.len() {
+                let n = buf.remaining().min(this.ready.len() - this.ready_at);
+                buf.put_slice(&this.ready[this.ready_at..this.ready_at + n]);
+                this.ready_at += n;
+                if this.ready_at == this.ready.len() {
+                    // An idle connection keeps no buffer.
+                    this.ready = Vec::new();
+                    this.ready_at = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if this.closed {
+                return Poll::Ready(Ok(()));
+            }
+            let mut scratch = [0u8; 16 << 10];
+            let mut raw = ReadBuf::new(&mut scratch);
+            let polled = match &mut this.stream {
+                Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, &mut raw),
+                Stream::Plain(s) => Pin::new(s).poll_read(cx, &mut raw),
+            };
+            match polled {
+                Poll::Ready(Ok(())) if raw.filled().is_empty() => {
+                    this.closed = true;
+                    this.repair.finish(&mut this.ready);
+                }
+                Poll::Ready(Ok(())) => this.repair.feed(raw.filled(), &mut this.ready),
+                other => return other,
+            }
         }
-        polled
     }
 }
 
@@ -196,22 +227,56 @@ pub async fn open(ep: &ImapEndpoint) -> Result<Session, ImapError> {
     } else {
         ChangeTracking::None
     };
-    // Enabling makes the server report MODSEQ (and VANISHED) from now on.
-    let changes = match wanted {
-        ChangeTracking::None => ChangeTracking::None,
-        mode => {
-            let command = if mode == ChangeTracking::Qresync { "ENABLE QRESYNC" } else { "ENABLE CONDSTORE" };
-            match tokio::time::timeout(ep.timeout, session.run_command_and_check_ok(command)).await {
-                Ok(Ok(())) => mode,
-                Ok(Err(e)) => {
-                    tracing::debug!(error = %server_text(e), "{command} refused; comparing flags instead");
-                    ChangeTracking::None
+    let mut session =
+        Session { inner: session, capabilities, timeout: ep.timeout, changes: ChangeTracking::None, news: false };
+    if wanted != ChangeTracking::None {
+        session.changes = session.enable(wanted).await?;
+    }
+    Ok(session)
+}
+
+impl Session {
+    /// `ENABLE QRESYNC` or `ENABLE CONDSTORE`: makes the server report MODSEQ (and
+    /// VANISHED) from now on. Only what the server lists in `* ENABLED` counts: iCloud
+    /// answers OK without enabling anything, and a client that assumed QRESYNC would wait
+    /// for VANISHED responses that never come.
+    async fn enable(&mut self, wanted: ChangeTracking) -> Result<ChangeTracking, ImapError> {
+        let name = if wanted == ChangeTracking::Qresync { "QRESYNC" } else { "CONDSTORE" };
+        let mut answer = self.send(&format!("ENABLE {name}")).await?;
+        let mut enabled = Vec::new();
+        loop {
+            let read = answer
+                .next(|r| match r {
+                    Response::Capabilities(caps) => caps
+                        .iter()
+                        .filter_map(|c| match c {
+                            async_imap::imap_proto::Capability::Atom(a) => Some(a.to_ascii_uppercase()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .await;
+            match read {
+                Ok(Some(names)) => enabled.extend(names),
+                Ok(None) => break,
+                Err(e @ ImapError::Refused { .. }) => {
+                    tracing::debug!(error = %e, "ENABLE refused; comparing flags instead");
+                    return Ok(ChangeTracking::None);
                 }
-                Err(_) => return Err(limit(command)),
+                Err(e) => return Err(e),
             }
         }
-    };
-    Ok(Session { inner: session, capabilities, timeout: ep.timeout, changes, news: false })
+        Ok(match wanted {
+            ChangeTracking::Qresync if enabled.iter().any(|e| e == "QRESYNC") => ChangeTracking::Qresync,
+            // QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
+            _ if enabled.iter().any(|e| e == "CONDSTORE" || e == "QRESYNC") => ChangeTracking::Condstore,
+            _ => {
+                tracing::debug!("the server enabled nothing of ENABLE {name}; comparing flags instead");
+                ChangeTracking::None
+            }
+        })
+    }
 }
 
 async fn connect(ep: &ImapEndpoint, addr: &str) -> Result<Client<Transport>, ImapError> {

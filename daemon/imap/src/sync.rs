@@ -309,7 +309,16 @@ async fn fetch_and_store<S: MailStore>(
         }
         let mut got = HashSet::new();
         let refused = match download.bodies(session, &wanted, &mut got, report).await {
-            Ok(()) => continue,
+            Ok(()) => {
+                // An OK without some of the messages (Exchange 2010 does this for messages
+                // it cannot read; another client may have expunged one meanwhile).
+                report.skipped.extend(wanted.iter().filter(|u| !got.contains(u)).map(|&uid| Skipped {
+                    uid,
+                    why: "the server answered the FETCH without the message".into(),
+                    again: true,
+                }));
+                continue;
+            }
             Err(e) if e.is_no() => e,
             Err(e) => return Err(e),
         };
@@ -319,18 +328,20 @@ async fn fetch_and_store<S: MailStore>(
         let mut skipped = Vec::new();
         for (i, uid) in missing.iter().copied().enumerate() {
             match download.bodies(session, &[uid], &mut got, report).await {
-                Ok(()) => {}
+                Ok(()) if got.contains(&uid) => {}
+                Ok(()) => skipped.push(Skipped {
+                    uid,
+                    why: "the server answered the FETCH without the message".into(),
+                    again: true,
+                }),
                 Err(e) if e.is_no() => {
-                    if i + 1 >= REFUSALS_BEFORE_GIVING_UP && got.is_empty() && missing.len() > 1 {
+                    if i + 1 >= REFUSALS_BEFORE_GIVING_UP && skipped.len() == i && missing.len() > 1 {
                         return Err(refused);
                     }
                     skipped.push(Skipped { uid, why: e.to_string(), again: true });
                 }
                 Err(e) => return Err(e),
             }
-        }
-        if skipped.len() == missing.len() && missing.len() > 1 && got.is_empty() {
-            return Err(refused);
         }
         report.skipped.extend(skipped);
     }
@@ -403,7 +414,8 @@ impl<S: MailStore> Download<'_, S> {
         };
         let mut answer =
             session.send(&format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")).await?;
-        while let Some(item) = answer.next(|r| Fetched::of(r).and_then(fetched_message)).await? {
+        let read = |r: &Response<'_>| Fetched::of(r).filter(|f| !placeholder(*f)).and_then(fetched_message);
+        while let Some(item) = answer.next(read).await? {
             // Unsolicited flag updates arrive as FETCH responses without a body.
             let Some(mut message) = item else { continue };
             if uids.binary_search(&message.uid).is_err() {
@@ -503,6 +515,19 @@ async fn find_stored<S: MailStore>(
             (hit.size == s.size).then_some(Link { uid: s.uid, message: hit.id, flags: s.flags, modseq: s.modseq })
         })
         .collect())
+}
+
+/// Exchange 2010 answers a body FETCH it cannot serve with a made-up message ("Retrieval
+/// using the IMAP4 protocol failed for the following message") whose size is not the
+/// size it reports for the message: never content to keep.
+fn placeholder(fetch: Fetched<'_>) -> bool {
+    const WORDS: &[u8] = b"Retrieval using the IMAP4 protocol failed";
+    match (fetch.body(), fetch.size()) {
+        (Some(body), Some(size)) => {
+            body.len() as u64 != u64::from(size) && body.windows(WORDS.len()).take(16 << 10).any(|w| w == WORDS)
+        }
+        _ => false,
+    }
 }
 
 fn fetched_message(fetch: Fetched<'_>) -> Option<FetchedMessage> {

@@ -47,6 +47,14 @@ impl PassError {
         }
     }
 
+    /// The delay the server asked for (Exchange Online's throttling), if any.
+    pub fn suggested_backoff(&self) -> Option<std::time::Duration> {
+        match self {
+            PassError::Imap(e) => e.suggested_backoff(),
+            _ => None,
+        }
+    }
+
     /// Whether the server refused the credentials (the account shows `auth-failed`).
     pub fn is_auth(&self) -> bool {
         match self {
@@ -203,10 +211,13 @@ pub async fn connect(
         }
         Err(e) => return Err(e.into()),
     };
+    // ID goes out wherever the server offers it: some servers (163.com: "NO SELECT Unsafe
+    // Login") refuse everything else to a client that has not said who it is. A refused ID
+    // (Exchange, GMX reject some forms) changes nothing.
+    let server_id = if session.has("ID") { session.server_id().await } else { None };
     if let Some(host) = plugins
         && account.file.provider == "auto"
-        && session.has("ID")
-        && let Some(server_id) = session.server_id().await
+        && let Some(server_id) = server_id
     {
         let (host, acct) = (Arc::clone(host), account.clone());
         if let Ok(Ok(Some(better))) =

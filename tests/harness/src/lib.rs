@@ -20,6 +20,7 @@ pub mod oauth;
 mod postfix;
 mod process;
 mod proxy;
+mod replay;
 pub mod webhook;
 
 pub use ca::TestCa;
@@ -34,6 +35,7 @@ pub use oauth::{OAuthConfig, OAuthServer};
 pub use postfix::{Listener, Postfix};
 pub use process::{terminate, wait_or_kill};
 pub use proxy::RecordingProxy;
+pub use replay::{Action, ReplayMailbox, ReplayServer, ReplaySetup, Rule, When};
 pub use webhook::{Delivery, WebhookReceiver};
 
 /// Whether this process runs as root (then servers drop to their usual system users).

@@ -91,8 +91,13 @@ impl AccountTask {
                 e = self.connected(&mut full_check) => e,
                 () = cancel.cancelled() => return,
             };
-            self.failures += 1;
-            let text = e.to_string();
+            let asked = e.suggested_backoff();
+            // Throttling is the server pacing this client, not a failure of the account:
+            // it never leads to auto-disable.
+            if asked.is_none() {
+                self.failures += 1;
+            }
+            let mut text = e.to_string();
             metrics::counter!("postfach_imap_errors_total", "kind" => e.kind()).increment(1);
             let max = file.sync.max_failures;
             if self.failures >= max {
@@ -107,7 +112,11 @@ impl AccountTask {
                 return self.cancel.cancelled().await;
             }
             let state = if e.is_auth() { AccountState::AuthFailed } else { AccountState::BackingOff };
-            let delay = backoff(self.failures, &self.account);
+            let mut delay = backoff(self.failures.max(1), &self.account);
+            if let Some(asked) = asked {
+                delay = delay.max(asked.min(MAX_SUGGESTED_BACKOFF));
+                text.push_str(&format!(" (waiting {} s, as the server asks)", delay.as_secs()));
+            }
             warn!(error = %text, failures = self.failures, retry_in_ms = delay.as_millis() as u64, "sync failed");
             self.set(state, Some(&text)).await;
             if self.sleep(delay).await {
@@ -478,6 +487,10 @@ fn idle_renewal(file: &crate::config::AccountFile, quirks: &Quirks) -> Duration 
     }
     Duration::from_secs(secs.max(1))
 }
+
+/// The longest wait a server's suggested backoff can impose (Exchange asks for about 5
+/// minutes; a typo or a hostile server must not park an account for days).
+const MAX_SUGGESTED_BACKOFF: Duration = Duration::from_secs(3600);
 
 /// `now + d`, or far in the future where that would overflow.
 fn later(d: Duration) -> Instant {
