@@ -76,6 +76,16 @@ impl Answer<'_> {
         }
     }
 
+    /// Sends literal data after the server's go-ahead (`+`), and the line end that ends
+    /// the command.
+    pub(crate) async fn write_literal(&mut self, data: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let stream = self.session.inner.get_mut();
+        stream.write_all(data).await?;
+        stream.write_all(b"\r\n").await?;
+        stream.flush().await
+    }
+
     /// Reads the rest of the answer, handing each FETCH response to `read` and keeping
     /// what it returns.
     pub(crate) async fn fetches<T>(

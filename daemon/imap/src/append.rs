@@ -34,8 +34,37 @@ pub async fn append_once(
     if !found.is_empty() {
         return Ok(Placed::AlreadyThere);
     }
-    timed(t + t, format!("APPEND {raw_folder}"), session.inner.append(raw_folder, Some(flags), None, raw))
-        .await?
-        .map_err(|e| ImapError::command(format!("APPEND \"{raw_folder}\""), e))?;
+    append(session, raw_folder, flags, raw).await?;
     Ok(Placed::Appended)
+}
+
+/// `APPEND "<folder>" (<flags>) {n}` and the literal after the server's go-ahead. Read
+/// here rather than by async-imap, whose error for a refused APPEND drops the server's
+/// words (`NO [OVERQUOTA] Quota exceeded` became "could not append mail to mailbox").
+async fn append(session: &mut Session, raw_folder: &str, flags: &str, raw: &[u8]) -> Result<(), ImapError> {
+    use async_imap::imap_proto::Response;
+    let t = session.timeout;
+    let quoted = format!("\"{}\"", raw_folder.replace('\\', "\\\\").replace('"', "\\\""));
+    let flags = if flags.is_empty() { String::new() } else { format!(" {flags}") };
+    let command = format!("APPEND {quoted}{flags} {{{}}}", raw.len());
+    let mut answer = session.send(&command).await?;
+    // A refusal before the literal (an unknown folder, a size the server will not take)
+    // comes as the tagged NO instead of the go-ahead.
+    loop {
+        match answer.next(|r| matches!(r, Response::Continue { .. })).await? {
+            Some(true) => break,
+            Some(false) => {}
+            None => {
+                return Err(ImapError::Command {
+                    command,
+                    text: "the server answered OK before the message was sent".into(),
+                });
+            }
+        }
+    }
+    timed(t + t, format!("APPEND {raw_folder}"), answer.write_literal(raw))
+        .await?
+        .map_err(|e| ImapError::Command { command: command.clone(), text: format!("connection error: {e}") })?;
+    while answer.next(|_| ()).await?.is_some() {}
+    Ok(())
 }

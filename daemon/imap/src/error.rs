@@ -111,6 +111,22 @@ impl ImapError {
         }
     }
 
+    /// Whether the server refused a connection because the account has too many already
+    /// (Dovecot: "Maximum number of connections from user+IP exceeded"; Gmail: "Too many
+    /// simultaneous connections").
+    pub fn is_connection_limit(&self) -> bool {
+        let text = match self {
+            ImapError::Refused { text, .. }
+            | ImapError::Command { text, .. }
+            | ImapError::Auth { text, .. }
+            | ImapError::Greeting { text, .. } => text.to_ascii_lowercase(),
+            _ => return false,
+        };
+        ["maximum number of connections", "too many simultaneous connections", "too many connections"]
+            .iter()
+            .any(|p| text.contains(p))
+    }
+
     /// Whether the server says it is throttling this client (Exchange Online: `Request is
     /// throttled`).
     pub fn is_throttled(&self) -> bool {

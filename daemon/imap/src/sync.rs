@@ -284,7 +284,8 @@ async fn vanished<S: MailStore>(
 /// Downloads `uids` in chunks and commits them in batches, overlapping the store write of
 /// one batch with the download of the next. Messages over the size limit are left on the
 /// server; a message the server refuses to hand out is skipped (and tried again at the
-/// next pass) so that it does not hold up the rest of the folder.
+/// next pass) so that it does not hold up the rest of the folder. No message is asked for
+/// twice in a session.
 #[allow(clippy::too_many_arguments)]
 async fn fetch_and_store<S: MailStore>(
     session: &mut Session,
@@ -303,54 +304,52 @@ async fn fetch_and_store<S: MailStore>(
     let mut download =
         Download { store, account, folder_id, uidvalidity, batch: Vec::new(), batch_bytes: 0, pending: None };
     for chunk in uids.chunks(FETCH_CHUNK) {
-        let wanted = within_limit(session, chunk, limit, report).await?;
-        if wanted.is_empty() {
-            continue;
-        }
-        let mut got = HashSet::new();
-        let refused = match download.bodies(session, &wanted, &mut got, report).await {
-            Ok(()) => {
-                // An OK without some of the messages (Exchange 2010 does this for messages
-                // it cannot read; another client may have expunged one meanwhile).
-                report.skipped.extend(wanted.iter().filter(|u| !got.contains(u)).map(|&uid| Skipped {
-                    uid,
-                    why: "the server answered the FETCH without the message".into(),
-                    again: true,
-                }));
-                continue;
-            }
-            Err(e) if e.is_no() => e,
-            Err(e) => return Err(e),
-        };
-        // One by one, so that one message the server cannot read does not stop the
-        // others; a server that refuses everything is not asked a thousand times.
-        let missing: Vec<u32> = wanted.iter().copied().filter(|u| !got.contains(u)).collect();
-        let mut skipped = Vec::new();
-        for (i, uid) in missing.iter().copied().enumerate() {
-            match download.bodies(session, &[uid], &mut got, report).await {
-                Ok(()) if got.contains(&uid) => {}
-                Ok(()) => skipped.push(Skipped {
-                    uid,
-                    why: "the server answered the FETCH without the message".into(),
-                    again: true,
-                }),
-                Err(e) if e.is_no() => {
-                    if i + 1 >= REFUSALS_BEFORE_GIVING_UP && skipped.len() == i && missing.len() > 1 {
-                        return Err(refused);
-                    }
-                    skipped.push(Skipped { uid, why: e.to_string(), again: true });
+        let mut wanted = within_limit(session, chunk, limit, report).await?;
+        // FETCHes in a row that ended in NO and brought nothing.
+        let mut fruitless = 0;
+        while !wanted.is_empty() {
+            let mut got = HashSet::new();
+            let refused = match download.bodies(session, &wanted, &mut got, report).await {
+                Ok(()) => {
+                    // An OK without some of the messages (Exchange 2010 does this for
+                    // messages it cannot read; another client may have expunged one).
+                    report.skipped.extend(wanted.iter().filter(|u| !got.contains(u)).map(|&uid| Skipped {
+                        uid,
+                        why: "the server answered the FETCH without the message".into(),
+                        again: true,
+                    }));
+                    break;
                 }
+                Err(e) if e.is_no() => e,
                 Err(e) => return Err(e),
+            };
+            let missing: Vec<u32> = wanted.iter().copied().filter(|u| !got.contains(u)).collect();
+            let Some(&first) = missing.first() else { break };
+            fruitless = if got.is_empty() { fruitless + 1 } else { 0 };
+            if fruitless >= FRUITLESS_REFUSALS {
+                // Not one message: the server refuses the folder for now.
+                return Err(refused);
             }
+            let why = refused.to_string();
+            if got.iter().any(|u| *u > first) {
+                // The server went on past what it could not read (Dovecot's
+                // `imap_fetch_failure = no-after`): every missing one is such a message.
+                // Asking again in this session would make Dovecot disconnect.
+                report.skipped.extend(missing.iter().map(|&uid| Skipped { uid, why: why.clone(), again: true }));
+                break;
+            }
+            // The server stopped at `first`: leave that one, ask again for the rest.
+            report.skipped.push(Skipped { uid: first, why, again: true });
+            wanted = missing[1..].to_vec();
         }
-        report.skipped.extend(skipped);
     }
     download.finish(report).await
 }
 
-/// Refused single fetches, with nothing fetched yet, after which the whole chunk's
-/// refusal is taken as the server's answer for now.
-const REFUSALS_BEFORE_GIVING_UP: usize = 3;
+/// FETCHes in a row refused without bringing a single message, after which the folder
+/// is taken as refused for now (skipped with the server's words, tried at the next pass)
+/// rather than asked message by message.
+const FRUITLESS_REFUSALS: usize = 10;
 
 /// The largest message Postfach fetches: async-imap holds one response in a buffer of at
 /// most 512 MiB, and the store keeps a message as one value.

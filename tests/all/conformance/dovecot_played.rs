@@ -169,3 +169,199 @@ fn q26_gmail_all_mail_and_thread_ids() {
         "each message stored once with its INBOX and All Mail locations; archived mail too; X-GM-THRID as thread id",
     );
 }
+
+/// Dovecot's `delay-newmail` workaround (as some providers behave): new mail is announced
+/// only in answer to NOOP and CHECK, never during IDLE. The IDLE renewal
+/// (`idle_renew_secs`) is where the daemon looks again, so mail still arrives.
+#[test]
+fn d08_delayed_new_mail_notifications() {
+    let config = DovecotConfig::default().settings("imap_client_workarounds = delay-newmail");
+    let (dv, proxy, mut c) = three_messages_behind_a_relay(config, None, USER);
+    let env = Env::new();
+    env.write_account(
+        "mm",
+        &account_toml_via(&dv, USER, proxy.port, "[sync]\ninterval_secs = 3600\nidle_renew_secs = 10\n"),
+    );
+    let daemon = env.daemon();
+    daemon.wait_for("the first pass", WAIT, || (env.messages("mm").len() == 3).then_some(()));
+    daemon.wait_for("IDLE", WAIT, || crate::support::idle_connections(&proxy).ge(&1).then_some(()));
+    let sent = std::time::Instant::now();
+    c.append("INBOX", &[], None, &Mail::new(4, "Nachricht 4").to_bytes()).unwrap();
+    daemon.wait_for("the new message", WAIT, || message_by_subject(&env, "mm", "Nachricht 4"));
+    let after = sent.elapsed();
+    record(
+        "D8",
+        &format!(
+            "new mail arrives ({:.1} s after delivery; a server that stays silent during IDLE is asked again at each renewal, idle_renew_secs = 10 here)",
+            after.as_secs_f64()
+        ),
+    );
+}
+
+/// The Sent copy's APPEND refused for quota (`NO [OVERQUOTA]`): the message goes out once,
+/// the outbox says why the copy is missing in the server's words, and the copy is made
+/// once space is freed.
+#[test]
+fn d11_over_quota_append_of_the_sent_copy() {
+    const BOB: &str = "bob@kanzlei.test";
+    let config = DovecotConfig::default().mailbox(MailboxSpec::special("Gesendet", "\\Sent")).settings(
+        "mail_plugins = $mail_plugins quota\nplugin {\n  quota = maildir:User quota\n  quota_rule = *:storage=3M\n}",
+    );
+    let dv = crate::support::dovecot(config, &[USER, BOB]);
+    let pf = postfach_test_harness::Postfix::start(&dv).unwrap();
+    // 2.5 MB of Anna's 3 MB are taken.
+    let filler =
+        Mail::new(9, "Großer Plan").body(&"Lageplan Baufeld Nord, Blatt 3 von 7.\r\n".repeat(68_000)).to_bytes();
+    dv.client(USER).unwrap().append("INBOX", &[], None, &filler).unwrap();
+    let env = Env::new();
+    let smtp = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"starttls\"\nretry_initial_secs = 1\nretry_max_secs = 2\n",
+        pf.submission_port
+    );
+    env.write_account("mm", &crate::support::account_toml(&dv, USER, &smtp));
+    let daemon = env.daemon();
+    daemon.wait_for("idle", WAIT, || (env.account("mm")["state"] == "idle").then_some(()));
+    let attach = env.path().join("plan.pdf");
+    std::fs::write(&attach, (0..600 * 1024).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).unwrap();
+    let out = env.run(&[
+        "send",
+        "mm",
+        "--to",
+        BOB,
+        "--subject",
+        "Pläne",
+        "--body",
+        "Anbei.",
+        "--attach",
+        &attach.display().to_string(),
+        "--json",
+    ]);
+    let sent: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = sent["id"].as_i64().unwrap();
+    let entry = || env.json(&["outbox"]).as_array().unwrap().iter().find(|e| e["id"] == id).cloned().unwrap();
+    let copy = daemon.wait_for("the refused copy", WAIT, || {
+        let e = entry();
+        (e["state"] == "sent")
+            .then(|| e["copy"].as_str().map(str::to_owned))
+            .flatten()
+            .filter(|c| c.starts_with("error:"))
+    });
+    assert!(copy.contains("OVERQUOTA") || copy.contains("Quota exceeded"), "{copy}");
+    let message_id = sent["message_id"].as_str().unwrap().to_owned();
+    let count = |user: &str, folder: &str| {
+        let mut c = dv.client(user).unwrap();
+        c.select(folder).unwrap();
+        c.uid_search(&format!("HEADER Message-ID {message_id}")).unwrap().len()
+    };
+    daemon.wait_for("delivery to Bob", WAIT, || (count(BOB, "INBOX") == 1).then_some(()));
+    // Space is freed: the copy is made, once.
+    let mut c = dv.client(USER).unwrap();
+    c.select("INBOX").unwrap();
+    c.uid_store("1:*", "+FLAGS (\\Deleted)").unwrap();
+    c.expunge().unwrap();
+    daemon.wait_for("the copy", WAIT, || (count(USER, "Gesendet") == 1).then_some(()));
+    assert_eq!(count(BOB, "INBOX"), 1);
+    record("D11", &format!("sent once; the outbox said \"{}\"; the copy made once space was freed", copy.trim()));
+}
+
+/// A message Dovecot cannot read (its maildir file replaced by a directory, as a damaged
+/// file system would leave it) with `imap_fetch_failure = no-after`: the other messages
+/// come, then a tagged NO. The rest of the folder is stored, the broken message is named
+/// in the status with Dovecot's words, and it is fetched once it can be read again.
+#[test]
+fn d10_fetch_failures() {
+    let config = DovecotConfig::default().settings("imap_fetch_failure = no-after");
+    let (dv, _proxy, _c) = three_messages_behind_a_relay(config, None, USER);
+    let maildir = dv.dir().join("mail").join(USER).join("Maildir");
+    let file = ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(maildir.join(d)).unwrap().flatten())
+        .map(|e| e.path())
+        .find(|p| std::fs::read(p).is_ok_and(|b| String::from_utf8_lossy(&b).contains("msg-2@fixture.postfach.test")))
+        .expect("the maildir file of message 2");
+    let content = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    // Not empty, or Dovecot removes it as an unwanted directory (and the message with it).
+    std::fs::create_dir(&file).unwrap();
+    std::fs::write(file.join("kaputt"), b"x").unwrap();
+    let env = Env::new();
+    env.write_account("mm", &crate::support::account_toml(&dv, USER, ""));
+    let out = env.run(&["sync", "mm", "--once"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(env.subjects("mm", None), ["Nachricht 1", "Nachricht 3"]);
+    let note = env.account("mm")["last_error"].as_str().unwrap_or_default().to_owned();
+    assert!(note.contains("INBOX: 1 message not fetched (UID 2: "), "{note}");
+    assert!(note.contains("tried again at the next pass"), "{note}");
+    // Dovecot may have moved the entry from new/ to cur/ (and added flags to its name).
+    let base = file.file_name().unwrap().to_string_lossy().split(':').next().unwrap().to_owned();
+    let now = ["cur", "new"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(maildir.join(d)).unwrap().flatten())
+        .map(|e| e.path())
+        .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&base)))
+        .unwrap_or_else(|| {
+            let listing: Vec<String> = walk(&maildir);
+            panic!("the directory standing for message 2 ({base}) is gone:\n{}\n{}", listing.join("\n"), dv.full_log())
+        });
+    std::fs::remove_dir_all(&now).unwrap();
+    std::fs::write(&now, &content).unwrap();
+    env.ok(&["sync", "mm", "--once"]);
+    assert_eq!(env.subjects("mm", None), ["Nachricht 1", "Nachricht 2", "Nachricht 3"]);
+    let words = note.split("UID 2: ").nth(1).unwrap_or_default().split("); tried again").next().unwrap_or_default();
+    record(
+        "D10",
+        &format!(
+            "the rest stored; the broken message named (\"{words}\"), never asked for twice in a session, fetched once readable"
+        ),
+    );
+}
+
+/// A connection cap below what the account would use (`mail_max_userip_connections = 3`:
+/// another client, the main session and one watcher of two `idle_folders`): the refused watcher is not
+/// retried in a loop, the account says which folders are not watched and why, and mail
+/// in every folder still arrives (the refused folder by the full passes).
+#[test]
+fn d09_connection_cap_below_what_the_account_would_use() {
+    // The test's own client, the main session and one watcher.
+    let config = DovecotConfig::default()
+        .mailbox(MailboxSpec::new("ProjektA"))
+        .mailbox(MailboxSpec::new("ProjektB"))
+        .settings("mail_max_userip_connections = 3");
+    let (dv, proxy, mut c) = three_messages_behind_a_relay(config, None, USER);
+    let env = Env::new();
+    let sync = "[sync]\ninterval_secs = 4\nidle_folders = [\"Projekt*\"]\n";
+    env.write_account("mm", &account_toml_via(&dv, USER, proxy.port, sync));
+    let daemon = env.daemon();
+    let note = daemon.wait_for("the note", WAIT, || {
+        let a = env.account("mm");
+        let note = a["last_error"].as_str().unwrap_or_default().to_owned();
+        (a["state"] == "idle" && note.contains("not watched")).then_some(note)
+    });
+    assert!(note.contains("idle_folders: 1 of 2 folders not watched, the server allows no more connections"), "{note}");
+    assert!(note.contains("Maximum number of connections"), "the server's words are missing: {note}");
+    for (n, folder) in [(4, "INBOX"), (5, "ProjektA"), (6, "ProjektB")] {
+        c.append(folder, &[], None, &Mail::new(n, &format!("Nachricht {n}")).to_bytes()).unwrap();
+    }
+    for n in 4..=6 {
+        let subject = format!("Nachricht {n}");
+        daemon.wait_for(&subject, WAIT, || message_by_subject(&env, "mm", &subject));
+    }
+    let refusals = dv.full_log().matches("Maximum number of connections").count();
+    assert_eq!(refusals, 1, "the refused watcher was tried again");
+    record(
+        "D9",
+        "the refused watcher is not retried; the account names the folders not watched with the server's words; mail in all three folders arrives",
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        out.push(p.display().to_string());
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+    }
+    out
+}

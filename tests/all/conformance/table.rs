@@ -251,6 +251,34 @@ pub const CASES: &[Case] = &[
         played: "dovecot",
         test: "d07_without_uidplus",
     },
+    Case {
+        id: "D8",
+        provider: "servers that delay new-mail notifications",
+        behaviour: "no EXISTS during IDLE (`imap_client_workarounds = delay-newmail`)",
+        played: "dovecot",
+        test: "d08_delayed_new_mail_notifications",
+    },
+    Case {
+        id: "D9",
+        provider: "servers with a connection cap",
+        behaviour: "fewer connections allowed than the account would use (`mail_max_userip_connections`)",
+        played: "dovecot",
+        test: "d09_connection_cap_below_what_the_account_would_use",
+    },
+    Case {
+        id: "D10",
+        provider: "any server with a damaged message",
+        behaviour: "FETCH fails for one message (`imap_fetch_failure = no-after`)",
+        played: "dovecot",
+        test: "d10_fetch_failures",
+    },
+    Case {
+        id: "D11",
+        provider: "any server with quotas",
+        behaviour: "`NO [OVERQUOTA]` to the APPEND of the Sent copy",
+        played: "dovecot",
+        test: "d11_over_quota_append_of_the_sent_copy",
+    },
 ];
 
 /// Where this run's rows are kept until the table is written.

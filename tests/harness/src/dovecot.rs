@@ -122,7 +122,14 @@ impl DovecotConfig {
         self
     }
 
-    /// Overrides the capability list.
+    /// Appends lines to the generated `dovecot.conf` (quota, workarounds, limits).
+    pub fn settings(mut self, lines: &str) -> Self {
+        self.extra.push_str(lines);
+        self.extra.push('\n');
+        self
+    }
+
+    /// Announces `caps` instead of Dovecot's own capabilities (`imap_capability`).
     pub fn capability(mut self, caps: &str) -> Self {
         self.capability = Some(caps.to_owned());
         self

@@ -376,6 +376,15 @@ impl AccountTask {
                 quirks.max_connections
             ));
         }
+        let refused = watchers.refused();
+        if let Some((_, words)) = refused.first() {
+            notes.push(format!(
+                "idle_folders: {} of {} folders not watched, the server allows no more connections ({words}); \
+                 they are synced every interval_secs",
+                refused.len(),
+                wanted.len().min(budget)
+            ));
+        }
         for f in wanted.into_iter().take(budget) {
             let watcher = Watcher {
                 account: self.account.clone(),
@@ -505,6 +514,10 @@ fn later(d: Duration) -> Instant {
 struct Watchers {
     running: HashMap<FolderId, JoinHandle<()>>,
     changed: Arc<Mutex<HashSet<FolderId>>>,
+    /// Folders whose watcher the server refused for its connection limit, with its
+    /// words: not tried again while the session lasts (each try would cost a login and
+    /// could take the slot the main session needs after a reconnect).
+    refused: Arc<Mutex<HashMap<FolderId, String>>>,
 }
 
 impl Watchers {
@@ -513,12 +526,20 @@ impl Watchers {
         set.drain().collect()
     }
 
-    /// Starts `watcher` unless its folder is watched already.
+    /// Folders refused for the server's connection limit, with its words.
+    fn refused(&self) -> Vec<(FolderId, String)> {
+        self.refused.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(f, w)| (*f, w.clone())).collect()
+    }
+
+    /// Starts `watcher` unless its folder is watched already or was refused.
     fn ensure(&mut self, name: &str, watcher: Watcher, cancel: CancellationToken) {
-        if self.running.get(&watcher.folder).is_some_and(|t| !t.is_finished()) {
+        if self.running.get(&watcher.folder).is_some_and(|t| !t.is_finished())
+            || self.refused.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&watcher.folder)
+        {
             return;
         }
         let folder = watcher.folder;
+        let refused = Arc::clone(&self.refused);
         let span = tracing::info_span!("idle", folder = %name);
         let task = tokio::spawn(
             async move {
@@ -528,6 +549,13 @@ impl Watchers {
                         e = watcher.watch(failures > 0) => e,
                         () = cancel.cancelled() => return,
                     };
+                    if let PassError::Imap(imap) = &e
+                        && imap.is_connection_limit()
+                    {
+                        warn!(error = %e, "IDLE watcher refused for the server's connection limit; the folder is synced by the full passes");
+                        refused.lock().unwrap_or_else(|p| p.into_inner()).insert(folder, e.to_string());
+                        return;
+                    }
                     failures += 1;
                     let delay = Duration::from_secs(2u64.saturating_pow(failures.min(8)).min(300));
                     warn!(error = %e, retry_in_s = delay.as_secs(), "IDLE watcher failed");
