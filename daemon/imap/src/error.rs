@@ -102,6 +102,11 @@ impl ImapError {
     /// the first command after it with `BAD User is authenticated but not connected`:
     /// retrying would only repeat that.
     pub fn is_auth(&self) -> bool {
+        // Gmail refuses the login itself when an account has too many connections: that is
+        // no reason to distrust the password.
+        if self.is_connection_limit() {
+            return false;
+        }
         match self {
             ImapError::Auth { .. } => true,
             ImapError::Refused { text, .. } | ImapError::Command { text, .. } => {
@@ -269,6 +274,12 @@ mod tests {
         };
         assert!(not_connected.is_auth());
         assert_eq!(not_connected.suggested_backoff(), None);
+        let too_many = ImapError::Auth {
+            user: "anna@gmail.com".into(),
+            text: "[ALERT] Too many simultaneous connections. (Failure)".into(),
+        };
+        assert!(too_many.is_connection_limit());
+        assert!(!too_many.is_auth());
     }
 
     #[test]

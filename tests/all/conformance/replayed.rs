@@ -257,7 +257,25 @@ fn q16_throttling_with_a_suggested_backoff() {
     let waited = throttled_at.elapsed();
     assert!(waited >= Duration::from_millis(2500), "came back after {waited:?}, before the suggested 4 s");
     assert_eq!(logins(), before + 1, "more than one login after the throttling");
-    record("Q16", "`backing-off` for the suggested time (4 s here; capped at 1 h), one login afterwards, both stored");
+    // The other form Exchange Online uses: BAD, then BYE.
+    server.set_rules(vec![Rule::answer(
+        "UID FETCH",
+        b"{tag} BAD Request is throttled. Suggested Backoff Time: 3000 milliseconds\r\n* BYE Connection closed. 14\r\n",
+    )
+    .times(1)]);
+    server.deliver("INBOX", &mail(3), &[]);
+    let error = daemon.wait_for("backing-off again", WAIT, || {
+        let a = env.account("anna");
+        let e = a["last_error"].as_str().unwrap_or_default().to_owned();
+        (a["state"] == "backing-off" && e.contains("BAD Request is throttled")).then_some(e)
+    });
+    assert!(error.contains("(waiting 3 s, as the server asks)"), "{error}");
+    daemon.wait_for("the third message", WAIT, || message_by_subject(&env, "anna", "Nachricht 3"));
+    assert_ne!(env.account("anna")["state"], "disabled");
+    record(
+        "Q16",
+        "`backing-off` for the suggested time (NO and BAD + BYE forms; capped at 1 h), one login afterwards, never auto-disabled; every message stored",
+    );
 }
 
 #[test]
@@ -440,4 +458,21 @@ fn q08_list_name_with_a_tab() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(env.subjects("anna", None), ["Nachricht 1", "Nachricht 2", "Nachricht 3"]);
     record("Q8", "the folder is listed and its message stored");
+}
+
+#[test]
+fn p01_gmail_too_many_simultaneous_connections_at_login() {
+    let refusal = b"{tag} NO [ALERT] Too many simultaneous connections. (Failure)\r\n";
+    let server = server(vec![Rule::answer("LOGIN", refusal).times(1), Rule::answer("AUTHENTICATE", refusal).times(1)]);
+    let env = env_on(&server, "");
+    let daemon = env.daemon();
+    daemon.wait_for("both messages", WAIT, || (env.messages("anna").len() == 2).then_some(()));
+    let db = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
+    let mut stmt =
+        db.prepare("SELECT detail FROM events WHERE account = 'anna' AND kind = 'account-state' ORDER BY seq").unwrap();
+    let states: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect();
+    assert!(states.iter().any(|d| d.contains("backing-off") && d.contains("Too many simultaneous")), "{states:?}");
+    assert!(!states.iter().any(|d| d.contains("auth-failed")), "{states:?}");
+    daemon.wait_for("idle", WAIT, || (env.account("anna")["state"] == "idle").then_some(()));
+    record("P1", "`backing-off`, not `auth-failed`; the next login works and both messages are stored");
 }

@@ -209,6 +209,13 @@ pub const CASES: &[Case] = &[
         test: "q26_gmail_all_mail_and_thread_ids",
     },
     Case {
+        id: "P1",
+        provider: "Gmail",
+        behaviour: "`NO [ALERT] Too many simultaneous connections` at login (providers.md)",
+        played: "replay",
+        test: "p01_gmail_too_many_simultaneous_connections_at_login",
+    },
+    Case {
         id: "D1",
         provider: "servers without CONDSTORE",
         behaviour: "no CONDSTORE (and so no QRESYNC)",
