@@ -188,13 +188,10 @@ fn d08_delayed_new_mail_notifications() {
     let sent = std::time::Instant::now();
     c.append("INBOX", &[], None, &Mail::new(4, "Nachricht 4").to_bytes()).unwrap();
     daemon.wait_for("the new message", WAIT, || message_by_subject(&env, "mm", "Nachricht 4"));
-    let after = sent.elapsed();
+    assert!(sent.elapsed() < WAIT);
     record(
         "D8",
-        &format!(
-            "new mail arrives ({:.1} s after delivery; a server that stays silent during IDLE is asked again at each renewal, idle_renew_secs = 10 here)",
-            after.as_secs_f64()
-        ),
+        "new mail arrives; a server that stays silent during IDLE is asked again at each renewal (idle_renew_secs)",
     );
 }
 
@@ -261,7 +258,7 @@ fn d11_over_quota_append_of_the_sent_copy() {
     c.expunge().unwrap();
     daemon.wait_for("the copy", WAIT, || (count(USER, "Gesendet") == 1).then_some(()));
     assert_eq!(count(BOB, "INBOX"), 1);
-    record("D11", &format!("sent once; the outbox said \"{}\"; the copy made once space was freed", copy.trim()));
+    record("D11", &format!("sent once; the outbox said \"{}\"; the copy made once space was freed", steady(&copy)));
 }
 
 /// A message Dovecot cannot read (its maildir file replaced by a directory, as a damaged
@@ -307,7 +304,8 @@ fn d10_fetch_failures() {
     std::fs::write(&now, &content).unwrap();
     env.ok(&["sync", "mm", "--once"]);
     assert_eq!(env.subjects("mm", None), ["Nachricht 1", "Nachricht 2", "Nachricht 3"]);
-    let words = note.split("UID 2: ").nth(1).unwrap_or_default().split("); tried again").next().unwrap_or_default();
+    let words =
+        steady(note.split("UID 2: ").nth(1).unwrap_or_default().split("); tried again").next().unwrap_or_default());
     record(
         "D10",
         &format!(
@@ -363,5 +361,33 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
             out.extend(walk(&p));
         }
     }
+    out
+}
+
+/// The server's words without what changes from run to run (Dovecot's timing and time
+/// stamps, a literal's length), so `CONFORMANCE.md` only changes when behaviour does.
+fn steady(text: &str) -> String {
+    let mut t = text.trim();
+    for cut in [" Refer to server log", " (0."] {
+        if let Some(at) = t.find(cut) {
+            t = &t[..at];
+        }
+    }
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        match rest[open..].find('}').map(|c| open + c) {
+            Some(close) if close > open + 1 && rest[open + 1..close].chars().all(|c| c.is_ascii_digit()) => {
+                out.push_str(&rest[..open]);
+                out.push_str("{…}");
+                rest = &rest[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
