@@ -6,6 +6,7 @@
 
 mod adapters;
 mod api;
+mod backup;
 mod changes;
 mod check;
 mod conformance;

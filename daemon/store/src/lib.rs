@@ -36,6 +36,7 @@ macro_rules! names {
 
 mod accounts;
 mod audit;
+mod backup;
 mod changes;
 mod events;
 mod folders;
@@ -60,6 +61,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use accounts::{AccountRow, AccountStatus};
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use backup::{CopyReport, MIGRATION_BACKUPS_KEPT, backup, restore, verify};
 pub use changes::{Change, ChangeState, Op};
 pub use events::{Event, EventKind, EventQuery};
 pub use manual::{MANUAL, ManualAssignment};
@@ -123,6 +125,14 @@ pub enum StoreError {
     /// A blocking store task panicked or was cancelled.
     #[error("store task failed: {0}")]
     Task(String),
+    /// A backup (or the file to restore from) is missing, damaged, foreign or too new.
+    #[error("{path}: {problem}")]
+    BadCopy {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it, e.g. `fails SQLite's integrity check: …`.
+        problem: String,
+    },
 }
 
 /// The shared store: typed operations, each one transaction, as async methods (they run
@@ -304,6 +314,12 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     if current == known {
         // The common case (every CLI call): no write lock needed.
         return Ok(());
+    }
+    if current > 0 && current < known {
+        // A copy of the old version first: a migration cannot be undone, and an older
+        // postfachd cannot read the new schema.
+        let kept = backup::before_migration(conn, path, current)?;
+        tracing::info!(from = current, to = known, backup = %kept.display(), "migrating the store; the old version is kept");
     }
     // The daemon and a CLI command may open a new store at the same moment: read the
     // version under the write lock so each migration runs exactly once.

@@ -289,3 +289,49 @@ async fn a_manual_assignment_is_kept_by_routing_runs() {
     store.apply_routes("a", "chain4", vec![route(Some("210-01"))]).await.unwrap();
     assert!(store.assignments(vec![id]).await.unwrap().is_empty(), "a manual `no project` stands too");
 }
+
+/// A store of an older schema (the first five migrations), as a previous postfachd left it.
+fn old_store(path: &std::path::Path) {
+    let conn = Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    for (i, m) in schema::MIGRATIONS[..5].iter().enumerate() {
+        conn.execute_batch(m).unwrap();
+        conn.pragma_update(None, "user_version", i as i64 + 1).unwrap();
+    }
+    conn.execute("INSERT INTO accounts (id) VALUES ('alt')", []).unwrap();
+}
+
+#[test]
+fn a_migration_keeps_a_checked_copy_of_the_old_version_and_only_the_newest_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("postfach.sqlite3");
+    for round in 1..=4 {
+        let _ = std::fs::remove_file(&path);
+        old_store(&path);
+        drop(Store::open(&path).unwrap());
+        let backups: Vec<_> =
+            std::fs::read_dir(dir.path().join("backups")).unwrap().flatten().map(|e| e.path()).collect();
+        assert_eq!(backups.len(), round.min(MIGRATION_BACKUPS_KEPT), "{backups:?}");
+        // Distinct names: the time in them is in milliseconds.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let backups: Vec<_> = std::fs::read_dir(dir.path().join("backups")).unwrap().flatten().map(|e| e.path()).collect();
+    for b in &backups {
+        assert!(b.file_name().unwrap().to_string_lossy().starts_with("postfach-v5-"), "{b:?}");
+        let report = verify(b).unwrap();
+        assert_eq!(report.schema, 5);
+        let conn = Connection::open(b).unwrap();
+        let id: String = conn.query_row("SELECT id FROM accounts", [], |r| r.get(0)).unwrap();
+        assert_eq!(id, "alt");
+    }
+    // The migrated store itself is current.
+    let conn = Connection::open(&path).unwrap();
+    let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    assert_eq!(v, schema::MIGRATIONS.len() as i64);
+}
+
+#[test]
+fn a_new_store_needs_no_migration_backup() {
+    let (dir, _store) = store();
+    assert!(!dir.path().join("backups").exists());
+}

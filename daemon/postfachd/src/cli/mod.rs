@@ -7,6 +7,7 @@
 mod accounts;
 mod api;
 mod autoconfig;
+mod backup;
 mod changes;
 mod check;
 mod folders;
@@ -109,6 +110,24 @@ pub enum Command {
     Autoconfig {
         /// The address.
         email: String,
+    },
+    /// Copy the store to FILE, consistently, while the daemon keeps running.
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a backup in place of the store (the daemon must be stopped); the old store is kept aside.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Messages per project and account.
     Projects {
@@ -544,6 +563,9 @@ pub enum CliError {
     /// The system's random source failed.
     #[error(transparent)]
     Random(#[from] postfach_api::auth::RandomError),
+    /// A backup or restore cannot be done; the text says why.
+    #[error("{0}")]
+    Backup(String),
     /// The command printed its own failure report already.
     #[error("")]
     Reported,
@@ -593,6 +615,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plugins { json } => plugins::run(&Config::load(&dir)?, json).await,
         Command::Autoconfig { email } => autoconfig::run(&Config::load(&dir)?, &email).await,
         Command::Projects { json } => routing::projects(&Config::load(&dir)?, json).await,
+        Command::Backup { to, json } => backup::backup(&Config::load(&dir)?, &to, json).await,
+        Command::Restore { from, json } => backup::restore(&Config::load(&dir)?, &from, json).await,
         Command::Route { action: RouteAction::Explain { local_id, json } } => {
             routing::explain(&Config::load(&dir)?, local_id, json).await
         }
