@@ -25,6 +25,7 @@ mod retention;
 mod routing;
 mod security;
 mod send;
+mod service;
 mod support;
 mod sync;
 mod tls;

@@ -219,6 +219,16 @@ async fn start_api(
     Ok(postfach_api::start(options, stop).await?)
 }
 
+/// The next watchdog beat, or never when the service has no watchdog.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(i) => {
+            i.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
@@ -294,9 +304,13 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         invalid = first.invalid.len(),
         "postfachd running"
     );
+    let notifier = crate::notify::Notifier::from_env();
+    notifier.ready(&format!("{} accounts", first.started.len()));
+    let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
 
     loop {
         tokio::select! {
+            () = tick(&mut watchdog) => notifier.watchdog(),
             Some(paths) = changes.recv() => {
                 tracing::debug!(?paths, "files changed");
                 // An empty list means the watcher lost track (overflow): rescan anyway.
@@ -337,6 +351,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             }
             _ = hup.recv() => {
                 info!("SIGHUP: reloading every account");
+                notifier.reloading();
                 match Config::load(&config.dir) {
                     Ok(new) => {
                         // Users and their groups take effect at once; the rest needs a restart.
@@ -348,13 +363,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     }
                     Err(e) => warn!("{e}"),
                 }
-                supervisor.reconcile(true).await;
+                let report = supervisor.reconcile(true).await;
                 directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
+                notifier.ready(&format!("reloaded; {} accounts", report.started.len() + report.restarted.len()));
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
             _ = int.recv() => { info!("SIGINT: stopping"); break; }
         }
     }
+    notifier.stopping();
     // A hanging password command must not hold the exit up.
     crate::config::cancel_commands();
     // No new API requests; long-polls and streams answer; requests in flight finish.

@@ -19,6 +19,7 @@ pub mod drafts;
 mod fuzz;
 pub mod import;
 pub mod logging;
+pub mod notify;
 pub mod oauth;
 pub mod outbox;
 pub mod pass;

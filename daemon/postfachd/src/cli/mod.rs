@@ -10,6 +10,7 @@ mod autoconfig;
 mod backup;
 mod changes;
 mod check;
+mod docs;
 mod folders;
 mod import;
 mod messages;
@@ -110,6 +111,13 @@ pub enum Command {
     Autoconfig {
         /// The address.
         email: String,
+    },
+    /// Write the man pages and the bash, zsh and fish completions into DIR (for packaging).
+    #[command(hide = true)]
+    Docs {
+        /// Where to write `man/` and `completions/`.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Copy the store to FILE, consistently, while the daemon keeps running.
     Backup {
@@ -563,6 +571,9 @@ pub enum CliError {
     /// The system's random source failed.
     #[error(transparent)]
     Random(#[from] postfach_api::auth::RandomError),
+    /// The man pages or completions could not be written.
+    #[error("{0}")]
+    Docs(String),
     /// A backup or restore cannot be done; the text says why.
     #[error("{0}")]
     Backup(String),
@@ -615,6 +626,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Plugins { json } => plugins::run(&Config::load(&dir)?, json).await,
         Command::Autoconfig { email } => autoconfig::run(&Config::load(&dir)?, &email).await,
         Command::Projects { json } => routing::projects(&Config::load(&dir)?, json).await,
+        Command::Docs { out } => docs::write(&out),
         Command::Backup { to, json } => backup::backup(&Config::load(&dir)?, &to, json).await,
         Command::Restore { from, json } => backup::restore(&Config::load(&dir)?, &from, json).await,
         Command::Route { action: RouteAction::Explain { local_id, json } } => {
