@@ -5,7 +5,7 @@ export TARGET_DIR
 CARGO ?= cargo
 PLUGINS := --manifest-path plugins/Cargo.toml --workspace
 
-.PHONY: all deps build plugins test lint demo demo-stop bench fuzz clean
+.PHONY: all deps build plugins test lint demo demo-stop bench fuzz deb clean
 
 all: build plugins
 
@@ -29,8 +29,16 @@ test: build plugins lint
 	rm -rf $(TARGET_DIR)/tmp/conformance
 	$(CARGO) test --workspace
 	scripts/check-conformance.sh
+	scripts/check-deb.sh
 	$(CARGO) test -p postfach-plugin-sdk --features router --examples
 	CARGO_TARGET_DIR=$(TARGET_DIR)/plugins $(CARGO) test $(PLUGINS)
+
+# The Debian package from a release build: $(TARGET_DIR)/deb/postfach_<version>_<arch>.deb
+# (`make test` packages the debug build and checks it with scripts/check-deb.sh).
+deb: deps
+	$(CARGO) build --release -p postfach
+	scripts/build-plugins.sh $(TARGET_DIR)/release/plugins
+	scripts/build-deb.sh release $(TARGET_DIR)/deb
 
 demo: build plugins
 	scripts/demo.sh

@@ -15,8 +15,11 @@ command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd dovecot-lmtpd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
 command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
 command -v postfix >/dev/null 2>&1 || need+=(postfix)
-# `make test` checks the systemd unit with systemd-analyze.
+# `make test` checks the systemd unit with systemd-analyze and the Debian package with
+# lintian; packaging strips the binary with objcopy.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v lintian >/dev/null 2>&1 || need+=(lintian)
+command -v objcopy >/dev/null 2>&1 || need+=(binutils)
 # The demo shows the API with curl.
 command -v curl >/dev/null 2>&1 || need+=(curl ca-certificates)
 

@@ -258,13 +258,21 @@ impl std::fmt::Debug for PluginHost {
     }
 }
 
-/// The directory of the plugins that ship with postfachd: `$POSTFACH_BUNDLED_PLUGINS`, or
-/// `plugins/` next to the executable (where `make plugins` puts them).
+/// The directory of the plugins that ship with postfachd: `$POSTFACH_BUNDLED_PLUGINS`;
+/// else `plugins/` next to the executable (where `make plugins` puts them) if it exists;
+/// else `../lib/postfach/plugins` from it (`/usr/lib/postfach/plugins` for the installed
+/// `/usr/bin/postfachd`).
 pub fn bundled_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("POSTFACH_BUNDLED_PLUGINS") {
         return Some(PathBuf::from(dir));
     }
-    std::env::current_exe().ok()?.parent().map(|p| p.join("plugins"))
+    let bin = std::env::current_exe().ok()?.parent()?.to_owned();
+    let next_to = bin.join("plugins");
+    if next_to.is_dir() {
+        return Some(next_to);
+    }
+    let installed = bin.parent().map(|usr| usr.join("lib/postfach/plugins"));
+    Some(installed.filter(|d| d.is_dir()).unwrap_or(next_to))
 }
 
 /// How a host is set up.

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod oauth;
 pub mod outbox;
 pub mod pass;
+pub mod privileges;
 pub mod probe;
 pub mod provider;
 pub mod routing;

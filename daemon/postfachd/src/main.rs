@@ -29,6 +29,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before the runtime starts its threads (the switch is per thread). `docs` writes
+    // wherever it is told and touches no store.
+    if let (false, Ok(config)) = (matches!(cli.command, Command::Docs { .. }), Config::load(&cli.config)) {
+        let data_dir = config.data_dir();
+        match postfach::privileges::drop_to_owner_of(&data_dir) {
+            Ok(Some(uid)) => tracing::debug!(uid, dir = %data_dir.display(), "running as the data directory's owner"),
+            Ok(None) => {}
+            Err(e) => anyhow::bail!("cannot switch to the owner of {}: {e}", data_dir.display()),
+        }
+    }
     // Blocking work is store calls (one connection behind a mutex), plugin calls and name
     // lookups: a few dozen threads keep them all busy. Tokio's default of 512 let a
     // thousand accounts starting at once spawn hundreds of threads that each kept their
