@@ -36,6 +36,15 @@ said="$(systemd-analyze verify /usr/lib/systemd/system/postfach.service 2>&1 || 
 [ -z "$said" ] || fail "systemd-analyze verify: $said"
 env -u POSTFACH_BUNDLED_PLUGINS /usr/bin/postfachd --config /etc/postfach plugins --json | grep -q '"generic"' \
     || fail "the installed postfachd does not find its bundled plugins"
+# It starts with the installed config and paths (as systemd would, minus systemd: this
+# machine has none running), as the postfach user, serves, and stops on SIGTERM.
+/usr/bin/postfachd --config /etc/postfach run 2>"$out/run.log" &
+pid=$!
+for _ in $(seq 1 100); do [ -s /var/lib/postfach/api.addr ] && break; sleep 0.1; done
+[ -s /var/lib/postfach/api.addr ] || { kill "$pid" 2>/dev/null; fail "the installed daemon did not start: $(cat "$out/run.log")"; }
+[ "$(stat -c %U /proc/$pid)" = postfach ] || { kill "$pid"; fail "the daemon does not run as postfach"; }
+kill -TERM "$pid"
+wait "$pid" || fail "the daemon did not stop cleanly: $(cat "$out/run.log")"
 # A command an admin runs as root leaves nothing in the data directory the service cannot write.
 [ -z "$(find /var/lib/postfach ! -user postfach)" ] || fail "root-owned files in /var/lib/postfach: $(find /var/lib/postfach ! -user postfach)"
 # An upgrade (the same package again) keeps an account file, an edited config and the data.
@@ -51,4 +60,4 @@ $sudo dpkg -r postfach >/dev/null
 $sudo dpkg -P postfach >/dev/null
 [ ! -e /etc/postfach ] && [ ! -e /var/lib/postfach ] || fail "purge left config or data"
 ! id postfach >/dev/null 2>&1 || fail "purge left the postfach user"
-echo "check-deb: $(basename "$deb"): contents, lintian, unit, install, upgrade, remove and purge all fine"
+echo "check-deb: $(basename "$deb"): contents, lintian, unit, install, start as postfach, upgrade, remove and purge all fine"
