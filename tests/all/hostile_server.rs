@@ -5,13 +5,11 @@
 //! a panic, with status 1, bounded memory and an account error that says what went
 //! wrong; the running daemon must back off and keep answering.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use postfach_test_harness::{HostileServer, Misbehaviour};
 
-use crate::support::{Env, postfachd_bin, wait_for};
+use crate::support::{Env, SyncOutcome, peak_kib, sync_once_within, wait_for};
 
 /// The account's `imap.timeout_secs`.
 const TIMEOUT_SECS: u64 = 3;
@@ -49,59 +47,9 @@ retry_max_secs = 2
     )
 }
 
-/// How one `postfachd sync --once` ended.
-#[derive(Debug)]
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
-    elapsed: Duration,
-    peak_kib: u64,
-    killed: bool,
-}
-
-/// The peak resident set (VmHWM) of a running process, in KiB.
-fn peak_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Runs `postfachd sync --once` with a hard outer limit, sampling its peak memory.
-fn sync_once(env: &Env) -> Outcome {
-    let err_path = env.path().join("sync.stderr");
-    let start = Instant::now();
-    let mut child = Command::new(postfachd_bin())
-        .arg("--config")
-        .arg(env.path())
-        .args(["sync", "--once"])
-        .env("POSTFACH_LOG", "postfach=debug")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let (mut peak, mut killed) = (0, false);
-    let status = loop {
-        if let Some(kib) = peak_kib(pid) {
-            peak = peak.max(kib);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > HARD_LIMIT {
-            killed = true;
-            child.kill().unwrap();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Outcome {
-        code: status.code(),
-        stderr: std::fs::read_to_string(Path::new(&err_path)).unwrap_or_default(),
-        elapsed: start.elapsed(),
-        peak_kib: peak,
-        killed,
-    }
+/// `sync --once` within [`HARD_LIMIT`], its peak memory sampled.
+fn sync_once(env: &Env) -> SyncOutcome {
+    sync_once_within(env, HARD_LIMIT)
 }
 
 /// Runs one pass against a server with `mis` and checks what every hostile case must

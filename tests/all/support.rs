@@ -433,3 +433,62 @@ pub fn idle_connections(proxy: &RecordingProxy) -> usize {
     let started = proxy.server_text().matches("+ idling").count();
     started.saturating_sub(proxy.client_text().matches("DONE\r\n").count())
 }
+
+/// How one `postfachd sync --once` ended.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    pub code: Option<i32>,
+    pub stderr: String,
+    pub elapsed: Duration,
+    /// Peak resident set (VmHWM) sampled while it ran, in KiB.
+    pub peak_kib: u64,
+    /// It still ran at the limit and was killed.
+    pub killed: bool,
+}
+
+/// The peak resident set (VmHWM) of a running process, in KiB.
+pub fn peak_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `postfachd sync --once` (debug log), killing it after `limit` so that a hang fails
+/// the test instead of stalling it, and sampling its peak memory.
+pub fn sync_once_within(env: &Env, limit: Duration) -> SyncOutcome {
+    let err_path = env.path().join("sync.stderr");
+    let start = Instant::now();
+    let mut child = Command::new(postfachd_bin())
+        .arg("--config")
+        .arg(env.path())
+        .args(["sync", "--once"])
+        .env("POSTFACH_LOG", "postfach=debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (mut peak, mut killed) = (0, false);
+    let status = loop {
+        if let Some(kib) = peak_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            killed = true;
+            child.kill().unwrap();
+            break child.wait().unwrap();
+        }
+        // Polling the child's exit (and its memory).
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    SyncOutcome {
+        code: status.code(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+        elapsed: start.elapsed(),
+        peak_kib: peak,
+        killed,
+    }
+}

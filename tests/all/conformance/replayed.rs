@@ -3,15 +3,13 @@
 //! injected where it happened. The bytes are re-typed from the public reports listed in
 //! `imap-quirks.md`, not copied from other projects' fixtures.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use postfach_test_harness::mail::Mail;
 use postfach_test_harness::{ReplayMailbox, ReplayServer, ReplaySetup, Rule};
 
 use super::table::record;
-use crate::support::{Env, flags, message_by_subject, postfachd_bin};
+use crate::support::{Env, SyncOutcome, flags, message_by_subject, sync_once_within};
 
 const USER: &str = "anna@architekt.test";
 const PASSWORD: &str = "Bauantrag-2026";
@@ -66,38 +64,12 @@ fn server(rules: Vec<Rule>) -> ReplayServer {
     ReplayServer::start(setup).unwrap()
 }
 
-/// How one `postfachd sync --once` ended.
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
-}
-
-/// Runs `sync --once` with a hard outer limit (a hang fails the test, it does not stall it).
-fn sync_once(env: &Env) -> Outcome {
-    let err_path = env.path().join("sync.stderr");
-    let start = Instant::now();
-    let mut child = Command::new(postfachd_bin())
-        .arg("--config")
-        .arg(env.path())
-        .args(["sync", "--once"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > HARD_LIMIT {
-            child.kill().unwrap();
-            let _ = child.wait();
-            panic!("sync --once hung for {HARD_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stderr = std::fs::read_to_string(Path::new(&err_path)).unwrap_or_default();
-    assert!(!stderr.contains("panicked"), "sync --once panicked:\n{stderr}");
-    Outcome { code: status.code(), stderr }
+/// `sync --once` within [`HARD_LIMIT`]: a hang or a panic fails the test.
+fn sync_once(env: &Env) -> SyncOutcome {
+    let out = sync_once_within(env, HARD_LIMIT);
+    assert!(!out.killed, "sync --once hung for {HARD_LIMIT:?}");
+    assert!(!out.stderr.contains("panicked"), "sync --once panicked:\n{}", out.stderr);
+    out
 }
 
 /// One pass that must succeed and store exactly messages 1 and 2, once each, with the

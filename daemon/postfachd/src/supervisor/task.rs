@@ -386,6 +386,9 @@ impl AccountTask {
             ));
         }
         for f in wanted.into_iter().take(budget) {
+            if !watchers.wanted(f.id) {
+                continue;
+            }
             let watcher = Watcher {
                 account: self.account.clone(),
                 plugins: self.plugins.clone(),
@@ -531,13 +534,15 @@ impl Watchers {
         self.refused.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(f, w)| (*f, w.clone())).collect()
     }
 
-    /// Starts `watcher` unless its folder is watched already or was refused.
+    /// Whether `folder` needs a watcher started: none runs for it, and the server has not
+    /// refused one for its connection limit.
+    fn wanted(&self, folder: FolderId) -> bool {
+        self.running.get(&folder).is_none_or(|t| t.is_finished())
+            && !self.refused.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&folder)
+    }
+
+    /// Starts `watcher` (for a folder [`Watchers::wanted`] said needs one).
     fn ensure(&mut self, name: &str, watcher: Watcher, cancel: CancellationToken) {
-        if self.running.get(&watcher.folder).is_some_and(|t| !t.is_finished())
-            || self.refused.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&watcher.folder)
-        {
-            return;
-        }
         let folder = watcher.folder;
         let refused = Arc::clone(&self.refused);
         let span = tracing::info_span!("idle", folder = %name);
