@@ -46,6 +46,25 @@ pub trait MailStore: Clone + Send + Sync + 'static {
         links: Vec<Link>,
     ) -> impl Future<Output = Result<BatchStats, StoreFailure>> + Send;
 
+    /// [`MailStore::commit_batch`] of downloaded messages whose transaction must not
+    /// begin before `turn` completes (the previous batch's commit), so that batches are
+    /// written in the order they were fetched. A store that prepares messages before
+    /// writing them (parsing, indexing) does that before waiting, so the preparation of
+    /// one batch overlaps the write of the one before. The default waits, then commits.
+    fn commit_batch_after(
+        &self,
+        account: &str,
+        folder: FolderId,
+        uidvalidity: u32,
+        fetched: Vec<FetchedMessage>,
+        turn: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = Result<BatchStats, StoreFailure>> + Send {
+        async move {
+            turn.await;
+            self.commit_batch(account, folder, uidvalidity, fetched, Vec::new()).await
+        }
+    }
+
     /// Records the server's flags `(uid, flags, modseq)`; returns the messages that changed.
     fn update_flags(
         &self,

@@ -19,10 +19,11 @@
 //! With QRESYNC and an unchanged UIDVALIDITY, step 2 searches only `UID <uidnext>:*`, so
 //! a pass over a large, quiet folder costs a few short commands.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use async_imap::imap_proto::{MailboxDatum, Response};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::answer::Fetched;
@@ -301,8 +302,16 @@ async fn fetch_and_store<S: MailStore>(
         0 => MAX_MESSAGE_BYTES,
         n => n.min(MAX_MESSAGE_BYTES),
     };
-    let mut download =
-        Download { store, account, folder_id, uidvalidity, batch: Vec::new(), batch_bytes: 0, pending: None };
+    let mut download = Download {
+        store,
+        account,
+        folder_id,
+        uidvalidity,
+        batch: Vec::new(),
+        batch_bytes: 0,
+        pending: VecDeque::new(),
+        last_written: None,
+    };
     for chunk in uids.chunks(FETCH_CHUNK) {
         let mut wanted = within_limit(session, chunk, limit, report).await?;
         // FETCHes in a row that ended in NO and brought nothing.
@@ -383,8 +392,13 @@ async fn within_limit(
     Ok(chunk.iter().copied().filter(|u| !large.contains(u)).collect())
 }
 
-/// Downloading one folder's new messages: the batch being filled and the commit of the
-/// previous one, still running.
+/// Commits in flight while the next batch downloads: one being prepared (parsed and
+/// indexed) while the one before it is written. More would only hold more memory: the
+/// writes are serial.
+const COMMITS_IN_FLIGHT: usize = 2;
+
+/// Downloading one folder's new messages: the batch being filled and the commits of the
+/// previous ones, still running.
 struct Download<'a, S: MailStore> {
     store: &'a S,
     account: &'a str,
@@ -392,7 +406,11 @@ struct Download<'a, S: MailStore> {
     uidvalidity: u32,
     batch: Vec<FetchedMessage>,
     batch_bytes: usize,
-    pending: Option<JoinHandle<Result<BatchStats, StoreFailure>>>,
+    /// Commits started, oldest first.
+    pending: VecDeque<JoinHandle<Result<BatchStats, StoreFailure>>>,
+    /// Completes when the newest commit started has finished (or failed, or was dropped):
+    /// the next commit's write waits for it, so batches are written in order.
+    last_written: Option<oneshot::Receiver<()>>,
 }
 
 impl<S: MailStore> Download<'_, S> {
@@ -432,30 +450,45 @@ impl<S: MailStore> Download<'_, S> {
         Ok(())
     }
 
-    /// Starts committing the batch in the background after the previous commit has
-    /// finished; returns the previous commit's counters.
+    /// Starts committing the batch in the background, written after the commits before
+    /// it; with [`COMMITS_IN_FLIGHT`] already running, first waits for the oldest and
+    /// returns its counters.
     async fn commit(&mut self) -> Result<BatchStats, ImapError> {
-        let previous = match self.pending.take() {
-            Some(p) => join(p).await?,
-            None => BatchStats::default(),
-        };
+        let mut finished = BatchStats::default();
         self.batch_bytes = 0;
-        if !self.batch.is_empty() {
-            let messages = std::mem::take(&mut self.batch);
-            let (store, account, folder_id, uidvalidity) =
-                (self.store.clone(), self.account.to_owned(), self.folder_id, self.uidvalidity);
-            self.pending = Some(tokio::spawn(async move {
-                store.commit_batch(&account, folder_id, uidvalidity, messages, Vec::new()).await
-            }));
+        if self.batch.is_empty() {
+            return Ok(finished);
         }
-        Ok(previous)
+        while self.pending.len() >= COMMITS_IN_FLIGHT {
+            if let Some(oldest) = self.pending.pop_front() {
+                finished += join(oldest).await?;
+            }
+        }
+        let messages = std::mem::take(&mut self.batch);
+        let (store, account, folder_id, uidvalidity) =
+            (self.store.clone(), self.account.to_owned(), self.folder_id, self.uidvalidity);
+        let (written, next_turn) = oneshot::channel::<()>();
+        let previous = self.last_written.replace(next_turn);
+        // A previous commit that failed or was dropped also ends the wait (its sender is
+        // gone); its error reaches the pass through its own handle.
+        let turn = async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+        };
+        self.pending.push_back(tokio::spawn(async move {
+            let result = store.commit_batch_after(&account, folder_id, uidvalidity, messages, turn).await;
+            drop(written);
+            result
+        }));
+        Ok(finished)
     }
 
     /// Commits what is left and waits for every commit.
     async fn finish(mut self, report: &mut FolderReport) -> Result<(), ImapError> {
         report.stats += self.commit().await?;
-        if let Some(last) = self.pending.take() {
-            report.stats += join(last).await?;
+        while let Some(next) = self.pending.pop_front() {
+            report.stats += join(next).await?;
         }
         Ok(())
     }

@@ -65,9 +65,29 @@ impl PassError {
     }
 }
 
-/// The daemon's store, as the IMAP crate's folder pass sees it.
+/// The daemon's store, as the IMAP crate's folder pass sees it; with a feed, the ids of
+/// every committed batch also go to the pass's [`crate::routing::BatchRouter`].
 #[derive(Clone)]
-pub struct SyncStore(pub Store);
+pub struct SyncStore {
+    store: Store,
+    feed: Option<tokio::sync::mpsc::UnboundedSender<Vec<MessageId>>>,
+}
+
+impl SyncStore {
+    /// The store, without routing during the pass.
+    pub fn new(store: Store) -> SyncStore {
+        SyncStore { store, feed: None }
+    }
+
+    fn routed(&self, stats: &BatchStats) {
+        if let Some(feed) = &self.feed
+            && !stats.touched.is_empty()
+        {
+            // A router that is gone has failed; the pass routes everything it touched.
+            let _ = feed.send(stats.touched.clone());
+        }
+    }
+}
 
 fn failure(e: StoreError) -> StoreFailure {
     Box::new(e)
@@ -75,15 +95,15 @@ fn failure(e: StoreError) -> StoreFailure {
 
 impl MailStore for SyncStore {
     async fn known_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<HashSet<u32>, StoreFailure> {
-        self.0.known_uids(folder, uidvalidity).await.map_err(failure)
+        self.store.known_uids(folder, uidvalidity).await.map_err(failure)
     }
 
     async fn stale_locations(&self, folder: FolderId, uidvalidity: u32) -> Result<u64, StoreFailure> {
-        self.0.stale_locations(folder, uidvalidity).await.map_err(failure)
+        self.store.stale_locations(folder, uidvalidity).await.map_err(failure)
     }
 
     async fn account_has_messages(&self, account: &str) -> Result<bool, StoreFailure> {
-        self.0.account_has_messages(account).await.map_err(failure)
+        self.store.account_has_messages(account).await.map_err(failure)
     }
 
     async fn lookup(
@@ -91,7 +111,7 @@ impl MailStore for SyncStore {
         account: &str,
         identities: Vec<String>,
     ) -> Result<HashMap<String, StoredIdentity>, StoreFailure> {
-        self.0.lookup(account, identities).await.map_err(failure)
+        self.store.lookup(account, identities).await.map_err(failure)
     }
 
     async fn commit_batch(
@@ -103,9 +123,30 @@ impl MailStore for SyncStore {
         links: Vec<Link>,
     ) -> Result<BatchStats, StoreFailure> {
         let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
-        let stats = self.0.commit_batch(account, folder, uidvalidity, fetched, links).await.map_err(failure)?;
+        let stats = self.store.commit_batch(account, folder, uidvalidity, fetched, links).await.map_err(failure)?;
         metrics::counter!("postfach_bytes_fetched_total").increment(bytes as u64);
         metrics::counter!("postfach_messages_stored_total").increment(stats.new_messages);
+        self.routed(&stats);
+        Ok(stats)
+    }
+
+    async fn commit_batch_after(
+        &self,
+        account: &str,
+        folder: FolderId,
+        uidvalidity: u32,
+        fetched: Vec<FetchedMessage>,
+        turn: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<BatchStats, StoreFailure> {
+        let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
+        let stats = self
+            .store
+            .commit_batch_after(account, folder, uidvalidity, fetched, Vec::new(), turn)
+            .await
+            .map_err(failure)?;
+        metrics::counter!("postfach_bytes_fetched_total").increment(bytes as u64);
+        metrics::counter!("postfach_messages_stored_total").increment(stats.new_messages);
+        self.routed(&stats);
         Ok(stats)
     }
 
@@ -115,11 +156,11 @@ impl MailStore for SyncStore {
         uidvalidity: u32,
         changes: Vec<(u32, Vec<String>, Option<u64>)>,
     ) -> Result<Vec<MessageId>, StoreFailure> {
-        self.0.update_flags(folder, uidvalidity, changes).await.map_err(failure)
+        self.store.update_flags(folder, uidvalidity, changes).await.map_err(failure)
     }
 
     async fn on_server_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<Vec<u32>, StoreFailure> {
-        self.0.on_server_uids(folder, uidvalidity).await.map_err(failure)
+        self.store.on_server_uids(folder, uidvalidity).await.map_err(failure)
     }
 
     async fn mark_removed(
@@ -128,15 +169,15 @@ impl MailStore for SyncStore {
         uidvalidity: u32,
         uids: Vec<u32>,
     ) -> Result<PassOutcome, StoreFailure> {
-        self.0.mark_removed(folder, uidvalidity, uids).await.map_err(failure)
+        self.store.mark_removed(folder, uidvalidity, uids).await.map_err(failure)
     }
 
     async fn finish_pass(&self, folder: FolderId, uidvalidity: u32) -> Result<PassOutcome, StoreFailure> {
-        self.0.finish_pass(folder, uidvalidity).await.map_err(failure)
+        self.store.finish_pass(folder, uidvalidity).await.map_err(failure)
     }
 
     async fn set_checkpoint(&self, folder: FolderId, at: Checkpoint) -> Result<(), StoreFailure> {
-        self.0.set_checkpoint(folder, at).await.map_err(failure)
+        self.store.set_checkpoint(folder, at).await.map_err(failure)
     }
 }
 
@@ -333,13 +374,45 @@ pub async fn full_pass(
     opts: &SyncOptions,
 ) -> Result<PassSummary, PassError> {
     let started = std::time::Instant::now();
-    let report = sync_with_session(session, account, store, adapter, opts).await?;
+    // New mail is routed batch by batch while the download goes on.
+    let router = plugins.map(|host| crate::routing::BatchRouter::start(store, host, account, projects.clone()));
+    let mut sync_store = SyncStore::new(store.clone());
+    sync_store.feed = router.as_ref().map(crate::routing::BatchRouter::feed);
+    let synced = sync_with_session(session, account, &sync_store, adapter, opts).await;
+    drop(sync_store);
+    let early = match router {
+        Some(r) => Some(r.finish().await),
+        None => None,
+    };
+    let report = synced?;
     metrics::histogram!("postfach_pass_duration_seconds").record(started.elapsed().as_secs_f64());
     let mut summary = PassSummary { report, ..PassSummary::default() };
     if let Some(host) = plugins {
-        match crate::routing::route_account(store, host, account, projects, summary.report.touched()).await {
+        // Then what the batches did not settle: messages no router decided on (a parent
+        // stored later in the pass may decide them now), removals, retention, and
+        // everything last routed by another chain. If batch routing failed, all of it.
+        let mut touched = summary.report.touched();
+        if let Some(early) = &early
+            && early.error.is_none()
+        {
+            let later: HashSet<MessageId> = summary
+                .report
+                .folders
+                .iter()
+                .flat_map(|f| f.gone.iter().copied())
+                .chain(summary.report.retention_touched.iter().copied())
+                .collect();
+            touched.retain(|id| !early.decided.contains(id) || later.contains(id));
+        }
+        match crate::routing::route_account(store, host, account, projects, touched).await {
             Ok(stats) => summary.routed = stats,
             Err(e) => summary.routing_error = Some(e.to_string()),
+        }
+        if let Some(early) = early {
+            summary.routed += early.stats;
+            if let Some(e) = early.error {
+                warn!(error = %e, "routing during the pass failed; routed after it instead");
+            }
         }
     }
     store.record_sync(&account.id, postfach_model::Timestamp::now()).await?;
@@ -372,19 +445,19 @@ pub async fn pass_once(
 pub async fn sync_with_session(
     session: &mut Session,
     account: &Account,
-    store: &Store,
+    sync_store: &SyncStore,
     adapter: Option<&AdapterRef>,
     opts: &SyncOptions,
 ) -> Result<AccountReport, PassError> {
+    let store = &sync_store.store;
     let (rows, adapter_error) = refresh_folders(session, store, account, adapter).await?;
     let listing: Vec<ListedFolder> = rows.iter().filter(|r| r.present).map(|r| r.folder.clone()).collect();
     let wanted = imap::sync_set(&listing, account.file.folders.sync.as_deref());
     let mut report = AccountReport { adapter_error, ..AccountReport::default() };
-    let sync_store = SyncStore(store.clone());
     let mut synced: Vec<&FolderRow> = Vec::new();
     for folder in wanted {
         let Some(row) = rows.iter().find(|r| r.folder.raw == folder.raw) else { continue };
-        match imap::sync_folder(session, &sync_store, &account.id, row, opts).await {
+        match imap::sync_folder(session, sync_store, &account.id, row, opts).await {
             Ok(r) => {
                 if !r.unchanged {
                     debug!(folder = %r.folder, new = r.stats.new_messages, linked = r.stats.linked,
@@ -408,7 +481,7 @@ pub async fn sync_with_session(
         }
     }
     if opts.housekeeping {
-        let done = imap::apply_retention(session, &sync_store, account, &synced, &rows).await?;
+        let done = imap::apply_retention(session, sync_store, account, &synced, &rows).await?;
         report.retention = done.actions;
         report.retention_touched = done.touched;
     }

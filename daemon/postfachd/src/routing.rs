@@ -194,6 +194,93 @@ pub async fn route_account(
     store.apply_routes(&account.id, &key, results).await
 }
 
+/// Routes the batches of a running pass as they are committed, in commit order, on its
+/// own task: routing overlaps the download instead of following it. One chain serves
+/// the whole pass, so a reply routed later in the pass sees its parent's decision.
+pub struct BatchRouter {
+    feed: tokio::sync::mpsc::UnboundedSender<Vec<MessageId>>,
+    task: tokio::task::JoinHandle<BatchRouted>,
+}
+
+/// What a [`BatchRouter`] did.
+#[derive(Debug, Default)]
+pub struct BatchRouted {
+    /// Assignments made, removed or changed.
+    pub stats: ApplyStats,
+    /// Messages routed to a project. The rest (no router decided, or a router failed) is
+    /// routed again after the pass: its parent may be stored later in the pass (a reply
+    /// in the inbox to mail in Sent).
+    pub decided: HashSet<MessageId>,
+    /// The first failure (the store, or a blocking task); routing stopped there.
+    pub error: Option<String>,
+}
+
+impl BatchRouter {
+    /// Starts the router task for an account's pass.
+    pub fn start(
+        store: &Store,
+        host: &Arc<PluginHost>,
+        account: &Account,
+        projects: Option<Arc<HashSet<String>>>,
+    ) -> BatchRouter {
+        let (feed, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<MessageId>>();
+        let chain = Arc::new(chain(account, host, projects, Some(Store::clone(store))));
+        let (store, host, account) = (Store::clone(store), Arc::clone(host), account.id.clone());
+        let task = tokio::spawn(async move {
+            let mut done = BatchRouted::default();
+            while let Some(ids) = batches.recv().await {
+                if done.error.is_some() {
+                    continue;
+                }
+                match route_batch(&store, &host, &chain, &account, ids).await {
+                    Ok((stats, decided)) => {
+                        done.stats += stats;
+                        done.decided.extend(decided);
+                    }
+                    Err(e) => done.error = Some(e.to_string()),
+                }
+            }
+            done
+        });
+        BatchRouter { feed, task }
+    }
+
+    /// A sender for the ids of each committed batch.
+    pub fn feed(&self) -> tokio::sync::mpsc::UnboundedSender<Vec<MessageId>> {
+        self.feed.clone()
+    }
+
+    /// Routes what is still queued and returns what was done.
+    pub async fn finish(self) -> BatchRouted {
+        drop(self.feed);
+        self.task
+            .await
+            .unwrap_or_else(|e| BatchRouted { error: Some(format!("routing task: {e}")), ..Default::default() })
+    }
+}
+
+/// Routes exactly `ids` with `chain` (no search for messages routed by another chain:
+/// the pass's final routing does that once).
+async fn route_batch(
+    store: &Store,
+    host: &Arc<PluginHost>,
+    chain: &Arc<Chain>,
+    account: &str,
+    ids: Vec<MessageId>,
+) -> Result<(ApplyStats, Vec<MessageId>), StoreError> {
+    let inputs = store.route_inputs_of(ids).await?;
+    if inputs.is_empty() {
+        return Ok((ApplyStats::default(), Vec::new()));
+    }
+    let (host, run_chain) = (Arc::clone(host), Arc::clone(chain));
+    let results = tokio::task::spawn_blocking(move || run(&host, &run_chain, &inputs))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+    let decided = results.iter().filter(|r| r.winner.is_some()).map(|r| r.local_id).collect();
+    let stats = store.apply_routes(account, &chain.key, results).await?;
+    Ok((stats, decided))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -279,22 +279,14 @@ impl Store {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// Like [`Store::run`], but first runs `prepare` on the blocking thread without the
-    /// connection's lock (parsing messages must not hold up other accounts' writes).
-    async fn run_prepared<P, R, Prep, F>(&self, prepare: Prep, f: F) -> Result<R, StoreError>
+    /// Runs `prepare` on a blocking thread without the connection's lock: parsing
+    /// messages must not hold up other accounts' writes.
+    async fn prepare<P, Prep>(&self, prepare: Prep) -> Result<P, StoreError>
     where
         P: Send + 'static,
-        R: Send + 'static,
         Prep: FnOnce() -> P + Send + 'static,
-        F: FnOnce(&mut Connection, P) -> rusqlite::Result<R> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let prepared = prepare();
-            inner.with(|c| f(c, prepared))
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(prepare).await.map_err(|e| StoreError::Task(e.to_string()))
     }
 }
 

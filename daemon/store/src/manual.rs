@@ -32,15 +32,6 @@ pub(crate) fn get(conn: &Connection, message: i64) -> rusqlite::Result<Option<Ma
         .optional()
 }
 
-/// Local ids of an account's manually assigned messages.
-pub(crate) fn of_account(conn: &Connection, account: &str) -> rusqlite::Result<std::collections::HashSet<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT x.message FROM manual_assignments x JOIN messages m ON m.id = x.message WHERE m.account = ?1",
-    )?;
-    let rows = stmt.query_map([account], |r| r.get(0))?;
-    rows.collect()
-}
-
 fn set(conn: &mut Connection, message: i64, project: Option<&str>, user: &str) -> rusqlite::Result<Option<EventKind>> {
     let tx = conn.transaction()?;
     let now = now_unix();

@@ -467,20 +467,35 @@ impl super::Store {
         fetched: Vec<FetchedMessage>,
         links: Vec<Link>,
     ) -> Result<BatchStats, StoreError> {
+        self.commit_batch_after(account, folder, uidvalidity, fetched, links, std::future::ready(())).await
+    }
+
+    /// [`Store::commit_batch`] whose transaction begins only after `turn` completes. The
+    /// messages are parsed and indexed first, on a blocking thread and without the
+    /// store's lock, so a folder pass can prepare one batch while the previous one is
+    /// written and still write them in order.
+    pub async fn commit_batch_after(
+        &self,
+        account: &str,
+        folder: FolderId,
+        uidvalidity: u32,
+        fetched: Vec<FetchedMessage>,
+        links: Vec<Link>,
+        turn: impl Future<Output = ()> + Send,
+    ) -> Result<BatchStats, StoreError> {
         // Mail is refused while it would leave less than the reserve: the account's state,
         // its events and the API's small writes must still fit when the disk is full.
         let bytes: u64 = fetched.iter().map(|m| m.raw.len() as u64).sum();
         self.ensure_space(bytes)?;
         let account = account.to_owned();
-        // Parsing happens here, on the blocking thread but before the store's lock.
-        self.run_prepared(
-            move || {
+        let (fetched, derived) = self
+            .prepare(move || {
                 let derived: Vec<Derived> = fetched.iter().map(|m| index::derive(&m.raw)).collect();
                 (fetched, derived)
-            },
-            move |c, (fetched, derived)| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &derived, &links),
-        )
-        .await
+            })
+            .await?;
+        turn.await;
+        self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &derived, &links)).await
     }
 
     /// Stores messages from an export (no server location); returns the local ids of the
@@ -491,22 +506,22 @@ impl super::Store {
         messages: Vec<FetchedMessage>,
     ) -> Result<(Vec<MessageId>, u64), StoreError> {
         let account = account.to_owned();
-        self.run_prepared(
-            move || {
+        let (messages, derived) = self
+            .prepare(move || {
                 let derived: Vec<Derived> = messages.iter().map(|m| index::derive(&m.raw)).collect();
                 (messages, derived)
-            },
-            move |c, (messages, derived)| {
-                let mut new = Vec::new();
-                let mut known = 0;
-                for (chunk, derived) in messages.chunks(500).zip(derived.chunks(500)) {
-                    let (n, k) = import(c, &account, chunk, derived)?;
-                    new.extend(n);
-                    known += k;
-                }
-                Ok((new, known))
-            },
-        )
+            })
+            .await?;
+        self.run(move |c| {
+            let mut new = Vec::new();
+            let mut known = 0;
+            for (chunk, derived) in messages.chunks(500).zip(derived.chunks(500)) {
+                let (n, k) = import(c, &account, chunk, derived)?;
+                new.extend(n);
+                known += k;
+            }
+            Ok((new, known))
+        })
         .await
         .map(|(new, known): (Vec<i64>, u64)| (new.into_iter().map(MessageId).collect(), known))
     }

@@ -110,6 +110,14 @@ pub struct ApplyStats {
     pub reassigned: u64,
 }
 
+impl std::ops::AddAssign for ApplyStats {
+    fn add_assign(&mut self, other: ApplyStats) {
+        self.routed += other.routed;
+        self.unrouted += other.unrouted;
+        self.reassigned += other.reassigned;
+    }
+}
+
 /// Messages of an account to route: those touched in the last pass, plus every message
 /// never routed with this chain. Only messages still on the server; oldest first, so
 /// parents come before their replies.
@@ -244,14 +252,12 @@ pub(crate) fn apply(
     let tx = conn.transaction()?;
     let now = now_unix();
     let mut stats = ApplyStats::default();
-    let mut assigned: HashMap<i64, String> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT a.message, a.project FROM assignments a JOIN messages m ON m.id = a.message WHERE m.account = ?1",
-        )?;
-        let rows = stmt.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    let manual = super::manual::of_account(&tx, account)?;
+    // Looked up per message rather than read for the whole account: routing runs after
+    // every batch of a download, and a large account would be read once per batch.
+    let mut current_of = tx.prepare_cached(
+        "SELECT a.project, EXISTS(SELECT 1 FROM manual_assignments x WHERE x.message = ?1)
+         FROM (SELECT ?1 AS message) q LEFT JOIN assignments a ON a.message = q.message",
+    )?;
     for r in results {
         let local_id = r.local_id.0;
         let steps = serde_json::to_string(&r.steps).unwrap_or_else(|_| "[]".into());
@@ -260,9 +266,10 @@ pub(crate) fn apply(
              ON CONFLICT(message) DO UPDATE SET chain = ?2, at = ?3, folder = ?4, steps = ?5",
         )?
         .execute(params![local_id, chain, now, r.folder, steps])?;
-        let current: Option<String> = assigned.remove(&local_id);
+        let (current, manual): (Option<String>, bool) =
+            current_of.query_row([local_id], |q| Ok((q.get(0)?, q.get(1)?)))?;
         // A person's decision stands; the trace still records what the routers said.
-        if manual.contains(&local_id) {
+        if manual {
             continue;
         }
         match (&current, &r.winner) {
@@ -296,6 +303,7 @@ pub(crate) fn apply(
             }
         }
     }
+    drop(current_of);
     tx.commit()?;
     Ok(stats)
 }
@@ -379,6 +387,15 @@ impl super::Store {
         let (account, chain) = (account.to_owned(), chain.to_owned());
         let touched: Vec<i64> = touched.iter().map(|m| m.0).collect();
         self.run(move |c| inputs(c, &account, &chain, &touched)).await
+    }
+
+    /// Routing inputs of exactly these messages (those still on the server), oldest
+    /// first: the routing of a batch while a folder pass goes on.
+    pub async fn route_inputs_of(&self, ids: Vec<MessageId>) -> Result<Vec<RouteInput>, StoreError> {
+        let mut ids: Vec<i64> = ids.iter().map(|m| m.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.read(move |c| load(c, &ids)).await
     }
 
     /// Every message of an account still on the server, as routers see it.

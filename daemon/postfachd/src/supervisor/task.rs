@@ -270,7 +270,7 @@ impl AccountTask {
             flag_scan,
             max_message_bytes: self.account.file.sync.max_message_mib << 20,
         };
-        let store = SyncStore(Store::clone(&self.store));
+        let store = SyncStore::new(Store::clone(&self.store));
         let report = imap::sync_folder(session, &store, &self.account.id, &row, &opts).await?;
         if report.unchanged {
             return Ok(Vec::new());
