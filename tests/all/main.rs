@@ -7,6 +7,7 @@
 mod adapters;
 mod api;
 mod backup;
+mod bodies;
 mod changes;
 mod check;
 mod conformance;

@@ -81,4 +81,7 @@ pub trait Control: Send + Sync + 'static {
     fn test_account(&self, account: String) -> BoxFuture<'static, Result<Vec<TestStep>, String>>;
     /// Builds a message for the outbox; the entry names the chosen account.
     fn compose(&self, request: SendRequest) -> BoxFuture<'static, Result<NewOutboxEntry, ComposeFailure>>;
+    /// Fetches and stores the body of a message stored header-only (`[sync] bodies =
+    /// "on-demand"`); an error says, in the server's words, why it could not be.
+    fn fetch_body(&self, account: String, message: i64) -> BoxFuture<'static, Result<(), String>>;
 }

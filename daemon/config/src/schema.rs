@@ -451,6 +451,18 @@ pub enum AfterWindow {
     Delete,
 }
 
+/// Which message bodies a sync downloads (`[sync] bodies`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bodies {
+    /// Every message in full, as it arrives.
+    #[default]
+    All,
+    /// Headers, size and flags only; the body is fetched the first time the CLI or the
+    /// API asks for it, and kept from then on. Routing works on the headers.
+    OnDemand,
+}
+
 /// `[sync]`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -470,6 +482,8 @@ pub struct SyncSettings {
     /// Messages larger than this many MiB are left on the server (and named in the
     /// account's status) instead of being fetched.
     pub max_message_mib: u64,
+    /// Download every body (`all`) or only headers until a body is asked for (`on-demand`).
+    pub bodies: Bodies,
     /// Only mail younger than this many days is synced; absent = all mail.
     pub window_days: Option<u32>,
     /// What to do on the server with mail older than the window.
@@ -492,6 +506,7 @@ impl Default for SyncSettings {
             idle_folders: Vec::new(),
             idle_renew_secs: None,
             max_message_mib: 256,
+            bodies: Bodies::All,
             window_days: None,
             after_window: AfterWindow::Keep,
             server_retention_days: RetentionDays::default(),

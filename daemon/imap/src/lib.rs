@@ -36,5 +36,7 @@ pub use idle::{Woken, drain_changes, idle};
 pub use retention::{RetentionReport, apply_retention};
 pub use session::{ChangeTracking, Session, Transport, open};
 pub use store::{MailStore, StoreFailure};
-pub use sync::{FolderReport, MAX_MESSAGE_BYTES, Skipped, SyncOptions, sequence_set, since_date, sync_folder};
+pub use sync::{
+    FolderReport, MAX_MESSAGE_BYTES, Skipped, SyncOptions, fetch_body, sequence_set, since_date, sync_folder,
+};
 pub use utf7::{Utf7Error, decode as decode_mailbox_name, encode as encode_mailbox_name};

@@ -58,6 +58,9 @@ pub struct SyncOptions {
     /// Messages larger than this are left on the server (`[sync] max_message_mib`); 0
     /// means [`MAX_MESSAGE_BYTES`], which is also the most this can be.
     pub max_message_bytes: u64,
+    /// Store new messages' header sections only (`[sync] bodies = "on-demand"`); their
+    /// bodies are fetched with [`fetch_body`] when first asked for.
+    pub headers_only: bool,
 }
 
 /// What one [`sync_folder`] call did, for the daemon's logs, routing and the account's report.
@@ -311,9 +314,13 @@ async fn fetch_and_store<S: MailStore>(
         batch_bytes: 0,
         pending: VecDeque::new(),
         last_written: None,
+        headers_only: opts.headers_only,
     };
     for chunk in uids.chunks(FETCH_CHUNK) {
-        let mut wanted = within_limit(session, chunk, limit, report).await?;
+        // A header section is small whatever the message's size: the limit applies when
+        // the body is asked for.
+        let mut wanted =
+            if opts.headers_only { chunk.to_vec() } else { within_limit(session, chunk, limit, report).await? };
         // FETCHes in a row that ended in NO and brought nothing.
         let mut fruitless = 0;
         while !wanted.is_empty() {
@@ -411,6 +418,8 @@ struct Download<'a, S: MailStore> {
     /// Completes when the newest commit started has finished (or failed, or was dropped):
     /// the next commit's write waits for it, so batches are written in order.
     last_written: Option<oneshot::Receiver<()>>,
+    /// Fetch header sections instead of whole messages.
+    headers_only: bool,
 }
 
 impl<S: MailStore> Download<'_, S> {
@@ -429,9 +438,11 @@ impl<S: MailStore> Download<'_, S> {
         } else {
             HashMap::new()
         };
+        let (section, build): (&str, fn(Fetched<'_>) -> Option<FetchedMessage>) =
+            if self.headers_only { ("BODY.PEEK[HEADER]", header_message) } else { ("BODY.PEEK[]", fetched_message) };
         let mut answer =
-            session.send(&format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[])")).await?;
-        let read = |r: &Response<'_>| Fetched::of(r).filter(|f| !placeholder(*f)).and_then(fetched_message);
+            session.send(&format!("UID FETCH {set} (UID FLAGS INTERNALDATE RFC822.SIZE {section})")).await?;
+        let read = |r: &Response<'_>| Fetched::of(r).filter(|f| !placeholder(*f)).and_then(build);
         while let Some(item) = answer.next(read).await? {
             // Unsolicited flag updates arrive as FETCH responses without a body.
             let Some(mut message) = item else { continue };
@@ -573,9 +584,65 @@ fn fetched_message(fetch: Fetched<'_>) -> Option<FetchedMessage> {
         internal_date: fetch.internal_date(),
         headers: headers::parse(&raw),
         gmail_thread: None,
+        header_only: None,
         hash,
         raw,
     })
+}
+
+/// A new message of which only the header section was fetched.
+fn header_message(fetch: Fetched<'_>) -> Option<FetchedMessage> {
+    let uid = fetch.uid()?;
+    let raw = fetch.header()?.to_vec();
+    let hash = blake3::hash(&raw).to_hex().to_string();
+    Some(FetchedMessage {
+        uid,
+        flags: fetch.flags(),
+        modseq: fetch.modseq(),
+        internal_date: fetch.internal_date(),
+        headers: headers::parse(&raw),
+        gmail_thread: None,
+        header_only: Some(u64::from(fetch.size()?)),
+        hash,
+        raw,
+    })
+}
+
+/// Fetches the whole message at `uid` of `folder` (by its wire name), for a message
+/// stored header-only: EXAMINE (nothing changes on the server, `\Seen` included), check
+/// that the folder's UIDVALIDITY is still `uidvalidity`, `UID FETCH uid BODY.PEEK[]`.
+/// `None` when the server no longer has the message there.
+pub async fn fetch_body(
+    session: &mut Session,
+    folder: &str,
+    uidvalidity: u32,
+    uid: u32,
+    max_bytes: u64,
+) -> Result<Option<Vec<u8>>, ImapError> {
+    let t = session.timeout;
+    let mailbox = timed(t, format!("EXAMINE {folder}"), session.inner.examine(folder))
+        .await?
+        .map_err(|e| ImapError::command(format!("EXAMINE \"{folder}\""), e))?;
+    if mailbox.uid_validity != Some(uidvalidity) {
+        return Ok(None);
+    }
+    let limit = if max_bytes == 0 { MAX_MESSAGE_BYTES } else { max_bytes.min(MAX_MESSAGE_BYTES) };
+    let answer = session.send(&format!("UID FETCH {uid} (UID RFC822.SIZE)")).await?;
+    let sizes = answer.fetches(|f| Some((f.uid()?, f.size()?))).await?;
+    match sizes.iter().find(|(u, _)| *u == uid) {
+        None => return Ok(None),
+        Some((_, size)) if u64::from(*size) > limit => {
+            return Err(ImapError::Server(format!(
+                "the message is {} MiB, over the limit of {} MiB ([sync] max_message_mib)",
+                u64::from(*size).div_ceil(1 << 20),
+                limit >> 20
+            )));
+        }
+        Some(_) => {}
+    }
+    let answer = session.send(&format!("UID FETCH {uid} (UID BODY.PEEK[])")).await?;
+    let bodies = answer.fetches(|f| if f.uid()? == uid { f.body().map(<[u8]>::to_vec) } else { None }).await?;
+    Ok(bodies.into_iter().next())
 }
 
 /// `UID SEARCH <query>` on the selected folder. A refused search is an error, never an

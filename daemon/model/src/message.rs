@@ -44,6 +44,9 @@ pub struct FetchedMessage {
     pub headers: Headers,
     /// Gmail's thread id (`X-GM-THRID`), where the server offers it.
     pub gmail_thread: Option<u64>,
+    /// `Some(size)`: `raw` holds only the header section (`[sync] bodies = "on-demand"`);
+    /// the whole message is `size` bytes and is fetched when first asked for.
+    pub header_only: Option<u64>,
 }
 
 impl FetchedMessage {

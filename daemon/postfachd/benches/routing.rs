@@ -79,6 +79,7 @@ async fn bench() {
                 hash: blake3::hash(&raw).to_hex().to_string(),
                 headers: postfach::imap::parse_headers(&raw),
                 gmail_thread: None,
+                header_only: None,
                 raw,
             });
         }

@@ -51,9 +51,33 @@ impl Control for DaemonControl {
         .boxed()
     }
 
-    fn compose(&self, request: SendRequest) -> BoxFuture<'static, Result<NewOutboxEntry, ComposeFailure>> {
-        let (store, handles) = (self.store.clone(), self.handles.clone());
+    fn fetch_body(&self, account: String, message: i64) -> BoxFuture<'static, Result<(), String>> {
+        let (store, plugins, found) = (self.store.clone(), Arc::clone(&self.plugins), self.handles.account(&account));
         async move {
+            let account = found.ok_or_else(|| {
+                format!("message {message} is stored header-only and its account `{account}` is not running")
+            })?;
+            crate::bodies::ensure(&store, &account, Some(&plugins), crate::model::MessageId(message))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+        .boxed()
+    }
+
+    fn compose(&self, request: SendRequest) -> BoxFuture<'static, Result<NewOutboxEntry, ComposeFailure>> {
+        let (store, handles, plugins) = (self.store.clone(), self.handles.clone(), Arc::clone(&self.plugins));
+        async move {
+            // A reply quotes and a forward attaches the original: its body must be here.
+            for original in [request.reply_to_local_id, request.forward_local_id].into_iter().flatten() {
+                let id = crate::model::MessageId(original);
+                let owner = store.account_of(id).await.map_err(|e| ComposeFailure::Unavailable(e.to_string()))?;
+                if let Some(account) = owner.and_then(|a| handles.account(&a)) {
+                    crate::bodies::ensure(&store, &account, Some(&plugins), id)
+                        .await
+                        .map_err(|e| ComposeFailure::Unavailable(e.to_string()))?;
+                }
+            }
             let named = request.account.clone();
             let kind = if request.draft { OutboxKind::Draft } else { OutboxKind::Send };
             let (draft, original) = drafts::build(&store, request).await.map_err(|e| match e {

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod bodies;
 pub mod changes;
 pub mod cli;
 pub mod daemon;

@@ -37,6 +37,7 @@ macro_rules! names {
 mod accounts;
 mod audit;
 mod backup;
+mod bodies;
 mod changes;
 mod events;
 mod folders;
@@ -62,6 +63,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use accounts::{AccountRow, AccountStatus};
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use backup::{CopyReport, MIGRATION_BACKUPS_KEPT, backup, restore, verify};
+pub use bodies::{BodyError, BodySource};
 pub use changes::{Change, ChangeState, Op};
 pub use events::{Event, EventKind, EventQuery};
 pub use manual::{MANUAL, ManualAssignment};

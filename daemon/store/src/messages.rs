@@ -148,10 +148,11 @@ fn upsert_message(
         m.raw
     ])?;
     let h = &m.headers;
+    let size = m.header_only.unwrap_or(m.raw.len() as u64) as i64;
     tx.prepare_cached(
         "INSERT INTO messages (account, identity, message_id, subject, from_addr, to_addrs, cc_addrs,
-             date, in_reply_to, refs, blob, size, internal_date, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             date, in_reply_to, refs, blob, size, internal_date, created_at, body_missing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         account,
@@ -165,9 +166,10 @@ fn upsert_message(
         h.in_reply_to,
         json_list(&h.references),
         m.hash,
-        m.raw.len() as i64,
+        size,
         m.internal_date,
         now,
+        m.header_only.is_some(),
     ])?;
     let id = tx.last_insert_rowid();
     let thread = index::thread_with(

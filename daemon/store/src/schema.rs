@@ -252,4 +252,9 @@ CREATE TABLE oauth_tokens (
     updated_at         INTEGER NOT NULL
 );
 "#,
+    // 7: `[sync] bodies = "on-demand"`: a message stored with only its header section until
+    // its body is asked for (the blob then holds the header, `size` the whole message's).
+    r#"
+ALTER TABLE messages ADD COLUMN body_missing INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

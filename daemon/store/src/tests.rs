@@ -40,6 +40,7 @@ fn message(uid: u32, message_id: Option<&str>, body: &str) -> FetchedMessage {
             ..Headers::default()
         },
         gmail_thread: None,
+        header_only: None,
         raw,
     }
 }

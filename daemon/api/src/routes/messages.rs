@@ -122,6 +122,21 @@ pub async fn list(
     }))
 }
 
+/// [`visible_message`], and the message's body stored: a message stored header-only
+/// (`[sync] bodies = "on-demand"`) is fetched from the server first (502 with the
+/// server's words when that fails).
+pub(crate) async fn readable_message(state: &AppState, caller: &Caller, id: i64) -> Result<String, Problem> {
+    let account = visible_message(state, caller, id).await?;
+    if state.store.body_missing(MessageId(id)).await? {
+        state
+            .control
+            .fetch_body(account.clone(), id)
+            .await
+            .map_err(|e| Problem::new(StatusCode::BAD_GATEWAY, "body-unavailable", e))?;
+    }
+    Ok(account)
+}
+
 /// The message's account, or 404 when there is no such message or the caller may not see it.
 pub(crate) async fn visible_message(state: &AppState, caller: &Caller, id: i64) -> Result<String, Problem> {
     let missing = || Problem::not_found(format!("no message {id}"));
@@ -140,7 +155,7 @@ pub async fn get(
     Path(id): Path<i64>,
 ) -> Result<Json<MessageDetailJson>, Problem> {
     caller.require(Scope::Read)?;
-    visible_message(&state, &caller, id).await?;
+    readable_message(&state, &caller, id).await?;
     let detail = state
         .store
         .message_detail(MessageId(id))
@@ -180,7 +195,7 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn raw(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
-    visible_message(&state, &caller, id).await?;
+    readable_message(&state, &caller, id).await?;
     let raw =
         state.store.raw_message(MessageId(id)).await?.ok_or_else(|| Problem::not_found(format!("no message {id}")))?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("message/rfc822"))], raw).into_response())
@@ -216,7 +231,7 @@ pub async fn attachment(
     Path((id, attachment)): Path<(i64, String)>,
 ) -> Result<Response, Problem> {
     caller.require(Scope::Read)?;
-    visible_message(&state, &caller, id).await?;
+    readable_message(&state, &caller, id).await?;
     let raw =
         state.store.raw_message(MessageId(id)).await?.ok_or_else(|| Problem::not_found(format!("no message {id}")))?;
     let wanted = attachment.clone();

@@ -38,6 +38,7 @@ pub async fn run(config: &Config, id: &str, path: &std::path::Path, json: bool) 
                 hash: blake3::hash(&e.raw).to_hex().to_string(),
                 headers,
                 gmail_thread: None,
+                header_only: None,
                 raw: e.raw,
             }
         })

@@ -1,4 +1,5 @@
-//! `postfachd messages ACCOUNT`: stored messages, newest first.
+//! `postfachd messages ACCOUNT`: stored messages, newest first; `postfachd show ID`: one
+//! message's source (its body fetched first if it was stored header-only).
 
 use serde::Serialize;
 
@@ -90,5 +91,23 @@ pub async fn run(
         ]);
     }
     table.print();
+    Ok(())
+}
+
+/// Prints a stored message's source to standard output, fetching its body from the
+/// server first if the account stores bodies on demand and this one is not here yet.
+pub async fn show(config: &Config, local_id: i64) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let store = open_store(config)?;
+    let id = crate::model::MessageId(local_id);
+    let account = store.account_of(id).await?.ok_or(CliError::UnknownMessage(id))?;
+    if store.body_missing(id).await? {
+        let account = load_account(config, &account).await?;
+        let plugins = super::plugin_host(config).await?;
+        crate::bodies::ensure(&store, &account, Some(&plugins), id).await?;
+    }
+    let raw = store.raw_message(id).await?.ok_or(CliError::UnknownMessage(id))?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(&raw).and_then(|()| out.flush()).map_err(CliError::Output)?;
     Ok(())
 }

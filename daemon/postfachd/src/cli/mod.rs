@@ -170,6 +170,12 @@ pub enum Command {
     },
     /// Put a message in the outbox (the running daemon delivers it), or deliver it now.
     Send(SendCommand),
+    /// Print a stored message's RFC 5322 source. With `[sync] bodies = "on-demand"` a
+    /// message stored header-only is fetched from the server first, and kept.
+    Show {
+        /// The message's local id (from `postfachd messages`).
+        local_id: i64,
+    },
     /// Mark a stored message read, unread, flagged, answered … on the server.
     #[command(group(clap::ArgGroup::new("what").required(true).multiple(true)))]
     Mark {
@@ -454,6 +460,9 @@ pub enum CliError {
     /// A mail export could not be read.
     #[error(transparent)]
     Import(#[from] crate::import::ImportError),
+    /// A body to be fetched on demand could not be.
+    #[error(transparent)]
+    Body(#[from] crate::bodies::FetchError),
     /// The daemon could not run.
     #[error(transparent)]
     Daemon(#[from] DaemonError),
@@ -511,6 +520,9 @@ pub enum CliError {
         /// The OS's words.
         source: std::io::Error,
     },
+    /// Standard output could not be written (a closed pipe).
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
     /// A text file is not UTF-8.
     #[error("{what} {} is not UTF-8 text", path.display())]
     NotText {
@@ -635,6 +647,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Route { action: RouteAction::DryRun { account, plugin, json } } => {
             routing::dry_run(&Config::load(&dir)?, &account, plugin.as_deref(), json).await
         }
+        Command::Show { local_id } => messages::show(&Config::load(&dir)?, local_id).await,
         Command::Test { account, json } => probe::run(&Config::load(&dir)?, &account, json).await,
         Command::SendTest { account, to, json } => send::test(&Config::load(&dir)?, &account, &to, json).await,
         Command::Send(args) => send::run(&Config::load(&dir)?, &args).await,

@@ -148,6 +148,7 @@ async fn one(
         housekeeping: true,
         flag_scan: true,
         max_message_bytes: account.file.sync.max_message_mib << 20,
+        headers_only: account.file.sync.bodies == postfach_config::Bodies::OnDemand,
     };
     let result = crate::pass::pass_once(&account, &store, Some(&plugins), projects, &opts).await;
     out.seconds = started.elapsed().as_secs_f64();

@@ -169,6 +169,7 @@ impl AccountTask {
                     housekeeping: true,
                     flag_scan: true,
                     max_message_bytes: file.sync.max_message_mib << 20,
+                    headers_only: file.sync.bodies == postfach_config::Bodies::OnDemand,
                 };
                 let summary = match crate::pass::full_pass(
                     &mut session,
@@ -269,6 +270,7 @@ impl AccountTask {
             housekeeping: false,
             flag_scan,
             max_message_bytes: self.account.file.sync.max_message_mib << 20,
+            headers_only: self.account.file.sync.bodies == postfach_config::Bodies::OnDemand,
         };
         let store = SyncStore::new(Store::clone(&self.store));
         let report = imap::sync_folder(session, &store, &self.account.id, &row, &opts).await?;
