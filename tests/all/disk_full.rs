@@ -15,6 +15,8 @@ use crate::support::{Env, account_toml, dovecot};
 
 const USER: &str = "mm@example.de";
 const T: Duration = Duration::from_secs(60);
+/// Messages of 512 KiB each.
+const MESSAGES: usize = 100;
 
 /// A tmpfs of a given size, unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -57,12 +59,13 @@ fn integrity(db: &Path) -> String {
 #[test]
 fn a_disk_that_fills_up_mid_sync_shows_disk_full_keeps_the_api_up_and_continues_once_space_is_freed() {
     let dv = dovecot(DovecotConfig::default(), &[USER]);
-    // 30 MiB of mail for a 40 MiB file system: the first 16 MiB batch fits (mail counts twice,
-    // in the write-ahead log and the database, plus a 4 MiB reserve), the second does not.
+    // 50 MiB of mail for a 40 MiB file system: it cannot all fit, whether a batch's bytes
+    // are in the write-ahead log only (while the routing of the previous batch reads, the
+    // log is not checkpointed) or in the log and the database, plus a 4 MiB reserve.
     let line = "Aufmass Fliesenarbeiten, Bad OG, Position 14.3: 12,5 m2 zu 48,00 EUR.\r\n";
     let body = line.repeat(512 * 1024 / line.len());
     let messages: Vec<Vec<u8>> =
-        (1..=60).map(|n| Mail::new(n, &format!("Aufmass {n}")).body(&body).to_bytes()).collect();
+        (1..=MESSAGES).map(|n| Mail::new(n, &format!("Aufmass {n}")).body(&body).to_bytes()).collect();
     dv.client(USER).unwrap().append_many("INBOX", &messages).unwrap();
     let env = Env::new();
     let data = env.path().join("data");
@@ -84,7 +87,7 @@ fn a_disk_that_fills_up_mid_sync_shows_disk_full_keeps_the_api_up_and_continues_
     // The API keeps answering from what is stored, and what is stored is whole.
     let listed = api.get(&admin, "/v1/messages?account=mm&limit=500").ok();
     let stored = listed["items"].as_array().unwrap().len();
-    assert!(stored > 0 && stored < 60, "the disk did not fill up mid-sync: {stored} stored");
+    assert!(stored > 0 && stored < MESSAGES, "the disk did not fill up mid-sync: {stored} stored");
     for m in listed["items"].as_array().unwrap() {
         let raw = api.get(&admin, &format!("/v1/messages/{}/raw", m["local_id"]));
         assert_eq!(raw.status, 200);
@@ -92,15 +95,15 @@ fn a_disk_that_fills_up_mid_sync_shows_disk_full_keeps_the_api_up_and_continues_
     }
     assert_eq!(integrity(&db), "ok");
     // Space is freed: the sync goes on by itself, nothing twice.
-    disk.resize(160);
+    disk.resize(240);
     daemon.wait_for("the rest of the mail", T, || {
-        (env.account("mm")["state"] == "idle" && env.messages("mm").len() == 60).then_some(())
+        (env.account("mm")["state"] == "idle" && env.messages("mm").len() == MESSAGES).then_some(())
     });
     let ids: std::collections::BTreeSet<String> =
         env.messages("mm").iter().map(|m| m["message_id"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(ids.len(), 60);
+    assert_eq!(ids.len(), MESSAGES);
     assert_eq!(integrity(&db), "ok");
     eprintln!(
-        "disk-full: 30 MiB of mail on a 40 MiB tmpfs: {stored} of 60 stored when full, then all 60 after the resize; integrity ok"
+        "disk-full: 50 MiB of mail on a 40 MiB tmpfs: {stored} of {MESSAGES} stored when full, then all after the resize; integrity ok"
     );
 }

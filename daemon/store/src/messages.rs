@@ -485,10 +485,7 @@ impl super::Store {
         links: Vec<Link>,
         turn: impl Future<Output = ()> + Send,
     ) -> Result<BatchStats, StoreError> {
-        // Mail is refused while it would leave less than the reserve: the account's state,
-        // its events and the API's small writes must still fit when the disk is full.
         let bytes: u64 = fetched.iter().map(|m| m.raw.len() as u64).sum();
-        self.ensure_space(bytes)?;
         let account = account.to_owned();
         let (fetched, derived) = self
             .prepare(move || {
@@ -497,6 +494,10 @@ impl super::Store {
             })
             .await?;
         turn.await;
+        // Mail is refused while it would leave less than the reserve: the account's state,
+        // its events and the API's small writes must still fit when the disk is full.
+        // Checked once the previous batch is written, so that its bytes count.
+        self.ensure_space(bytes)?;
         self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &derived, &links)).await
     }
 
