@@ -132,25 +132,28 @@ fn base64_block(rng: &mut fastrand::Rng, bytes: usize) -> String {
 impl Corpus {
     /// Every message, in order.
     pub fn messages(&self) -> Vec<Vec<u8>> {
-        let mut rng = fastrand::Rng::with_seed(self.seed);
-        let mut ids: Vec<String> = Vec::new();
-        (0..self.count)
-            .map(|n| {
-                let size = (self.median * (self.sigma * normal(&mut rng)).exp()).clamp(600.0, 4_000_000.0) as usize;
-                let raw = self.message(&mut rng, n, size, &ids);
-                ids.push(format!("bench-{n}-{}@postfach.bench", self.seed));
-                raw
-            })
-            .collect()
+        self.iter().collect()
     }
 
-    fn message(&self, rng: &mut fastrand::Rng, n: usize, size: usize, earlier: &[String]) -> Vec<u8> {
+    /// The messages one at a time, in order: the same bytes as [`Corpus::messages`]
+    /// without holding the whole mailbox in memory (100,000 messages are about 1 GB).
+    pub fn iter(&self) -> Messages {
+        Messages { corpus: *self, rng: fastrand::Rng::with_seed(self.seed), next: 0 }
+    }
+
+    /// The Message-ID (without angle brackets) of message `n`.
+    fn id(&self, n: usize) -> String {
+        format!("bench-{n}-{}@postfach.bench", self.seed)
+    }
+
+    /// Message `n`; a reply refers to one of the 200 messages before it.
+    fn message(&self, rng: &mut fastrand::Rng, n: usize, size: usize) -> Vec<u8> {
         let from = SENDERS[rng.usize(..SENDERS.len())];
         let mut subject = TOPICS[rng.usize(..TOPICS.len())].to_owned();
         if rng.u8(..) < 64 {
             subject = format!("[P-{}] {subject}", PROJECTS[rng.usize(..PROJECTS.len())]);
         }
-        let reply = !earlier.is_empty() && rng.u8(..) < 80;
+        let reply = n > 0 && rng.u8(..) < 80;
         if reply {
             subject = format!("Re: {subject}");
         }
@@ -165,7 +168,7 @@ impl Corpus {
                 n % 60
             );
         }
-        let _ = write!(h, "Message-ID: <bench-{n}-{}@postfach.bench>\r\n", self.seed);
+        let _ = write!(h, "Message-ID: <{}>\r\n", self.id(n));
         let _ = write!(h, "Date: Mon, {day} Nov 2026 08:{:02}:{:02} +0100\r\n", n % 60, (n / 60) % 60);
         let _ = write!(h, "From: {from}\r\nTo: Max Mustermann <mm@muster-architekten.de>\r\n");
         if rng.u8(..) < 60 {
@@ -173,7 +176,7 @@ impl Corpus {
         }
         let _ = write!(h, "Subject: {}\r\n", encode_word(&subject));
         if reply {
-            let parent = &earlier[rng.usize(earlier.len().saturating_sub(200)..earlier.len())];
+            let parent = self.id(rng.usize(n.saturating_sub(200)..n));
             let _ = write!(h, "In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n");
         }
         h.push_str("MIME-Version: 1.0\r\nX-Mailer: Postfach-Bench\r\n");
@@ -193,6 +196,33 @@ impl Corpus {
             )
         };
         raw.into_bytes()
+    }
+}
+
+/// The messages of a [`Corpus`], generated one at a time ([`Corpus::iter`]).
+pub struct Messages {
+    corpus: Corpus,
+    rng: fastrand::Rng,
+    next: usize,
+}
+
+impl Iterator for Messages {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        let n = self.next;
+        if n >= self.corpus.count {
+            return None;
+        }
+        self.next += 1;
+        let c = &self.corpus;
+        let size = (c.median * (c.sigma * normal(&mut self.rng)).exp()).clamp(600.0, 4_000_000.0) as usize;
+        Some(c.message(&mut self.rng, n, size))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = self.corpus.count - self.next;
+        (left, Some(left))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Initial sync of one large mailbox, side by side on the same Dovecot in the same run:
 //! the raw floor, mbsync, offlineimap and postfachd (full routing chain active). Every
-//! tool starts from nothing each run and is checked to have got every message.
+//! tool starts from nothing each run and is checked to have got every message. Also the
+//! size of what postfachd and mbsync keep on disk afterwards, per message.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,8 +20,27 @@ const PASSWORD: &str = "Bench-Passwort-1";
 /// The tools, in the order of the table.
 const TOOLS: [&str; 4] = ["raw floor", "postfachd", "mbsync", "offlineimap"];
 
-/// Runs the comparison; returns the table and the headline ratios.
-pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<(Table, Vec<(String, f64)>)> {
+/// Bytes a tool keeps on disk after a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Size {
+    /// Sum of the sizes (file lengths) of what it wrote.
+    pub bytes: u64,
+    /// The same in allocated blocks (what `du` shows).
+    pub on_disk: u64,
+}
+
+/// What the comparison found: the timing table, the headline ratios and the store sizes.
+pub struct Report {
+    /// One row per tool: wall, CPU, peak RSS, messages/s.
+    pub table: Table,
+    /// The headline ratios.
+    pub ratios: Vec<(String, f64)>,
+    /// postfachd's store and mbsync's maildir, per message, next to the messages themselves.
+    pub sizes: Table,
+}
+
+/// Runs the comparison.
+pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<Report> {
     let dv = Dovecot::start(DovecotConfig::default().user(USER, PASSWORD))?;
     let corpus = Corpus::realistic(messages).messages();
     let total: usize = corpus.iter().map(Vec::len).sum();
@@ -38,6 +59,7 @@ pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<(Table, 
     let only = std::env::var("POSTFACH_BENCH_ONLY").ok();
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| name.contains(w.trim())));
     let mut results: Vec<Vec<Run>> = vec![Vec::new(); TOOLS.len()];
+    let mut sizes: Vec<Option<Size>> = vec![None; TOOLS.len()];
     for r in 0..runs {
         // Rotate the order so no tool always runs on a cold or warm page cache.
         for k in 0..TOOLS.len() {
@@ -49,8 +71,16 @@ pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<(Table, 
             std::fs::create_dir_all(&dir)?;
             let run = match TOOLS[i] {
                 "raw floor" => floor(bins, &dv, &dir)?,
-                "postfachd" => postfachd(bins, &dv, &dir, &cache, messages)?,
-                "mbsync" => mbsync(&dv, &dir, messages)?,
+                "postfachd" => {
+                    let (run, size) = postfachd(bins, &dv, &dir, &cache, messages)?;
+                    sizes[i] = Some(size);
+                    run
+                }
+                "mbsync" => {
+                    let run = mbsync(&dv, &dir, messages)?;
+                    sizes[i] = Some(tree_size(&dir.join("mail"))?);
+                    run
+                }
                 _ => offlineimap(&dv, &dir, messages)?,
             };
             eprintln!(
@@ -84,12 +114,59 @@ pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<(Table, 
         ("offlineimap / postfachd (wall)".to_owned(), wall(3) / wall(1)),
         ("postfachd / raw floor (CPU)".to_owned(), med(1, |r| r.cpu) / med(0, |r| r.cpu)),
     ];
-    Ok((table, ratios))
+    let mut size_table = Table::new(&["what", "MiB", "bytes per message", "on disk per message"]);
+    let per = |bytes: u64| format!("{:.0}", bytes as f64 / messages as f64);
+    size_table.row(vec![
+        "the messages themselves (RFC 822)".into(),
+        format!("{:.1}", total as f64 / 1048576.0),
+        per(total as u64),
+        "–".into(),
+    ]);
+    for (name, i) in [("postfachd store (SQLite + WAL)", 1), ("mbsync maildir", 2)] {
+        let row = match sizes[i] {
+            Some(s) => vec![format!("{:.1}", s.bytes as f64 / 1048576.0), per(s.bytes), per(s.on_disk)],
+            None => vec!["–".into(); 3],
+        };
+        size_table.row([vec![name.to_owned()], row].concat());
+    }
+    Ok(Report { table, ratios, sizes: size_table })
+}
+
+/// The size of a postfachd store: SQLite's pages (`page_count × page_size`) and the WAL
+/// file if one is left. Reads the WAL's size before opening the database, which may
+/// checkpoint it.
+pub fn store_size(db_path: &Path) -> anyhow::Result<Size> {
+    let wal = std::fs::metadata(db_path.with_extension("sqlite3-wal")).ok();
+    let db = rusqlite::Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let pages: u64 = db.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let page_size: u64 = db.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let file = std::fs::metadata(db_path)?;
+    let wal_bytes = wal.as_ref().map_or(0, std::fs::Metadata::len);
+    let wal_blocks = wal.as_ref().map_or(0, |m| m.blocks() * 512);
+    Ok(Size { bytes: pages * page_size + wal_bytes, on_disk: file.blocks() * 512 + wal_blocks })
+}
+
+/// The sizes of every file below `dir`, summed.
+fn tree_size(dir: &Path) -> anyhow::Result<Size> {
+    let mut size = Size::default();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            let sub = tree_size(&entry.path())?;
+            size.bytes += sub.bytes;
+            size.on_disk += sub.on_disk;
+        } else {
+            size.bytes += meta.len();
+            size.on_disk += meta.blocks() * 512;
+        }
+    }
+    Ok(size)
 }
 
 /// Compiles the bundled plugins once, as a long-running daemon would have; the runs then
 /// measure syncing, not compiling.
-fn warm_plugin_cache(bins: &Bins, scratch: &Path, cache: &Path, dv: &Dovecot) -> anyhow::Result<()> {
+pub fn warm_plugin_cache(bins: &Bins, scratch: &Path, cache: &Path, dv: &Dovecot) -> anyhow::Result<()> {
     let config = postfachd_config(&scratch.join("warm"), cache, dv)?;
     let out = Command::new(&bins.postfachd).arg("--config").arg(&config).arg("plugins").output()?;
     ensure!(out.status.success(), "postfachd plugins: {}", String::from_utf8_lossy(&out.stderr));
@@ -98,6 +175,19 @@ fn warm_plugin_cache(bins: &Bins, scratch: &Path, cache: &Path, dv: &Dovecot) ->
 
 /// A config directory with one account and the full routing chain.
 fn postfachd_config(dir: &Path, cache: &Path, dv: &Dovecot) -> anyhow::Result<PathBuf> {
+    postfachd_config_for(dir, cache, dv, USER, PASSWORD, "")
+}
+
+/// [`postfachd_config`] for the account `bench` logging in as `user`; `extra` is appended
+/// to the account file (e.g. a `[sync]` table).
+pub fn postfachd_config_for(
+    dir: &Path,
+    cache: &Path,
+    dv: &Dovecot,
+    user: &str,
+    password: &str,
+    extra: &str,
+) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(dir.join("accounts"))?;
     std::fs::write(
         dir.join("postfach.toml"),
@@ -119,14 +209,15 @@ email = "{USER}"
 [imap]
 host = "127.0.0.1"
 port = {port}
+username = "{user}"
 security = "tls"
-password = "{PASSWORD}"
+password = "{password}"
 tls_ca_file = "{ca}"
 [routing]
 plugins = ["projektpro-folders", "subject-tag", "sender-map", "thread-follow"]
 [routing.options]
 "sender-map.map" = {{ "bauamt@musterstadt.de" = "211-07", "kraft-bau.de" = "210-01" }}
-"#,
+{extra}"#,
             port = dv.imaps_port,
             ca = dv.ca_file().display()
         ),
@@ -140,7 +231,7 @@ fn floor(bins: &Bins, dv: &Dovecot, dir: &Path) -> anyhow::Result<Run> {
     measure::run(&mut cmd, dir)
 }
 
-fn postfachd(bins: &Bins, dv: &Dovecot, dir: &Path, cache: &Path, messages: usize) -> anyhow::Result<Run> {
+fn postfachd(bins: &Bins, dv: &Dovecot, dir: &Path, cache: &Path, messages: usize) -> anyhow::Result<(Run, Size)> {
     let config = postfachd_config(&dir.join("config"), cache, dv)?;
     // POSTFACH_BENCH_PERF=FILE records a profile of the run (perf record).
     let mut cmd = match std::env::var_os("POSTFACH_BENCH_PERF") {
@@ -153,15 +244,26 @@ fn postfachd(bins: &Bins, dv: &Dovecot, dir: &Path, cache: &Path, messages: usiz
     };
     cmd.arg("--config").arg(&config).args(["sync", "bench", "--once"]);
     let run = measure::run(&mut cmd, dir)?;
-    let db = rusqlite::Connection::open(config.join("data/postfach.sqlite3"))?;
+    let db_path = config.join("data/postfach.sqlite3");
+    // Before anything opens the store again: the WAL as the daemon left it.
+    let size = store_size(&db_path)?;
+    check_stored(&db_path, messages)?;
+    eprintln!(
+        "    store: {:.1} MiB ({:.0} bytes per message)",
+        size.bytes as f64 / 1048576.0,
+        size.bytes as f64 / messages as f64
+    );
+    Ok((run, size))
+}
+
+/// Checks that the store at `db_path` holds and routed `messages` messages.
+pub fn check_stored(db_path: &Path, messages: usize) -> anyhow::Result<()> {
+    let db = rusqlite::Connection::open_with_flags(db_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let stored: usize = db.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
     let routed: usize = db.query_row("SELECT COUNT(*) FROM route_traces", [], |r| r.get(0)).unwrap_or(0);
     ensure!(stored == messages, "postfachd stored {stored} of {messages} messages");
     ensure!(routed == messages, "postfachd routed {routed} of {messages} messages");
-    let pages: u64 = db.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let page_size: u64 = db.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    eprintln!("    store: {:.1} MiB in {page_size}-byte pages", (pages * page_size) as f64 / 1048576.0);
-    Ok(run)
+    Ok(())
 }
 
 fn count_files(dir: &Path) -> usize {

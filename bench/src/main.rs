@@ -1,23 +1,26 @@
 //! `postfach-bench`: Postfach's benchmarks against real servers on loopback (`make bench`).
 //!
 //! ```text
-//! postfach-bench [all|initial|scale|latency|reload|api] [--runs N] [--messages N] [--accounts N]
-//!                [--store-messages N] [--write FILE]
+//! postfach-bench [all|initial|scale|latency|reload|api|large] [--runs N] [--messages N] [--accounts N]
+//!                [--store-messages N] [--large-messages N] [--write FILE]
 //! ```
 //! Prints Markdown tables of medians (and percentiles) and the headline ratios; `--write`
 //! also writes them, with the machine's description, to FILE (bench/RESULTS.md). Timing
-//! goals are reported here, never asserted in tests.
+//! goals are reported here, never asserted in tests. `large` takes the size of its mailbox
+//! from `--messages` when run alone (`postfach-bench large --messages 100000`), and from
+//! `--large-messages` (default 100,000) in `all`.
 //!
 //! For profiling: `POSTFACH_BENCH_ONLY=postfachd,floor` runs only those tools of the
 //! initial sync, `POSTFACH_BENCH_PERF=FILE` records postfachd's run with `perf record`
 //! (DWARF call graphs), `POSTFACH_BENCH_PAUSE=SECS` keeps the scale run's idle daemon alive
-//! for a look at its memory.
+//! for a look at its memory (and the large run's daemon on its synced store).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod api;
 mod corpus;
 mod floor;
 mod initial;
+mod large;
 mod latency;
 mod measure;
 mod scale;
@@ -61,6 +64,19 @@ const METHOD: &str = "## Method
   client threads send pages, searches and single messages for 10 s, minus RSS before;
   webhooks: the endpoint's cursor moved back 20,000 events, timed from the first delivery
   to the last at the harness's receiver (which checks every signature).
+- Large mailbox: the initial-sync corpus continued to 100,000 messages (the first 10,000
+  are the initial-sync mailbox), written into Dovecot's maildir as it is generated.
+  Initial sync as above, of 10,000 and of 100,000 messages, one run each. kill -9 at 50 %:
+  `sync --once` on a new store is killed (SIGSTOP, its socket's receive queue read with
+  `ss`, SIGKILL) as soon as a read-only connection sees half the messages committed, then
+  `sync --once` runs again to the end; Dovecot's logout line (`body_count`, `body_bytes`
+  per session) says what each run downloaded, the store what was committed. Incremental
+  pass: `postfachd run` on the synced store, passes asked for with
+  `POST /v1/accounts/bench/sync`, each pass's duration read from the daemon's
+  `postfach_pass_duration_seconds` histogram (the change of its sum), so process start-up
+  and the request are not in it; the routing after the pass is not in it either, so the
+  time from the request until the store shows the account `idle` again (read every
+  millisecond) is given beside it.
 - Reload: the account file is replaced (written beside it, then renamed) 100 times with a
   new description; the time until the store shows it. The config watcher waits 150 ms for
   an editor's writes to settle before it reloads.
@@ -106,6 +122,9 @@ struct Options {
     messages: usize,
     accounts: usize,
     store_messages: usize,
+    /// Messages in the `large` mailbox; `None`: `--messages` when `large` runs alone, else
+    /// 100,000.
+    large_messages: Option<usize>,
     write: Option<PathBuf>,
 }
 
@@ -116,20 +135,29 @@ fn options() -> anyhow::Result<Options> {
         messages: 10_000,
         accounts: 1000,
         store_messages: 1_000_000,
+        large_messages: None,
         write: None,
     };
+    let mut messages_given = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--runs" => o.runs = value()?.parse()?,
-            "--messages" => o.messages = value()?.parse()?,
+            "--messages" => {
+                o.messages = value()?.parse()?;
+                messages_given = true;
+            }
+            "--large-messages" => o.large_messages = Some(value()?.parse()?),
             "--accounts" => o.accounts = value()?.parse()?,
             "--store-messages" => o.store_messages = value()?.parse()?,
             "--write" => o.write = Some(PathBuf::from(value()?)),
-            "all" | "initial" | "scale" | "latency" | "reload" | "api" => o.what = a,
+            "all" | "initial" | "scale" | "latency" | "reload" | "api" | "large" => o.what = a,
             other => bail!("unknown argument {other}; see the top of bench/src/main.rs"),
         }
+    }
+    if o.large_messages.is_none() && o.what == "large" && messages_given {
+        o.large_messages = Some(o.messages);
     }
     Ok(o)
 }
@@ -188,18 +216,18 @@ fn main() -> anyhow::Result<()> {
     let mut report = format!("Machine: {}\n\n", machine());
     let all = o.what == "all";
     if all || o.what == "initial" {
-        let (table, ratios) = initial::run(&bins, o.messages, o.runs)?;
+        let initial = initial::run(&bins, o.messages, o.runs)?;
         let _ = writeln!(
             report,
             "## Initial sync: {} messages, medians of {} runs\n\n{}",
             o.messages,
             o.runs,
-            table.render()
+            initial.table.render()
         );
-        for (name, value) in ratios {
+        for (name, value) in initial.ratios {
             let _ = writeln!(report, "- {name}: **{value:.2}×**");
         }
-        report.push('\n');
+        let _ = writeln!(report, "\n### Store size after the initial sync\n\n{}", initial.sizes.render());
     }
     if all || o.what == "scale" {
         let table = scale::run(&bins, o.accounts)?;
@@ -212,6 +240,11 @@ fn main() -> anyhow::Result<()> {
     if all || o.what == "reload" {
         let table = latency::reload(&bins, 100)?;
         let _ = writeln!(report, "## Reload: account file changed → new settings in effect\n\n{}", table.render());
+    }
+    if all || o.what == "large" {
+        let messages = o.large_messages.unwrap_or(100_000);
+        let table = large::run(&bins, messages)?;
+        let _ = writeln!(report, "## Large mailbox: {messages} messages in one folder\n\n{}", table.render());
     }
     if all || o.what == "api" {
         let table = api::run(&bins, o.store_messages)?;
