@@ -388,9 +388,9 @@ pub async fn full_pass(
     metrics::histogram!("postfach_pass_duration_seconds").record(started.elapsed().as_secs_f64());
     let mut summary = PassSummary { report, ..PassSummary::default() };
     if let Some(host) = plugins {
-        // Then what the batches did not settle: messages no router decided on (a parent
+        // Then what the batches did not settle: replies no router decided on (a parent
         // stored later in the pass may decide them now), removals, retention, and
-        // everything last routed by another chain. If batch routing failed, all of it.
+        // everything not yet routed by this chain. If batch routing failed, all of it.
         let mut touched = summary.report.touched();
         if let Some(early) = &early
             && early.error.is_none()
@@ -402,7 +402,7 @@ pub async fn full_pass(
                 .flat_map(|f| f.gone.iter().copied())
                 .chain(summary.report.retention_touched.iter().copied())
                 .collect();
-            touched.retain(|id| !early.decided.contains(id) || later.contains(id));
+            touched.retain(|id| !early.settled.contains(id) || later.contains(id));
         }
         match crate::routing::route_account(store, host, account, projects, touched).await {
             Ok(stats) => summary.routed = stats,

@@ -181,18 +181,20 @@ pub async fn route_account(
     projects: Option<Arc<HashSet<String>>>,
     touched: Vec<MessageId>,
 ) -> Result<ApplyStats, StoreError> {
-    let chain = chain(account, host, projects, Some(Store::clone(store)));
-    let key = chain.key.clone();
-    let inputs = store.route_inputs(&account.id, &key, touched).await?;
-    if inputs.is_empty() {
-        return Ok(ApplyStats::default());
+    let chain = Arc::new(chain(account, host, projects, Some(Store::clone(store))));
+    let (ids, upto) = store.route_candidates(&account.id, &chain.key, touched).await?;
+    let mut stats = ApplyStats::default();
+    // In slices, oldest first: a changed chain re-routes the whole account without holding
+    // all of it in memory at once.
+    for slice in ids.chunks(ROUTE_SLICE) {
+        stats += route_batch(store, host, &chain, &account.id, slice.to_vec()).await?.0;
     }
-    let host = Arc::clone(host);
-    let results = tokio::task::spawn_blocking(move || run(&host, &chain, &inputs))
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-    store.apply_routes(&account.id, &key, results).await
+    store.mark_routed(&account.id, &chain.key, upto).await?;
+    Ok(stats)
 }
+
+/// Messages routed per slice by [`route_account`].
+const ROUTE_SLICE: usize = 2000;
 
 /// Routes the batches of a running pass as they are committed, in commit order, on its
 /// own task: routing overlaps the download instead of following it. One chain serves
@@ -207,10 +209,10 @@ pub struct BatchRouter {
 pub struct BatchRouted {
     /// Assignments made, removed or changed.
     pub stats: ApplyStats,
-    /// Messages routed to a project. The rest (no router decided, or a router failed) is
-    /// routed again after the pass: its parent may be stored later in the pass (a reply
-    /// in the inbox to mail in Sent).
-    pub decided: HashSet<MessageId>,
+    /// Messages settled: routed to a project, or undecided without a parent reference.
+    /// The rest (a reply no router decided on) is routed again after the pass: its parent
+    /// may be stored later in the pass (a reply in the inbox to mail in Sent).
+    pub settled: HashSet<MessageId>,
     /// The first failure (the store, or a blocking task); routing stopped there.
     pub error: Option<String>,
 }
@@ -233,9 +235,9 @@ impl BatchRouter {
                     continue;
                 }
                 match route_batch(&store, &host, &chain, &account, ids).await {
-                    Ok((stats, decided)) => {
+                    Ok((stats, settled)) => {
                         done.stats += stats;
-                        done.decided.extend(decided);
+                        done.settled.extend(settled);
                     }
                     Err(e) => done.error = Some(e.to_string()),
                 }
@@ -260,7 +262,8 @@ impl BatchRouter {
 }
 
 /// Routes exactly `ids` with `chain` (no search for messages routed by another chain:
-/// the pass's final routing does that once).
+/// the pass's final routing does that once); returns what changed and the messages
+/// settled (see [`BatchRouted::settled`]).
 async fn route_batch(
     store: &Store,
     host: &Arc<PluginHost>,
@@ -268,17 +271,21 @@ async fn route_batch(
     account: &str,
     ids: Vec<MessageId>,
 ) -> Result<(ApplyStats, Vec<MessageId>), StoreError> {
-    let inputs = store.route_inputs_of(ids).await?;
+    let inputs = store.route_inputs_of(account, ids).await?;
     if inputs.is_empty() {
         return Ok((ApplyStats::default(), Vec::new()));
     }
+    // Settled: decided, or without a parent whose later arrival could decide it.
+    let orphans: HashSet<MessageId> =
+        inputs.iter().filter(|m| m.in_reply_to.is_none() && m.references.is_empty()).map(|m| m.local_id).collect();
     let (host, run_chain) = (Arc::clone(host), Arc::clone(chain));
     let results = tokio::task::spawn_blocking(move || run(&host, &run_chain, &inputs))
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?;
-    let decided = results.iter().filter(|r| r.winner.is_some()).map(|r| r.local_id).collect();
+    let settled =
+        results.iter().filter(|r| r.winner.is_some() || orphans.contains(&r.local_id)).map(|r| r.local_id).collect();
     let stats = store.apply_routes(account, &chain.key, results).await?;
-    Ok((stats, decided))
+    Ok((stats, settled))
 }
 
 #[cfg(test)]

@@ -118,31 +118,62 @@ impl std::ops::AddAssign for ApplyStats {
     }
 }
 
-/// Messages of an account to route: those touched in the last pass, plus every message
-/// never routed with this chain. Only messages still on the server; oldest first, so
-/// parents come before their replies.
-pub(crate) fn inputs(
+/// Messages of an account to route, by id (ascending): those touched in the last pass,
+/// plus every message not routed with this chain. The account remembers up to which id
+/// every message was routed with which chain (`routed_upto`, `routed_chain`); with the
+/// same chain only messages above that id are looked at, so a pass over a large account
+/// does not read all of it. Also returns the highest id at this moment, for
+/// [`mark_routed`] once they are routed.
+pub(crate) fn candidates(
     conn: &Connection,
     account: &str,
     chain: &str,
     touched: &[i64],
-) -> rusqlite::Result<Vec<RouteInput>> {
+) -> rusqlite::Result<(Vec<i64>, i64)> {
+    let (routed_chain, routed_upto): (Option<String>, i64) = conn
+        .prepare_cached("SELECT routed_chain, routed_upto FROM accounts WHERE id = ?1")?
+        .query_row([account], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((None, 0));
+    let from = if routed_chain.as_deref() == Some(chain) { routed_upto } else { 0 };
+    let upto: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM messages WHERE account = ?1")?
+        .query_row([account], |r| r.get(0))?;
+    // Above the mark, the ids' range is the narrow side (`+` keeps SQLite from choosing
+    // the account's index instead); from the start, the account's index is.
+    let sql = if from > 0 {
+        "SELECT m.id FROM messages m LEFT JOIN route_traces t ON t.message = m.id
+         WHERE m.id > ?3 AND +m.account = ?1 AND (t.message IS NULL OR t.chain <> ?2)"
+    } else {
+        "SELECT m.id FROM messages m LEFT JOIN route_traces t ON t.message = m.id
+         WHERE m.account = ?1 AND m.id > ?3 AND (t.message IS NULL OR t.chain <> ?2)"
+    };
     let mut ids: Vec<i64> = {
-        let mut stmt = conn.prepare_cached(
-            "SELECT m.id FROM messages m LEFT JOIN route_traces t ON t.message = m.id
-             WHERE m.account = ?1 AND (t.message IS NULL OR t.chain <> ?2)",
-        )?;
-        let rows = stmt.query_map(params![account, chain], |r| r.get(0))?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![account, chain, from], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     ids.extend_from_slice(touched);
     ids.sort_unstable();
     ids.dedup();
+    Ok((ids, upto))
+}
+
+/// Records that every message of the account up to `upto` is routed with `chain`.
+pub(crate) fn mark_routed(conn: &Connection, account: &str, chain: &str, upto: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE accounts SET routed_chain = ?2, routed_upto = ?3 WHERE id = ?1")?
+        .execute(params![account, chain, upto])?;
+    Ok(())
+}
+
+/// Routing inputs of these messages (those still on the server), oldest first; one scan
+/// of the account where that is cheaper than a lookup per message.
+pub(crate) fn inputs_of(conn: &Connection, account: &str, ids: &[i64]) -> rusqlite::Result<Vec<RouteInput>> {
     if ids.len() > SCAN_ABOVE {
-        let wanted: HashSet<i64> = ids.into_iter().collect();
+        let wanted: HashSet<i64> = ids.iter().copied().collect();
         return scan(conn, account, Some(&wanted));
     }
-    load(conn, &ids)
+    load(conn, ids)
 }
 
 /// Above this many messages one scan of the account beats a lookup per message.
@@ -376,26 +407,36 @@ pub(crate) fn projects(conn: &Connection) -> rusqlite::Result<Vec<(String, Strin
 }
 
 impl super::Store {
-    /// Messages of an account to route with the chain `chain` (its key): those touched
-    /// in the last pass, plus every message never routed with this chain; oldest first.
-    pub async fn route_inputs(
+    /// Messages of an account to route with the chain `chain` (its key), ascending: those
+    /// touched in the last pass, plus every message not yet routed with this chain. The
+    /// second value goes to [`Store::mark_routed`] once they are all routed.
+    pub async fn route_candidates(
         &self,
         account: &str,
         chain: &str,
         touched: Vec<MessageId>,
-    ) -> Result<Vec<RouteInput>, StoreError> {
+    ) -> Result<(Vec<MessageId>, i64), StoreError> {
         let (account, chain) = (account.to_owned(), chain.to_owned());
         let touched: Vec<i64> = touched.iter().map(|m| m.0).collect();
-        self.run(move |c| inputs(c, &account, &chain, &touched)).await
+        let (ids, upto) = self.read(move |c| candidates(c, &account, &chain, &touched)).await?;
+        Ok((ids.into_iter().map(MessageId).collect(), upto))
     }
 
-    /// Routing inputs of exactly these messages (those still on the server), oldest
-    /// first: the routing of a batch while a folder pass goes on.
-    pub async fn route_inputs_of(&self, ids: Vec<MessageId>) -> Result<Vec<RouteInput>, StoreError> {
+    /// Records that every message of `account` up to id `upto` is routed with `chain`:
+    /// later passes with the same chain look only above it.
+    pub async fn mark_routed(&self, account: &str, chain: &str, upto: i64) -> Result<(), StoreError> {
+        let (account, chain) = (account.to_owned(), chain.to_owned());
+        self.run(move |c| mark_routed(c, &account, &chain, upto)).await
+    }
+
+    /// Routing inputs of exactly these messages of `account` (those still on the server),
+    /// oldest first.
+    pub async fn route_inputs_of(&self, account: &str, ids: Vec<MessageId>) -> Result<Vec<RouteInput>, StoreError> {
+        let account = account.to_owned();
         let mut ids: Vec<i64> = ids.iter().map(|m| m.0).collect();
         ids.sort_unstable();
         ids.dedup();
-        self.read(move |c| load(c, &ids)).await
+        self.read(move |c| inputs_of(c, &account, &ids)).await
     }
 
     /// Every message of an account still on the server, as routers see it.

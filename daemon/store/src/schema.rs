@@ -253,8 +253,19 @@ CREATE TABLE oauth_tokens (
 );
 "#,
     // 7: `[sync] bodies = "on-demand"`: a message stored with only its header section until
-    // its body is asked for (the blob then holds the header, `size` the whole message's).
+    // its body is asked for (the blob then holds the header, `size` the whole message's);
+    // the routing mark and a partial index for large accounts (issue 15).
     r#"
 ALTER TABLE messages ADD COLUMN body_missing INTEGER NOT NULL DEFAULT 0;
+
+-- Routing: every message of the account up to `routed_upto` has been routed with the
+-- chain `routed_chain`, so a pass looks only at newer ones (and at all of them when the
+-- chain changes).
+ALTER TABLE accounts ADD COLUMN routed_chain TEXT;
+ALTER TABLE accounts ADD COLUMN routed_upto INTEGER NOT NULL DEFAULT 0;
+
+-- A folder's count of messages on the server, read at every pass, without reading the
+-- locations themselves.
+CREATE INDEX locations_on_server ON locations(folder) WHERE on_server = 1;
 "#,
 ];
