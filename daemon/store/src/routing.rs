@@ -167,29 +167,38 @@ pub(crate) fn mark_routed(conn: &Connection, account: &str, chain: &str, upto: i
 }
 
 /// Routing inputs of these messages (those still on the server), oldest first; one scan
-/// of the account where that is cheaper than a lookup per message.
+/// of the ids' range where that is cheaper than a lookup per message.
 pub(crate) fn inputs_of(conn: &Connection, account: &str, ids: &[i64]) -> rusqlite::Result<Vec<RouteInput>> {
-    if ids.len() > SCAN_ABOVE {
-        let wanted: HashSet<i64> = ids.iter().copied().collect();
-        return scan(conn, account, Some(&wanted));
+    match (ids.first(), ids.last()) {
+        (Some(&lo), Some(&hi)) if ids.len() > SCAN_ABOVE => {
+            let wanted: HashSet<i64> = ids.iter().copied().collect();
+            scan(conn, account, (lo, hi), Some(&wanted))
+        }
+        _ => load(conn, ids),
     }
-    load(conn, ids)
 }
 
-/// Above this many messages one scan of the account beats a lookup per message.
+/// Above this many messages one scan of their id range beats a lookup per message.
 const SCAN_ABOVE: usize = 200;
 
-/// One pass over an account's messages and their locations, keeping the folder routers
-/// should see (the same preference as [`load`]).
-fn scan(conn: &Connection, account: &str, wanted: Option<&HashSet<i64>>) -> rusqlite::Result<Vec<RouteInput>> {
+/// One pass over an account's messages with ids in `range` (inclusive) and their
+/// locations, keeping the folder routers should see (the same preference as [`load`]).
+/// Ranges, not the whole account: batches of a large account are routed one by one.
+fn scan(
+    conn: &Connection,
+    account: &str,
+    (lo, hi): (i64, i64),
+    wanted: Option<&HashSet<i64>>,
+) -> rusqlite::Result<Vec<RouteInput>> {
+    // `+` keeps SQLite on the id range rather than the account's index.
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, m.message_id, m.subject, m.from_addr, m.to_addrs, m.cc_addrs, m.in_reply_to, m.refs, m.date,
                 m.size, f.name, f.path, l.flags
          FROM messages m JOIN locations l ON l.message = m.id AND l.on_server = 1 JOIN folders f ON f.id = l.folder
-         WHERE m.account = ?1
+         WHERE m.id BETWEEN ?2 AND ?3 AND +m.account = ?1
          ORDER BY m.id, (f.role IS NULL) DESC, (f.role = 'inbox') DESC, f.name",
     )?;
-    let mut rows = stmt.query([account])?;
+    let mut rows = stmt.query(params![account, lo, hi])?;
     let mut out: Vec<RouteInput> = Vec::new();
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
@@ -205,7 +214,7 @@ fn scan(conn: &Connection, account: &str, wanted: Option<&HashSet<i64>>) -> rusq
 
 /// Every message of an account still on the server (for dry runs).
 pub(crate) fn all_inputs(conn: &Connection, account: &str) -> rusqlite::Result<Vec<RouteInput>> {
-    scan(conn, account, None)
+    scan(conn, account, (i64::MIN, i64::MAX), None)
 }
 
 /// A routing input from a row whose columns 1 to 9 are `message_id, subject, from_addr,
