@@ -17,8 +17,9 @@ use crate::{Bins, Table};
 const USER: &str = "mm@muster-architekten.de";
 const PASSWORD: &str = "Bench-Passwort-1";
 
-/// The tools, in the order of the table.
-const TOOLS: [&str; 4] = ["raw floor", "postfachd", "mbsync", "offlineimap"];
+/// The tools, in the order of the table; the last is postfachd with `[sync] bodies =
+/// "on-demand"` (headers, size and flags only).
+const TOOLS: [&str; 5] = ["raw floor", "postfachd", "mbsync", "offlineimap", "postfachd on-demand"];
 
 /// Bytes a tool keeps on disk after a run.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,7 +73,12 @@ pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<Report> 
             let run = match TOOLS[i] {
                 "raw floor" => floor(bins, &dv, &dir)?,
                 "postfachd" => {
-                    let (run, size) = postfachd(bins, &dv, &dir, &cache, messages)?;
+                    let (run, size) = postfachd(bins, &dv, &dir, &cache, messages, "")?;
+                    sizes[i] = Some(size);
+                    run
+                }
+                "postfachd on-demand" => {
+                    let (run, size) = postfachd(bins, &dv, &dir, &cache, messages, ON_DEMAND)?;
                     sizes[i] = Some(size);
                     run
                 }
@@ -113,6 +119,7 @@ pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<Report> 
         ("mbsync / postfachd (wall)".to_owned(), wall(2) / wall(1)),
         ("offlineimap / postfachd (wall)".to_owned(), wall(3) / wall(1)),
         ("postfachd / raw floor (CPU)".to_owned(), med(1, |r| r.cpu) / med(0, |r| r.cpu)),
+        ("postfachd on-demand / postfachd (wall)".to_owned(), wall(4) / wall(1)),
     ];
     let mut size_table = Table::new(&["what", "MiB", "bytes per message", "on disk per message"]);
     let per = |bytes: u64| format!("{:.0}", bytes as f64 / messages as f64);
@@ -122,7 +129,11 @@ pub fn run(bins: &Bins, messages: usize, runs: usize) -> anyhow::Result<Report> 
         per(total as u64),
         "–".into(),
     ]);
-    for (name, i) in [("postfachd store (SQLite + WAL)", 1), ("mbsync maildir", 2)] {
+    for (name, i) in [
+        ("postfachd store (SQLite + WAL)", 1),
+        ("postfachd store, bodies on demand (none fetched yet)", 4),
+        ("mbsync maildir", 2),
+    ] {
         let row = match sizes[i] {
             Some(s) => vec![format!("{:.1}", s.bytes as f64 / 1048576.0), per(s.bytes), per(s.on_disk)],
             None => vec!["–".into(); 3],
@@ -231,8 +242,18 @@ fn floor(bins: &Bins, dv: &Dovecot, dir: &Path) -> anyhow::Result<Run> {
     measure::run(&mut cmd, dir)
 }
 
-fn postfachd(bins: &Bins, dv: &Dovecot, dir: &Path, cache: &Path, messages: usize) -> anyhow::Result<(Run, Size)> {
-    let config = postfachd_config(&dir.join("config"), cache, dv)?;
+/// The account file's addition for on-demand bodies.
+const ON_DEMAND: &str = "[sync]\nbodies = \"on-demand\"\n";
+
+fn postfachd(
+    bins: &Bins,
+    dv: &Dovecot,
+    dir: &Path,
+    cache: &Path,
+    messages: usize,
+    extra: &str,
+) -> anyhow::Result<(Run, Size)> {
+    let config = postfachd_config_for(&dir.join("config"), cache, dv, USER, PASSWORD, extra)?;
     // POSTFACH_BENCH_PERF=FILE records a profile of the run (perf record).
     let mut cmd = match std::env::var_os("POSTFACH_BENCH_PERF") {
         Some(out) => {
