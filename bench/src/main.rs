@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! postfach-bench [all|initial|scale|latency|reload|api|large] [--runs N] [--messages N] [--accounts N]
-//!                [--store-messages N] [--large-messages N] [--write FILE]
+//!                [--per-account N] [--store-messages N] [--large-messages N] [--write FILE]
 //! ```
 //! Prints Markdown tables of medians (and percentiles) and the headline ratios; `--write`
 //! also writes them, with the machine's description, to FILE (bench/RESULTS.md). Timing
 //! goals are reported here, never asserted in tests. `large` takes the size of its mailbox
 //! from `--messages` when run alone (`postfach-bench large --messages 100000`), and from
-//! `--large-messages` (default 100,000) in `all`.
+//! `--large-messages` (default 100,000) in `all`. `--per-account` is the number of messages
+//! in each of the scale run's accounts (default 50; `scale --accounts 10000 --per-account 5`
+//! for ten thousand accounts with a few messages each).
 //!
 //! For profiling: `POSTFACH_BENCH_ONLY=postfachd,floor` runs only those tools of the
 //! initial sync, `POSTFACH_BENCH_PERF=FILE` records postfachd's run with `perf record`
@@ -121,6 +123,8 @@ struct Options {
     runs: usize,
     messages: usize,
     accounts: usize,
+    /// Messages per account in the scale run.
+    per_account: usize,
     store_messages: usize,
     /// Messages in the `large` mailbox; `None`: `--messages` when `large` runs alone, else
     /// 100,000.
@@ -134,6 +138,7 @@ fn options() -> anyhow::Result<Options> {
         runs: 3,
         messages: 10_000,
         accounts: 1000,
+        per_account: scale::PER_ACCOUNT,
         store_messages: 1_000_000,
         large_messages: None,
         write: None,
@@ -150,6 +155,7 @@ fn options() -> anyhow::Result<Options> {
             }
             "--large-messages" => o.large_messages = Some(value()?.parse()?),
             "--accounts" => o.accounts = value()?.parse()?,
+            "--per-account" => o.per_account = value()?.parse()?,
             "--store-messages" => o.store_messages = value()?.parse()?,
             "--write" => o.write = Some(PathBuf::from(value()?)),
             "all" | "initial" | "scale" | "latency" | "reload" | "api" | "large" => o.what = a,
@@ -230,7 +236,7 @@ fn main() -> anyhow::Result<()> {
         let _ = writeln!(report, "\n### Store size after the initial sync\n\n{}", initial.sizes.render());
     }
     if all || o.what == "scale" {
-        let table = scale::run(&bins, o.accounts)?;
+        let table = scale::run(&bins, o.accounts, o.per_account)?;
         let _ = writeln!(report, "## Scale: {} accounts in one daemon\n\n{}", o.accounts, table.render());
     }
     if all || o.what == "latency" {
@@ -255,8 +261,16 @@ fn main() -> anyhow::Result<()> {
     if let Some(path) = o.write {
         let text = format!(
             "# Postfach benchmark results\n\nReproduce: `make bench` (release build, installs isync and offlineimap3), or \
-             `target/release/postfach-bench {} --runs {} --messages {} --accounts {}`.\n\n{report}{METHOD}",
-            o.what, o.runs, o.messages, o.accounts
+             `target/release/postfach-bench {} --runs {} --messages {} --accounts {}{}`.\n\n{report}{METHOD}",
+            o.what,
+            o.runs,
+            o.messages,
+            o.accounts,
+            if o.per_account == scale::PER_ACCOUNT {
+                String::new()
+            } else {
+                format!(" --per-account {}", o.per_account)
+            }
         );
         std::fs::write(&path, text)?;
         eprintln!("written to {}", path.display());

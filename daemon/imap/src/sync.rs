@@ -574,37 +574,25 @@ fn placeholder(fetch: Fetched<'_>) -> bool {
 }
 
 fn fetched_message(fetch: Fetched<'_>) -> Option<FetchedMessage> {
-    let uid = fetch.uid()?;
-    let raw = fetch.body()?.to_vec();
-    let hash = blake3::hash(&raw).to_hex().to_string();
-    Some(FetchedMessage {
-        uid,
-        flags: fetch.flags(),
-        modseq: fetch.modseq(),
-        internal_date: fetch.internal_date(),
-        headers: headers::parse(&raw),
-        gmail_thread: None,
-        header_only: None,
-        hash,
-        raw,
-    })
+    new_message(fetch, fetch.body()?, None)
 }
 
 /// A new message of which only the header section was fetched.
 fn header_message(fetch: Fetched<'_>) -> Option<FetchedMessage> {
-    let uid = fetch.uid()?;
-    let raw = fetch.header()?.to_vec();
-    let hash = blake3::hash(&raw).to_hex().to_string();
+    new_message(fetch, fetch.header()?, Some(u64::from(fetch.size()?)))
+}
+
+fn new_message(fetch: Fetched<'_>, raw: &[u8], header_only: Option<u64>) -> Option<FetchedMessage> {
     Some(FetchedMessage {
-        uid,
+        uid: fetch.uid()?,
         flags: fetch.flags(),
         modseq: fetch.modseq(),
         internal_date: fetch.internal_date(),
-        headers: headers::parse(&raw),
+        headers: headers::parse(raw),
         gmail_thread: None,
-        header_only: Some(u64::from(fetch.size()?)),
-        hash,
-        raw,
+        header_only,
+        hash: blake3::hash(raw).to_hex().to_string(),
+        raw: raw.to_vec(),
     })
 }
 

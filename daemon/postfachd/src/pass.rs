@@ -79,13 +79,17 @@ impl SyncStore {
         SyncStore { store, feed: None }
     }
 
-    fn routed(&self, stats: &BatchStats) {
+    /// Counts a committed batch of `bytes` downloaded and hands its messages to the router.
+    fn committed(&self, bytes: usize, stats: BatchStats) -> BatchStats {
+        metrics::counter!("postfach_bytes_fetched_total").increment(bytes as u64);
+        metrics::counter!("postfach_messages_stored_total").increment(stats.new_messages);
         if let Some(feed) = &self.feed
             && !stats.touched.is_empty()
         {
             // A router that is gone has failed; the pass routes everything it touched.
             let _ = feed.send(stats.touched.clone());
         }
+        stats
     }
 }
 
@@ -124,10 +128,7 @@ impl MailStore for SyncStore {
     ) -> Result<BatchStats, StoreFailure> {
         let bytes: usize = fetched.iter().map(|m| m.raw.len()).sum();
         let stats = self.store.commit_batch(account, folder, uidvalidity, fetched, links).await.map_err(failure)?;
-        metrics::counter!("postfach_bytes_fetched_total").increment(bytes as u64);
-        metrics::counter!("postfach_messages_stored_total").increment(stats.new_messages);
-        self.routed(&stats);
-        Ok(stats)
+        Ok(self.committed(bytes, stats))
     }
 
     async fn commit_batch_after(
@@ -144,10 +145,7 @@ impl MailStore for SyncStore {
             .commit_batch_after(account, folder, uidvalidity, fetched, Vec::new(), turn)
             .await
             .map_err(failure)?;
-        metrics::counter!("postfach_bytes_fetched_total").increment(bytes as u64);
-        metrics::counter!("postfach_messages_stored_total").increment(stats.new_messages);
-        self.routed(&stats);
-        Ok(stats)
+        Ok(self.committed(bytes, stats))
     }
 
     async fn update_flags(
