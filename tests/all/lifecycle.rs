@@ -190,3 +190,52 @@ fn a_fixed_file_is_not_listed_as_config_error_without_a_reason() {
     assert!(a["state"] != "config-error" || a["config_error"].is_string(), "{a}");
     assert_eq!(a["state"], "stopped", "{a}");
 }
+
+/// Seconds of the day of each Dovecot login of `users` in `log` (`Dec 02 15:40:01
+/// imap-login: Info: Login: user=<…>`).
+fn login_seconds(log: &str, users: &[&str]) -> Vec<i64> {
+    log.lines()
+        .filter(|l| users.iter().any(|u| l.contains(&format!("Login: user=<{u}>"))))
+        .filter_map(|l| {
+            let time = l.split_whitespace().nth(2)?;
+            let mut parts = time.split(':').map(|p| p.parse::<i64>().ok());
+            Some(parts.next()?? * 3600 + parts.next()?? * 60 + parts.next()??)
+        })
+        .collect()
+}
+
+#[test]
+fn imap_logins_per_minute_spreads_the_logins_of_many_accounts_to_one_server() {
+    let users = ["a@example.de", "b@example.de", "c@example.de", "d@example.de"];
+    let dv = dovecot(DovecotConfig::default(), &users);
+    let env = Env::new();
+    let daemon_file = env.path().join("postfach.toml");
+    let settings = std::fs::read_to_string(&daemon_file).unwrap();
+    // One login a second to this server, whatever the number of accounts.
+    std::fs::write(&daemon_file, format!("imap_logins_per_minute = 60\n{settings}")).unwrap();
+    for (i, user) in users.iter().enumerate() {
+        env.write_account(&format!("konto{i}"), &account_toml(&dv, user, ""));
+    }
+    // The harness logged in each user once while setting up; only the daemon's count.
+    let before = dv.log().len();
+    let daemon = env.daemon();
+    daemon.wait_for("every account idle", T, || {
+        (0..users.len()).all(|i| state(&env, &format!("konto{i}")).0 == "idle").then_some(())
+    });
+    let mut seconds = login_seconds(&dv.log()[before..], &users);
+    seconds.sort_unstable();
+    assert!(seconds.len() >= users.len(), "{seconds:?}\n{}", dv.log());
+    // Four logins a second apart span three seconds; at once they would share one or two.
+    let span = seconds[users.len() - 1] - seconds[0];
+    assert!(span >= 2, "the first four logins came within {span} s: {seconds:?}");
+
+    // A value out of range is refused with its place in the file.
+    std::fs::write(&daemon_file, format!("imap_logins_per_minute = 100000\n{settings}")).unwrap();
+    let out = env.run(&["check"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("postfach.toml:1:") && err.contains("imap_logins_per_minute must be between 0 and 6000"),
+        "{err}"
+    );
+}

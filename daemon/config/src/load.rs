@@ -52,6 +52,13 @@ impl Config {
                 ));
             }
         }
+        let logins = super::ranges::LOGINS_PER_MINUTE;
+        if !logins.contains(&config.daemon.imap_logins_per_minute) {
+            return Err(fail(
+                &["imap_logins_per_minute"],
+                format!("imap_logins_per_minute must be between {} and {}", logins.start(), logins.end()),
+            ));
+        }
         if let Some(p) = super::api::rules(&config.daemon).into_iter().next() {
             let key: Vec<&str> = p.key.iter().map(String::as_str).collect();
             return Err(fail(&key, p.message));

@@ -31,3 +31,6 @@ pub const PLUGIN_MEMORY_MIB: RangeInclusive<u64> = 1..=4_096;
 pub const API_MAX_BODY_MIB: RangeInclusive<u64> = 1..=1_024;
 /// `postfach.toml` `[api] request_timeout_secs`: one second to one hour.
 pub const API_REQUEST_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3_600;
+
+/// `imap_logins_per_minute` in `postfach.toml`: 0 (no limit) up to 100 a second.
+pub const LOGINS_PER_MINUTE: RangeInclusive<u32> = 0..=6_000;

@@ -34,6 +34,10 @@ pub struct DaemonConfig {
     pub users: BTreeMap<String, UserSettings>,
     /// Endpoints that receive every event as a signed POST.
     pub webhooks: Vec<WebhookSettings>,
+    /// At most this many IMAP logins per minute to one server (host and port), across all
+    /// accounts: a daemon starting thousands of accounts spreads their logins instead of
+    /// hitting the provider with a burst it may take for an attack. 0 = no limit.
+    pub imap_logins_per_minute: u32,
 }
 
 impl Default for DaemonConfig {
@@ -48,6 +52,7 @@ impl Default for DaemonConfig {
             api: ApiSettings::default(),
             users: BTreeMap::new(),
             webhooks: Vec::new(),
+            imap_logins_per_minute: 0,
         }
     }
 }

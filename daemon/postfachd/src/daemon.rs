@@ -233,6 +233,7 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
     raise_fd_limit();
+    crate::logins::configure(config.daemon.imap_logins_per_minute);
     let store = Store::open(&config.store_path())?;
     let accounts_dir = config.accounts_dir();
     std::fs::create_dir_all(&accounts_dir)

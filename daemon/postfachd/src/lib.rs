@@ -20,6 +20,7 @@ pub mod drafts;
 mod fuzz;
 pub mod import;
 pub mod logging;
+pub mod logins;
 pub mod notify;
 pub mod oauth;
 pub mod outbox;

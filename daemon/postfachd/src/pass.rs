@@ -238,6 +238,7 @@ pub async fn connect(
     if ep.auth == crate::config::AuthMechanism::Oauth2 {
         ep.password = Some(crate::oauth::access_token(store, account, plugins).await?);
     }
+    crate::logins::wait(&format!("{}:{}", ep.host, ep.port)).await;
     let mut session = match imap::open(&ep).await {
         Ok(s) => s,
         Err(e) if e.is_auth() && ep.auth == crate::config::AuthMechanism::Oauth2 => {
