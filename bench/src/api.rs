@@ -131,7 +131,8 @@ fn start(bins: &Bins, config: &Path) -> anyhow::Result<Daemon> {
     }
 }
 
-fn token(bins: &Bins, config: &Path) -> anyhow::Result<String> {
+/// An admin API token for the daemon of `config`.
+pub fn token(bins: &Bins, config: &Path) -> anyhow::Result<String> {
     let out = Command::new(&bins.postfachd)
         .arg("--config")
         .arg(config)

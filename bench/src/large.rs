@@ -496,13 +496,7 @@ impl Daemon {
 }
 
 fn start(bins: &Bins, config: &Path) -> anyhow::Result<Daemon> {
-    let out = Command::new(&bins.postfachd)
-        .arg("--config")
-        .arg(config)
-        .args(["token", "create", "--user", "bench", "--admin", "--json"])
-        .output()?;
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("token create --json")?;
-    let token = v["token"].as_str().context("no token")?.to_owned();
+    let token = crate::api::token(bins, config)?;
     let addr_file: PathBuf = config.join("data/api.addr");
     let _ = std::fs::remove_file(&addr_file);
     let child = Command::new(&bins.postfachd)
