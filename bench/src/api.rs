@@ -106,14 +106,21 @@ impl Drop for Daemon {
 }
 
 fn start(bins: &Bins, config: &Path) -> anyhow::Result<Daemon> {
+    let (child, base) = run_with_api(bins, config, &[("POSTFACH_WEBHOOK_SECRET", SECRET)])?;
+    Ok(Daemon { child, base })
+}
+
+/// Starts `postfachd run` on `config` (log in `daemon.log`) with `env` added, and waits
+/// until its API listens; returns the process and the API's base URL.
+pub fn run_with_api(bins: &Bins, config: &Path, env: &[(&str, &str)]) -> anyhow::Result<(Child, String)> {
     let addr_file = config.join("data/api.addr");
     let _ = std::fs::remove_file(&addr_file);
-    let child = Command::new(&bins.postfachd)
+    let mut child = Command::new(&bins.postfachd)
         .arg("--config")
         .arg(config)
         .arg("run")
         .env("POSTFACH_LOG", "warn")
-        .env("POSTFACH_WEBHOOK_SECRET", SECRET)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(config.join("daemon.log"))?)
         .spawn()?;
@@ -122,9 +129,11 @@ fn start(bins: &Bins, config: &Path) -> anyhow::Result<Daemon> {
         if let Ok(addr) = std::fs::read_to_string(&addr_file)
             && !addr.trim().is_empty()
         {
-            return Ok(Daemon { child, base: format!("http://{}", addr.trim()) });
+            return Ok((child, format!("http://{}", addr.trim())));
         }
         if started.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
             bail!("the daemon did not start its API; see {}", config.join("daemon.log").display());
         }
         std::thread::sleep(Duration::from_millis(20));

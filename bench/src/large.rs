@@ -5,7 +5,7 @@
 //! timed inside the running daemon.
 
 use std::os::unix::fs::chown;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -497,31 +497,9 @@ impl Daemon {
 
 fn start(bins: &Bins, config: &Path) -> anyhow::Result<Daemon> {
     let token = crate::api::token(bins, config)?;
-    let addr_file: PathBuf = config.join("data/api.addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let child = Command::new(&bins.postfachd)
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env("POSTFACH_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(config.join("daemon.log"))?)
-        .spawn()?;
+    let (child, base) = crate::api::run_with_api(bins, config, &[])?;
     let client = Client::builder().timeout(Duration::from_secs(60)).build()?;
-    let mut daemon = Daemon { child, base: String::new(), token, client };
-    let started = Instant::now();
-    loop {
-        if let Ok(addr) = std::fs::read_to_string(&addr_file)
-            && !addr.trim().is_empty()
-        {
-            daemon.base = format!("http://{}", addr.trim());
-            return Ok(daemon);
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the daemon did not start its API; see {}", config.join("daemon.log").display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    Ok(Daemon { child, base, token, client })
 }
 
 /// `postfachd run` on the synced store: the first pass after start, then [`PASSES`] passes
