@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{StoreError, schema};
+use crate::{StoreError, blobs, schema};
 
 /// Automatic pre-migration copies kept per store (the oldest are removed).
 pub const MIGRATION_BACKUPS_KEPT: usize = 3;
@@ -120,12 +120,16 @@ pub fn verify(path: &Path) -> Result<CopyReport, StoreError> {
     if orphans > 0 {
         return Err(bad(path, format!("{orphans} messages have no source")));
     }
-    let mut stmt = conn.prepare("SELECT hash, data FROM blobs").map_err(sql(path))?;
+    // The hash is the raw bytes', so a compressed blob is checked after decompressing it.
+    // Stores from before schema 8 have no codec column: all their blobs are raw.
+    let codec = if schema >= 8 { "codec" } else { "NULL" };
+    let mut stmt = conn.prepare(&format!("SELECT hash, {codec}, size, data FROM blobs")).map_err(sql(path))?;
     let mut rows = stmt.query([]).map_err(sql(path))?;
     while let Some(row) = rows.next().map_err(sql(path))? {
         let hash: String = row.get(0).map_err(sql(path))?;
-        let data = row.get_ref(1).map_err(sql(path))?.as_blob().map_err(|e| bad(path, e.to_string()))?;
-        if blake3::hash(data).to_hex().as_str() != hash {
+        let data =
+            blobs::raw_from(row, 1).map_err(|e| bad(path, format!("the message source {hash} cannot be read: {e}")))?;
+        if blake3::hash(&data).to_hex().as_str() != hash {
             return Err(bad(path, format!("the message source {hash} does not match its hash")));
         }
     }

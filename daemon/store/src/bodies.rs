@@ -8,6 +8,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
+use super::blobs::{self, Packed};
 use super::index::{self, Derived};
 use postfach_model::MessageId;
 
@@ -64,19 +65,21 @@ fn missing(conn: &Connection, id: i64) -> rusqlite::Result<Option<(u64, Option<S
         .optional()
 }
 
-fn complete(conn: &mut Connection, id: i64, raw: &[u8], derived: &Derived) -> rusqlite::Result<bool> {
+fn complete(
+    conn: &mut Connection,
+    id: i64,
+    hash: &str,
+    raw_len: usize,
+    derived: &Derived,
+    blob: &Packed,
+) -> rusqlite::Result<bool> {
     let tx = conn.transaction()?;
     let old: Option<String> = tx
         .prepare_cached("SELECT blob FROM messages WHERE id = ?1 AND body_missing = 1")?
         .query_row([id], |r| r.get(0))
         .optional()?;
     let Some(old) = old else { return Ok(false) };
-    let hash = blake3::hash(raw).to_hex().to_string();
-    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?.execute(params![
-        hash,
-        raw.len() as i64,
-        raw
-    ])?;
+    blobs::insert(&tx, hash, raw_len, blob)?;
     tx.prepare_cached("UPDATE messages SET blob = ?2, body_missing = 0 WHERE id = ?1")?.execute(params![id, hash])?;
     // The header's search row goes; the whole message's takes its place.
     tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([id])?;
@@ -119,12 +122,11 @@ impl super::Store {
             return Err(BodyError::Mismatch(format!("Message-ID {}", message_id.unwrap_or_else(|| "missing".into()))));
         }
         self.ensure_space(raw.len() as u64)?;
-        let (raw, derived) = self
+        let (hash, raw_len, derived, blob) = self
             .prepare(move || {
-                let derived = index::derive(&raw);
-                (raw, derived)
+                (blake3::hash(&raw).to_hex().to_string(), raw.len(), index::derive(&raw), blobs::pack(&raw))
             })
             .await?;
-        Ok(self.run(move |c| complete(c, message.0, &raw, &derived)).await?)
+        Ok(self.run(move |c| complete(c, message.0, &hash, raw_len, &derived, &blob)).await?)
     }
 }

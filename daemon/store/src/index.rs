@@ -88,10 +88,11 @@ pub(crate) fn index_backlog(conn: &mut Connection) -> rusqlite::Result<u64> {
         // store together must not index the same message twice.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let batch: Vec<Pending> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT m.id, m.message_id, m.in_reply_to, m.refs, m.identity, b.data
-                 FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.indexed = 0 ORDER BY m.id LIMIT ?1",
-            )?;
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT m.id, m.message_id, m.in_reply_to, m.refs, m.identity, {}
+                     FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.indexed = 0 ORDER BY m.id LIMIT ?1",
+                super::blobs::COLUMNS
+            ))?;
             let rows = stmt.query_map([BACKLOG_BATCH as i64], |r| {
                 Ok(Pending {
                     id: r.get(0)?,
@@ -99,7 +100,7 @@ pub(crate) fn index_backlog(conn: &mut Connection) -> rusqlite::Result<u64> {
                     in_reply_to: r.get(2)?,
                     references: super::parse_list(&r.get::<_, String>(3)?),
                     identity: r.get(4)?,
-                    raw: r.get(5)?,
+                    raw: super::blobs::raw_from(r, 5)?,
                 })
             })?;
             rows.collect::<rusqlite::Result<_>>()?

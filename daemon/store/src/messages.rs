@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
+use super::blobs::{self, Packed};
 use super::events::EventKind;
 use super::index::{self, Derived};
 use super::pages::MessageSummary;
@@ -58,6 +59,28 @@ pub(crate) fn lookup(
     Ok(found)
 }
 
+/// What the store works out from a message before taking the writer's lock: its
+/// identity, its index data and its compressed source. The raw bytes are not kept,
+/// so a batch waiting for its turn holds only the compressed copy.
+pub(crate) struct Prepared {
+    identity: String,
+    raw_len: usize,
+    derived: Derived,
+    blob: Packed,
+}
+
+/// Prepares `m` (CPU work: parsing, hashing, compressing) and drops its raw bytes.
+pub(crate) fn prepare(m: &mut FetchedMessage) -> Prepared {
+    let prepared = Prepared {
+        identity: m.identity(),
+        raw_len: m.raw.len(),
+        derived: index::derive(&m.raw),
+        blob: blobs::pack(&m.raw),
+    };
+    m.raw = Vec::new();
+    prepared
+}
+
 /// Stores one batch in one transaction: new content, new messages, new or re-linked
 /// locations, and `new-message` events.
 pub(crate) fn commit_batch(
@@ -66,14 +89,14 @@ pub(crate) fn commit_batch(
     folder: i64,
     uidvalidity: u32,
     fetched: &[FetchedMessage],
-    derived: &[Derived],
+    prepared: &[Prepared],
     links: &[Link],
 ) -> rusqlite::Result<BatchStats> {
     let tx = conn.transaction()?;
     let mut stats = BatchStats::default();
     let now = now_unix();
-    for (m, derived) in fetched.iter().zip(derived) {
-        let (message, existed) = upsert_message(&tx, account, m, derived, now)?;
+    for (m, prepared) in fetched.iter().zip(prepared) {
+        let (message, existed) = upsert_message(&tx, account, m, prepared, now)?;
         if !existed {
             stats.new_messages += 1;
         }
@@ -110,13 +133,13 @@ pub(crate) fn import(
     conn: &mut Connection,
     account: &str,
     messages: &[FetchedMessage],
-    derived: &[Derived],
+    prepared: &[Prepared],
 ) -> rusqlite::Result<(Vec<i64>, u64)> {
     let tx = conn.transaction()?;
     let now = now_unix();
     let (mut new, mut known) = (Vec::new(), 0);
-    for (m, derived) in messages.iter().zip(derived) {
-        match upsert_message(&tx, account, m, derived, now)? {
+    for (m, prepared) in messages.iter().zip(prepared) {
+        match upsert_message(&tx, account, m, prepared, now)? {
             (id, false) => new.push(id),
             (_, true) => known += 1,
         }
@@ -131,10 +154,10 @@ fn upsert_message(
     tx: &Transaction<'_>,
     account: &str,
     m: &FetchedMessage,
-    derived: &Derived,
+    prepared: &Prepared,
     now: i64,
 ) -> rusqlite::Result<(i64, bool)> {
-    let identity = m.identity();
+    let identity = &prepared.identity;
     let existing: Option<i64> = tx
         .prepare_cached("SELECT id FROM messages WHERE account = ?1 AND identity = ?2")?
         .query_row(params![account, identity], |r| r.get(0))
@@ -142,13 +165,9 @@ fn upsert_message(
     if let Some(id) = existing {
         return Ok((id, true));
     }
-    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, size, data) VALUES (?1, ?2, ?3)")?.execute(params![
-        m.hash,
-        m.raw.len() as i64,
-        m.raw
-    ])?;
+    blobs::insert(tx, &m.hash, prepared.raw_len, &prepared.blob)?;
     let h = &m.headers;
-    let size = m.header_only.unwrap_or(m.raw.len() as u64) as i64;
+    let size = m.header_only.unwrap_or(prepared.raw_len as u64) as i64;
     tx.prepare_cached(
         "INSERT INTO messages (account, identity, message_id, subject, from_addr, to_addrs, cc_addrs,
              date, in_reply_to, refs, blob, size, internal_date, created_at, body_missing)
@@ -178,9 +197,9 @@ fn upsert_message(
         h.message_id.as_deref(),
         h.in_reply_to.as_deref(),
         &h.references,
-        &identity,
+        identity,
     )?;
-    index::write(tx, id, &thread, derived)?;
+    index::write(tx, id, &thread, &prepared.derived)?;
     event(tx, account, EventKind::NewMessage, Some(id), None, now)?;
     Ok((id, false))
 }
@@ -426,9 +445,11 @@ pub(crate) fn account_of(conn: &Connection, local_id: i64) -> rusqlite::Result<O
 
 /// The raw bytes of a stored message.
 pub(crate) fn raw(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<Vec<u8>>> {
-    conn.query_row("SELECT b.data FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1", [local_id], |r| {
-        r.get(0)
-    })
+    conn.query_row(
+        &format!("SELECT {} FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1", blobs::COLUMNS),
+        [local_id],
+        |r| blobs::raw_from(r, 0),
+    )
     .optional()
 }
 
@@ -487,10 +508,11 @@ impl super::Store {
     ) -> Result<BatchStats, StoreError> {
         let bytes: u64 = fetched.iter().map(|m| m.raw.len() as u64).sum();
         let account = account.to_owned();
-        let (fetched, derived) = self
+        let (fetched, prepared) = self
             .prepare(move || {
-                let derived: Vec<Derived> = fetched.iter().map(|m| index::derive(&m.raw)).collect();
-                (fetched, derived)
+                let mut fetched = fetched;
+                let prepared: Vec<Prepared> = fetched.iter_mut().map(prepare).collect();
+                (fetched, prepared)
             })
             .await?;
         turn.await;
@@ -498,7 +520,7 @@ impl super::Store {
         // its events and the API's small writes must still fit when the disk is full.
         // Checked once the previous batch is written, so that its bytes count.
         self.ensure_space(bytes)?;
-        self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &derived, &links)).await
+        self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &prepared, &links)).await
     }
 
     /// Stores messages from an export (no server location); returns the local ids of the
@@ -509,17 +531,18 @@ impl super::Store {
         messages: Vec<FetchedMessage>,
     ) -> Result<(Vec<MessageId>, u64), StoreError> {
         let account = account.to_owned();
-        let (messages, derived) = self
+        let (messages, prepared) = self
             .prepare(move || {
-                let derived: Vec<Derived> = messages.iter().map(|m| index::derive(&m.raw)).collect();
-                (messages, derived)
+                let mut messages = messages;
+                let prepared: Vec<Prepared> = messages.iter_mut().map(prepare).collect();
+                (messages, prepared)
             })
             .await?;
         self.run(move |c| {
             let mut new = Vec::new();
             let mut known = 0;
-            for (chunk, derived) in messages.chunks(500).zip(derived.chunks(500)) {
-                let (n, k) = import(c, &account, chunk, derived)?;
+            for (chunk, prepared) in messages.chunks(500).zip(prepared.chunks(500)) {
+                let (n, k) = import(c, &account, chunk, prepared)?;
                 new.extend(n);
                 known += k;
             }

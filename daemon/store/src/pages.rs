@@ -245,9 +245,12 @@ pub(crate) fn detail(conn: &Connection, id: i64) -> rusqlite::Result<Option<Mess
     let Some(mut summary) = found else { return Ok(None) };
     locate(conn, std::slice::from_mut(&mut summary), None)?;
     let (in_reply_to, refs, raw): (Option<String>, String, Vec<u8>) = conn.query_row(
-        "SELECT m.in_reply_to, m.refs, b.data FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1",
+        &format!(
+            "SELECT m.in_reply_to, m.refs, {} FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1",
+            super::blobs::COLUMNS
+        ),
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, super::blobs::raw_from(r, 2)?)),
     )?;
     Ok(Some(MessageDetail { summary, in_reply_to, references: parse_list(&refs), raw }))
 }

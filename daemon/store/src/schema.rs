@@ -268,4 +268,9 @@ ALTER TABLE accounts ADD COLUMN routed_upto INTEGER NOT NULL DEFAULT 0;
 -- locations themselves.
 CREATE INDEX locations_on_server ON locations(folder) WHERE on_server = 1;
 "#,
+    // 8: blobs compressed with zstd where that pays (issue 15); NULL marks a blob stored
+    // before, which the store packs once at open (`blobs::pack_backlog`).
+    r#"
+ALTER TABLE blobs ADD COLUMN codec INTEGER;
+"#,
 ];
