@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` and `make demo` need on a fresh Debian machine: Dovecot
-# (IMAP, LMTP), Postfix, and the wasm32-wasip2 Rust target; with `--bench` also what
-# `make bench` compares against (isync's mbsync, offlineimap3) and GNU time. Idempotent:
-# does nothing when everything is there.
+# (IMAP, LMTP), Postfix, PostgreSQL (for the cluster tests) and the wasm32-wasip2 Rust
+# target; with `--bench` also what `make bench` compares against (isync's mbsync,
+# offlineimap3) and GNU time. Idempotent: does nothing when everything is there.
 set -euo pipefail
 
 need=()
@@ -15,6 +15,8 @@ command -v dovecot >/dev/null 2>&1 || need+=(dovecot-imapd dovecot-lmtpd)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
 command -v doveadm >/dev/null 2>&1 || need+=(dovecot-core)
 command -v postfix >/dev/null 2>&1 || need+=(postfix)
+# The cluster tests start their own PostgreSQL server (initdb, pg_ctl) per run.
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 # `make test` checks the systemd unit with systemd-analyze and the Debian package with
 # lintian; packaging strips the binary with objcopy.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)

@@ -10,6 +10,7 @@ mod backup;
 mod bodies;
 mod changes;
 mod check;
+mod cluster;
 mod conformance;
 mod crash;
 mod disk_full;

@@ -29,9 +29,9 @@ pub use location::{LineCol, Located};
 pub use pattern::glob_match;
 pub use projects::Projects;
 pub use schema::{
-    AccessSettings, AccountFile, AccountKind, AfterWindow, ApiSettings, AuthMechanism, Bodies, DaemonConfig,
-    FolderSettings, Identity, ImapSettings, LogFormat, OAuth2Settings, PluginSettings, RetentionDays, RoutingSettings,
-    Security, SmtpSettings, SyncSettings, UserSettings, WebhookSettings,
+    AccessSettings, AccountFile, AccountKind, AfterWindow, ApiSettings, AuthMechanism, Bodies, ClusterSettings,
+    DaemonConfig, FolderSettings, Identity, ImapSettings, LogFormat, OAuth2Settings, PluginSettings, RetentionDays,
+    RoutingSettings, Security, SmtpSettings, StoreSettings, SyncSettings, UserSettings, WebhookSettings,
 };
 pub use secret::{Secret, SecretError, SecretSource, cancel_commands};
 pub use watch::{DEBOUNCE, DirWatcher, WRITE_QUIET, WatchError};

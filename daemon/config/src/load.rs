@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::account::Account;
 use super::error::{ConfigError, ConfigErrors};
 use super::location::{LineCol, Located, line_col};
-use super::schema::{AccountFile, DaemonConfig};
+use super::schema::{AccountFile, ClusterSettings, DaemonConfig};
 use super::validate;
 
 /// Name of the daemon's own file inside the config directory.
@@ -58,6 +58,9 @@ impl Config {
                 &["imap_logins_per_minute"],
                 format!("imap_logins_per_minute must be between {} and {}", logins.start(), logins.end()),
             ));
+        }
+        if let Some((key, message)) = store_rules(&config.daemon) {
+            return Err(fail(&key, message));
         }
         if let Some(p) = super::api::rules(&config.daemon).into_iter().next() {
             let key: Vec<&str> = p.key.iter().map(String::as_str).collect();
@@ -111,6 +114,52 @@ impl Config {
     pub fn load_accounts_keeping_default(&self, incumbent: Option<&str>) -> AccountSet {
         load_accounts(&self.accounts_dir(), &self.dir, incumbent)
     }
+}
+
+/// `[store]` and `[cluster]`: a PostgreSQL URL, a password only with it, cluster
+/// settings only with it, a lease time in range, a usable node id.
+fn store_rules(daemon: &DaemonConfig) -> Option<(Vec<&'static str>, String)> {
+    let store = &daemon.store;
+    let cluster = &daemon.cluster;
+    let lease = super::ranges::LEASE_SECS;
+    if let Some(url) = &store.url {
+        let scheme = url.split_once("://").map(|(s, _)| s);
+        if !matches!(scheme, Some("postgres" | "postgresql")) {
+            return Some((
+                vec!["store", "url"],
+                "store.url must be a PostgreSQL URL, postgres://user@host/database (leave it out for SQLite in data_dir)"
+                    .into(),
+            ));
+        }
+    } else {
+        if store.password.is_some() {
+            return Some((
+                vec!["store", "password"],
+                "store.password needs store.url: the SQLite store has no password".into(),
+            ));
+        }
+        if *cluster != ClusterSettings::default() {
+            return Some((
+                vec!["cluster"],
+                "[cluster] needs store.url = \"postgres://…\": the nodes of a cluster share a PostgreSQL store".into(),
+            ));
+        }
+    }
+    if !lease.contains(&cluster.lease_secs) {
+        return Some((
+            vec!["cluster", "lease_secs"],
+            format!("cluster.lease_secs must be between {} and {}", lease.start(), lease.end()),
+        ));
+    }
+    if let Some(id) = &cluster.node_id
+        && (id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        return Some((
+            vec!["cluster", "node_id"],
+            "cluster.node_id must be 1 to 64 letters, digits, '-', '_' or '.'".into(),
+        ));
+    }
+    None
 }
 
 /// The result of loading the account directory: good accounts and per-account errors.

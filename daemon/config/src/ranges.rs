@@ -34,3 +34,6 @@ pub const API_REQUEST_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3_600;
 
 /// `imap_logins_per_minute` in `postfach.toml`: 0 (no limit) up to 100 a second.
 pub const LOGINS_PER_MINUTE: RangeInclusive<u32> = 0..=6_000;
+/// `[cluster] lease_secs`: long enough for a renewal every third of it over a slow
+/// network, short enough that a dead node's accounts move within minutes.
+pub const LEASE_SECS: RangeInclusive<u32> = 6..=600;

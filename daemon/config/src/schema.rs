@@ -38,6 +38,10 @@ pub struct DaemonConfig {
     /// accounts: a daemon starting thousands of accounts spreads their logins instead of
     /// hitting the provider with a burst it may take for an attack. 0 = no limit.
     pub imap_logins_per_minute: u32,
+    /// `[store]`: where the store lives; SQLite in `data_dir` unless a PostgreSQL URL is set.
+    pub store: StoreSettings,
+    /// `[cluster]`: this node's place among several daemons on one PostgreSQL store.
+    pub cluster: ClusterSettings,
 }
 
 impl Default for DaemonConfig {
@@ -53,7 +57,37 @@ impl Default for DaemonConfig {
             users: BTreeMap::new(),
             webhooks: Vec::new(),
             imap_logins_per_minute: 0,
+            store: StoreSettings::default(),
+            cluster: ClusterSettings::default(),
         }
+    }
+}
+
+/// `[store]` in `postfach.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `postgres://user@host[:port]/database`: several daemons share this database (a
+    /// cluster). Unset: SQLite in `data_dir`, one daemon.
+    pub url: Option<String>,
+    /// The database password (inline, `{ env }`, `{ file }` or `{ command }`).
+    pub password: Option<SecretSource>,
+}
+
+/// `[cluster]` in `postfach.toml`; only with a PostgreSQL `[store] url`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSettings {
+    /// This node's id, unique in the cluster; default: the host name.
+    pub node_id: Option<String>,
+    /// How long an account's lease lasts without renewal: a dead node's accounts move
+    /// to the others within this time plus one pass.
+    pub lease_secs: u32,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings { node_id: None, lease_secs: 30 }
     }
 }
 

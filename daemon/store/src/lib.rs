@@ -37,6 +37,7 @@ macro_rules! names {
 mod accounts;
 mod audit;
 mod backup;
+mod blobs;
 mod bodies;
 mod changes;
 mod events;
@@ -48,6 +49,7 @@ mod oauth;
 mod outbox;
 mod pages;
 mod plugins;
+pub mod postgres;
 mod routing;
 mod schema;
 mod search;
@@ -127,6 +129,33 @@ pub enum StoreError {
     /// A blocking store task panicked or was cancelled.
     #[error("store task failed: {0}")]
     Task(String),
+    /// A PostgreSQL call failed (`[store] url`), in the server's words.
+    #[error("store {target}: {message}")]
+    Postgres {
+        /// The database URL, without any password.
+        target: String,
+        /// The server's (or the client library's) words.
+        message: String,
+    },
+    /// A write for an account whose lease this node no longer holds: another node
+    /// claimed the account (or the lease expired), so this node must stop syncing it.
+    #[error("lease of account {account} lost (epoch {epoch} is no longer current); this node stopped syncing it")]
+    Fenced {
+        /// The account.
+        account: String,
+        /// The stale epoch the write carried.
+        epoch: i64,
+    },
+    /// Another process joined the cluster under this node's id and took over its leases.
+    #[error(
+        "another postfachd joined the cluster as node {node} and took over its accounts; give each node its own [cluster] node_id"
+    )]
+    NodeReplaced {
+        /// The node id both processes use.
+        node: String,
+        /// The accounts this process held until then.
+        lost: Vec<String>,
+    },
     /// A backup (or the file to restore from) is missing, damaged, foreign or too new.
     #[error("{path}: {problem}")]
     BadCopy {
@@ -210,6 +239,14 @@ impl Store {
         let indexed = index::index_backlog(&mut conn).map_err(sql)?;
         if indexed > 0 {
             tracing::info!(messages = indexed, "indexed messages stored before the search index existed");
+        }
+        let (packed, saved) = blobs::pack_backlog(&mut conn).map_err(sql)?;
+        if packed > 0 {
+            tracing::info!(
+                blobs = packed,
+                bytes_saved = saved,
+                "compressed message sources stored before compression existed"
+            );
         }
         Ok(Store {
             inner: Arc::new(Inner { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_owned() }),

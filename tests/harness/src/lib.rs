@@ -2,9 +2,10 @@
 //!
 //! Everything runs on loopback, on free ports, in a temporary directory that is removed
 //! afterwards: [`Dovecot`] (IMAP with TLS from a [`TestCa`] made for the run, LMTP, and
-//! an auth listener for Postfix SASL), provider-shaped folder layouts ([`Layout`]), and
-//! [`ImapClient`], a small blocking IMAP client that is deliberately independent of the
-//! daemon's own IMAP stack, for seeding mailboxes and playing "another mail client".
+//! an auth listener for Postfix SASL), [`Postgres`] for the cluster, provider-shaped
+//! folder layouts ([`Layout`]), and [`ImapClient`], a small blocking IMAP client that is
+//! deliberately independent of the daemon's own IMAP stack, for seeding mailboxes and
+//! playing "another mail client".
 
 mod ca;
 mod client;
@@ -18,6 +19,7 @@ pub mod mail;
 mod net;
 pub mod oauth;
 mod postfix;
+pub mod postgres;
 mod process;
 mod proxy;
 mod replay;
@@ -33,6 +35,7 @@ pub use hostile::{HostileServer, Misbehaviour};
 pub use net::{free_port, wait_for_greeting, wait_for_port};
 pub use oauth::{OAuthConfig, OAuthServer};
 pub use postfix::{Listener, Postfix};
+pub use postgres::Postgres;
 pub use process::{terminate, wait_or_kill};
 pub use proxy::RecordingProxy;
 pub use replay::{Action, ReplayMailbox, ReplayServer, ReplaySetup, Rule, When};

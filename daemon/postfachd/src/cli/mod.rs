@@ -10,6 +10,7 @@ mod autoconfig;
 mod backup;
 mod changes;
 mod check;
+mod cluster;
 mod docs;
 mod folders;
 mod import;
@@ -127,6 +128,13 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The cluster (a PostgreSQL store shared by several daemons): its nodes and each
+    /// account's holder.
+    Cluster {
+        /// What to show.
+        #[command(subcommand)]
+        action: ClusterAction,
     },
     /// Put a backup in place of the store (the daemon must be stopped); the old store is kept aside.
     Restore {
@@ -271,6 +279,17 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<WebhookAction>,
         /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `postfachd cluster …`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// Nodes (id, last seen, accounts held) and each account's holder and epoch.
+    Status {
+        /// Print `{"nodes": [...], "accounts": [...]}`.
         #[arg(long)]
         json: bool,
     },
@@ -589,6 +608,9 @@ pub enum CliError {
     /// A backup or restore cannot be done; the text says why.
     #[error("{0}")]
     Backup(String),
+    /// A cluster command cannot be done; the text says why.
+    #[error("{0}")]
+    Cluster(String),
     /// The command printed its own failure report already.
     #[error("")]
     Reported,
@@ -597,6 +619,18 @@ pub enum CliError {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let dir = cli.config.clone();
+    if !matches!(cli.command, Command::Check | Command::Docs { .. } | Command::Cluster { .. })
+        && let Ok(config) = Config::load(&dir)
+        && let Some(url) = &config.daemon.store.url
+    {
+        // Better a clear refusal than a daemon that quietly syncs into SQLite while the
+        // admin believes the cluster has the mail.
+        return Err(CliError::Cluster(format!(
+            "store.url = {} (PostgreSQL): this build keeps mail only in SQLite; the PostgreSQL store is not \
+             finished yet, and so far only `postfachd cluster status` uses it. Remove store.url to run on SQLite.",
+            crate::store::postgres::redact(url)
+        )));
+    }
     match cli.command {
         Command::Run => {
             let config = Config::load(&dir)?;
@@ -640,6 +674,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Projects { json } => routing::projects(&Config::load(&dir)?, json).await,
         Command::Docs { out } => docs::write(&out),
         Command::Backup { to, json } => backup::backup(&Config::load(&dir)?, &to, json).await,
+        Command::Cluster { action: ClusterAction::Status { json } } => {
+            cluster::status(&Config::load(&dir)?, json).await
+        }
         Command::Restore { from, json } => backup::restore(&Config::load(&dir)?, &from, json).await,
         Command::Route { action: RouteAction::Explain { local_id, json } } => {
             routing::explain(&Config::load(&dir)?, local_id, json).await
