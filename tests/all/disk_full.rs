@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use base64::Engine as _;
+
 use postfach_test_harness::DovecotConfig;
-use postfach_test_harness::mail::Mail;
 
 use crate::api::client::{Api, token};
 use crate::support::{Env, account_toml, dovecot};
@@ -61,11 +62,28 @@ fn a_disk_that_fills_up_mid_sync_shows_disk_full_keeps_the_api_up_and_continues_
     let dv = dovecot(DovecotConfig::default(), &[USER]);
     // 50 MiB of mail for a 40 MiB file system: it cannot all fit, whether a batch's bytes
     // are in the write-ahead log only (while the routing of the previous batch reads, the
-    // log is not checkpointed) or in the log and the database, plus a 4 MiB reserve.
-    let line = "Aufmass Fliesenarbeiten, Bad OG, Position 14.3: 12,5 m2 zu 48,00 EUR.\r\n";
-    let body = line.repeat(512 * 1024 / line.len());
-    let messages: Vec<Vec<u8>> =
-        (1..=MESSAGES).map(|n| Mail::new(n, &format!("Aufmass {n}")).body(&body).to_bytes()).collect();
+    // log is not checkpointed) or in the log and the database, plus a 4 MiB reserve. Each
+    // message carries a scan (random bytes, base64), which the store can compress by a
+    // quarter at most (text it would shrink to almost nothing).
+    let mut rng = fastrand::Rng::with_seed(14);
+    let messages: Vec<Vec<u8>> = (1..=MESSAGES)
+        .map(|n| {
+            let random: Vec<u8> = (0..384 * 1024).map(|_| rng.u8(..)).collect();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(random);
+            let scan: String =
+                encoded.as_bytes().chunks(76).map(|l| format!("{}\r\n", String::from_utf8_lossy(l))).collect();
+            format!(
+                "Message-ID: <aufmass-{n}@bau.example>\r\nFrom: Bauleitung <bl@bau.example>\r\n\
+                 To: {USER}\r\nSubject: Aufmass {n}\r\nDate: Mon, 2 Nov 2026 09:00:00 +0100\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei das Aufmass als Scan.\r\n\
+                 --b\r\nContent-Type: application/pdf; name=\"aufmass-{n}.pdf\"\r\n\
+                 Content-Disposition: attachment; filename=\"aufmass-{n}.pdf\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\n{scan}--b--\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
     dv.client(USER).unwrap().append_many("INBOX", &messages).unwrap();
     let env = Env::new();
     let data = env.path().join("data");

@@ -67,15 +67,8 @@ fn mbox_import_then_imap_sync_stores_each_message_once() {
     assert_eq!(msgs.len(), 4, "{msgs:#?}");
     assert!(msgs.iter().all(|m| m["on_server"] == true), "every imported message is linked to its IMAP copy");
     let quoted = msgs.iter().find(|m| m["subject"] == "Angebot").unwrap();
-    let raw = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3"))
-        .unwrap()
-        .query_row(
-            "SELECT b.data FROM messages m JOIN blobs b ON b.hash = m.blob WHERE m.id = ?1",
-            [quoted["local_id"].as_i64().unwrap()],
-            |r| r.get::<_, Vec<u8>>(0),
-        )
-        .unwrap();
-    assert!(String::from_utf8_lossy(&raw).contains("\r\nFrom now on"), "mbox quoting undone");
+    let raw = env.ok(&["show", &quoted["local_id"].to_string()]);
+    assert!(raw.contains("\r\nFrom now on"), "mbox quoting undone");
 }
 
 #[test]
