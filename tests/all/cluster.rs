@@ -345,3 +345,32 @@ fn a_daemon_is_not_started_on_a_postgres_store_this_build_cannot_write_yet() {
     assert!(err.contains("this build keeps mail only in SQLite"), "{err}");
     assert!(!env.path().join("data/postfach.sqlite3").exists(), "it synced into SQLite anyway");
 }
+
+#[test]
+fn nodes_starting_together_on_a_new_database_migrate_it_once() {
+    let server = Server::start().unwrap();
+    let url = server.database().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                tokio::spawn(async move { Postgres::connect(&url, Some(pg::PASSWORD)).await })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+    });
+    let name = url.rsplit('/').next().unwrap();
+    assert_eq!(server.psql(name, "SELECT count(*), max(version) FROM postfach_schema").unwrap(), "1|2");
+    // The mail store's tables are there, with PostgreSQL's German text search.
+    let hit = server
+        .psql(
+            name,
+            "SELECT to_tsvector('german', 'die Bewehrungspläne') @@ plainto_tsquery('german', 'Bewehrungsplan')",
+        )
+        .unwrap();
+    assert_eq!(hit, "t");
+    assert_eq!(server.psql(name, "SELECT seq FROM event_counter").unwrap(), "0");
+}
