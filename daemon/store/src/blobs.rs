@@ -40,16 +40,38 @@ pub(crate) struct Packed {
     pub data: Vec<u8>,
 }
 
+thread_local! {
+    /// One compression context per thread, reused: a fresh context per message costs
+    /// allocations of about a megabyte each, which glibc's arenas then keep (10k vs 100k
+    /// messages showed 20 MiB more peak RSS with a context per call).
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 /// Compresses `raw` when that pays. Runs where the store prepares a batch, off the
 /// writer's lock.
 pub(crate) fn pack(raw: &[u8]) -> Packed {
     if raw.len() >= MIN_SIZE
-        && let Ok(data) = zstd::bulk::compress(raw, LEVEL)
+        && let Some(mut data) = compress(raw)
         && data.len() <= raw.len() - raw.len() * MIN_SAVING_SIXTEENTHS / 16
     {
+        // The buffer was sized for the worst case (larger than `raw`); a batch waiting
+        // for its turn should hold only what is stored.
+        data.shrink_to_fit();
         return Packed { codec: Codec::Zstd, data };
     }
     Packed { codec: Codec::Raw, data: raw.to_vec() }
+}
+
+/// `raw` as a zstd frame, with this thread's context.
+fn compress(raw: &[u8]) -> Option<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(LEVEL).ok();
+        }
+        slot.as_mut()?.compress(raw).ok()
+    })
 }
 
 /// The raw bytes of a stored blob, from its `codec`, `size` and `data` columns.
