@@ -7,6 +7,9 @@
 //! account task; SQLite serialises writers anyway, so one connection behind a mutex,
 //! used from blocking threads, is both simplest and fastest. Read-only commands of the
 //! CLI open their own connection.
+//!
+//! [`postgres`] is the PostgreSQL side for a cluster of daemons: so far its schema and
+//! the leases that say which node syncs which account.
 
 #![deny(missing_docs)]
 
