@@ -171,13 +171,17 @@ fn a_node_that_lost_its_lease_cannot_write_for_that_account() {
 
         // node-a pauses past its lease (SIGSTOP); node-b claims the account meanwhile.
         let b = Node::join(&db, "node-b", lease, "d").await.unwrap();
-        let new = loop {
-            let t = settle(&b, &all).await;
-            if let Some(l) = t.held.first() {
-                break l.clone();
+        // Polled until node-b's claim succeeds, which the database allows only once
+        // node-a's lease has expired on its clock.
+        let claim = async {
+            loop {
+                if let Some(l) = settle(&b, &all).await.held.first() {
+                    break l.clone();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         };
+        let new = tokio::time::timeout(Duration::from_secs(20), claim).await.expect("node-b never claimed the lease");
         assert_eq!(new.epoch, old.epoch + 1);
         // node-a wakes up: its write carries the old epoch and is refused …
         match db.check_lease("node-a", &old).await {

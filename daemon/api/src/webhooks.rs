@@ -273,13 +273,7 @@ async fn post(
 
 /// A transport error in words an admin can act on.
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
+    let text = postfach_model::with_causes(e);
     if e.is_timeout() { format!("no answer within {} s ({text})", TIMEOUT.as_secs()) } else { text }
 }
 

@@ -1,9 +1,11 @@
 //! Postfach's plain domain data, shared by the crates that sync, store and show mail:
 //! folder roles, account states, folders with their checkpoints, fetched messages and
-//! their identity. No I/O here; every crate above may depend on this one.
+//! their identity, and error text with its causes. No I/O here; every crate above may
+//! depend on this one.
 
 #![deny(missing_docs)]
 
+mod errors;
 mod folder;
 mod ids;
 mod message;
@@ -11,6 +13,7 @@ mod role;
 mod state;
 mod time;
 
+pub use errors::with_causes;
 pub use folder::{Checkpoint, FolderRow, ListedFolder};
 pub use ids::{FolderId, MessageId};
 pub use message::{

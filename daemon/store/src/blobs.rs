@@ -48,11 +48,11 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// Compresses `raw` when that pays. Runs where the store prepares a batch, off the
-/// writer's lock.
-pub(crate) fn pack(raw: &[u8]) -> Packed {
+/// Compresses `raw` when that pays, else keeps it (without a copy). Runs where the
+/// store prepares a batch, off the writer's lock.
+pub(crate) fn pack(raw: Vec<u8>) -> Packed {
     if raw.len() >= MIN_SIZE
-        && let Some(mut data) = compress(raw)
+        && let Some(mut data) = compress(&raw)
         && data.len() <= raw.len() - raw.len() * MIN_SAVING_SIXTEENTHS / 16
     {
         // The buffer was sized for the worst case (larger than `raw`); a batch waiting
@@ -60,7 +60,7 @@ pub(crate) fn pack(raw: &[u8]) -> Packed {
         data.shrink_to_fit();
         return Packed { codec: Codec::Zstd, data };
     }
-    Packed { codec: Codec::Raw, data: raw.to_vec() }
+    Packed { codec: Codec::Raw, data: raw }
 }
 
 /// `raw` as a zstd frame, with this thread's context.
@@ -77,9 +77,10 @@ fn compress(raw: &[u8]) -> Option<Vec<u8>> {
 /// The raw bytes of a stored blob, from its `codec`, `size` and `data` columns.
 pub(crate) fn unpack(codec: Option<i64>, size: i64, data: Vec<u8>) -> Result<Vec<u8>, std::io::Error> {
     match codec {
-        Some(c) if c == Codec::Zstd as i64 => zstd::bulk::decompress(&data, size.max(0) as usize),
         // NULL: written before compression existed, and not yet packed by the backlog.
-        None | Some(0) => Ok(data),
+        None => Ok(data),
+        Some(c) if c == Codec::Raw as i64 => Ok(data),
+        Some(c) if c == Codec::Zstd as i64 => zstd::bulk::decompress(&data, size.max(0) as usize),
         Some(other) => Err(std::io::Error::other(format!("unknown blob codec {other} (written by a newer Postfach?)"))),
     }
 }
@@ -122,9 +123,17 @@ pub(crate) fn pack_backlog(conn: &mut Connection) -> rusqlite::Result<(u64, u64)
             .query_map(params![after, BACKLOG_BATCH], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let Some(&(last, _)) = batch.last() else { return Ok((done, saved)) };
-        for (rowid, raw) in &batch {
+        done += batch.len() as u64;
+        for (rowid, raw) in batch {
+            let len = raw.len();
             let packed = pack(raw);
-            saved += (raw.len() - packed.data.len().min(raw.len())) as u64;
+            if packed.codec == Codec::Raw {
+                // Kept as it is: only the decision is written, not the bytes again.
+                tx.prepare_cached("UPDATE blobs SET codec = ?2 WHERE rowid = ?1")?
+                    .execute(params![rowid, Codec::Raw as i64])?;
+                continue;
+            }
+            saved += (len - packed.data.len()) as u64;
             tx.prepare_cached("UPDATE blobs SET data = ?2, codec = ?3 WHERE rowid = ?1")?.execute(params![
                 rowid,
                 packed.data,
@@ -132,7 +141,6 @@ pub(crate) fn pack_backlog(conn: &mut Connection) -> rusqlite::Result<(u64, u64)
             ])?;
         }
         tx.commit()?;
-        done += batch.len() as u64;
         after = last;
     }
 }
@@ -144,7 +152,7 @@ mod tests {
     #[test]
     fn text_is_compressed_and_comes_back_the_same() {
         let raw = "Subject: Angebot\r\n\r\nSehr geehrte Damen und Herren,\r\n".repeat(40).into_bytes();
-        let packed = pack(&raw);
+        let packed = pack(raw.clone());
         assert_eq!(packed.codec, Codec::Zstd);
         assert!(packed.data.len() < raw.len() / 4, "{} of {}", packed.data.len(), raw.len());
         assert_eq!(unpack(Some(1), raw.len() as i64, packed.data).unwrap(), raw);
@@ -160,8 +168,8 @@ mod tests {
             x ^= x << 17;
             *b = x as u8;
         }
-        assert_eq!(pack(&random).codec, Codec::Raw);
-        assert_eq!(pack(b"Subject: x\r\n\r\nhi").codec, Codec::Raw);
+        assert_eq!(pack(random).codec, Codec::Raw);
+        assert_eq!(pack(b"Subject: x\r\n\r\nhi".to_vec()).codec, Codec::Raw);
     }
 
     #[test]

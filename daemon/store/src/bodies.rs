@@ -124,7 +124,7 @@ impl super::Store {
         self.ensure_space(raw.len() as u64)?;
         let (hash, raw_len, derived, blob) = self
             .prepare(move || {
-                (blake3::hash(&raw).to_hex().to_string(), raw.len(), index::derive(&raw), blobs::pack(&raw))
+                (blake3::hash(&raw).to_hex().to_string(), raw.len(), index::derive(&raw), blobs::pack(raw))
             })
             .await?;
         Ok(self.run(move |c| complete(c, message.0, &hash, raw_len, &derived, &blob)).await?)

@@ -69,16 +69,13 @@ pub(crate) struct Prepared {
     blob: Packed,
 }
 
-/// Prepares `m` (CPU work: parsing, hashing, compressing) and drops its raw bytes.
+/// Prepares `m` (CPU work: parsing, hashing, compressing); its raw bytes move into the
+/// blob (kept as they are, or replaced by the compressed copy).
 pub(crate) fn prepare(m: &mut FetchedMessage) -> Prepared {
-    let prepared = Prepared {
-        identity: m.identity(),
-        raw_len: m.raw.len(),
-        derived: index::derive(&m.raw),
-        blob: blobs::pack(&m.raw),
-    };
-    m.raw = Vec::new();
-    prepared
+    let identity = m.identity();
+    let derived = index::derive(&m.raw);
+    let raw_len = m.raw.len();
+    Prepared { identity, raw_len, derived, blob: blobs::pack(std::mem::take(&mut m.raw)) }
 }
 
 /// Stores one batch in one transaction: new content, new messages, new or re-linked

@@ -119,7 +119,8 @@ impl Node {
     /// epoch; an earlier process still running under this id notices at its next tick
     /// and stops.
     pub async fn join(pg: &Postgres, id: &str, lease: Duration, config_digest: &str) -> Result<Node, StoreError> {
-        let incarnation = format!("{:016x}{:016x}", rand_u64(), rand_u64());
+        // Not a secret: it only tells two processes under one node id apart.
+        let incarnation = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
         let client = pg.client().await?;
         let e = |err: tokio_postgres::Error| pg.error(&err);
         client
@@ -389,14 +390,4 @@ fn mark_config_matches(mut nodes: Vec<NodeStatus>) -> Vec<NodeStatus> {
         n.config_matches = cluster.as_deref().is_none_or(|d| d == n.config_digest);
     }
     nodes
-}
-
-/// A random 64-bit number for the incarnation token (not a secret: it only tells two
-/// processes under one node id apart).
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    h.write_u32(std::process::id());
-    h.finish()
 }

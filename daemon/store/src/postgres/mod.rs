@@ -99,17 +99,8 @@ impl Postgres {
 fn pg_text(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => {
-            // tokio-postgres puts the cause (connection refused, …) in the source chain.
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                text.push_str(": ");
-                text.push_str(&s.to_string());
-                source = s.source();
-            }
-            text
-        }
+        // tokio-postgres puts the cause (connection refused, …) in the source chain.
+        None => postfach_model::with_causes(e),
     }
 }
 
