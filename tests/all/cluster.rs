@@ -341,13 +341,18 @@ fn cluster_settings_without_a_postgres_store_are_refused_with_their_position() {
 }
 
 #[test]
-fn a_daemon_is_not_started_on_a_postgres_store_this_build_cannot_write_yet() {
+fn commands_on_an_unreachable_postgres_store_fail_in_its_words_and_never_fall_back_to_sqlite() {
     let env = cluster_env("postgres://postfach@127.0.0.1:1/none", "");
     let out = env.run(&["sync", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("this build keeps mail only in SQLite"), "{err}");
-    assert!(!env.path().join("data/postfach.sqlite3").exists(), "it synced into SQLite anyway");
+    assert!(err.contains("postgres://postfach@127.0.0.1:1/none") && err.contains("refused"), "{err}");
+    // The SQLite file commands say they work on SQLite only.
+    let out = env.run(&["backup", "--to", "copy.sqlite3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("works on a SQLite store"), "{err}");
+    assert!(!env.path().join("data/postfach.sqlite3").exists(), "it used SQLite anyway");
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod bodies;
 mod changes;
 mod check;
 mod cluster;
+mod cluster_nodes;
 mod conformance;
 mod crash;
 mod disk_full;

@@ -58,6 +58,9 @@ pub enum DaemonError {
     /// The Integration API could not start (port taken, bad TLS files).
     #[error(transparent)]
     Api(#[from] postfach_api::ApiError),
+    /// The PostgreSQL store of a cluster could not be reached or joined.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Creates the plugin host for a config, recording plugin states in the store. Blocking
@@ -234,7 +237,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let _lock = lock(&config.data_dir())?;
     raise_fd_limit();
     crate::logins::configure(config.daemon.imap_logins_per_minute);
-    let store = Store::open(&config.store_path())?;
+    let store = match crate::cluster::connect(&config).await? {
+        Some(pg) => Store::on_postgres(pg, Some(&crate::cluster::node_id(&config))),
+        None => Store::open(&config.store_path())?,
+    };
     let accounts_dir = config.accounts_dir();
     std::fs::create_dir_all(&accounts_dir)
         .map_err(|source| DaemonError::AccountsDir { path: accounts_dir.clone(), source })?;
@@ -273,11 +279,19 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let (mut watcher, mut changes) = DirWatcher::new(&watched, &[accounts_dir.as_path()])?;
     let mut target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &[]);
     let mut supervisor = Supervisor::new(config.clone(), store.clone(), Some(Arc::clone(&plugins)));
+    // A cluster member joins before the first reconcile, which then starts nothing: the
+    // accounts start as their leases are claimed, at the first tick right after.
+    let mut membership = crate::cluster::Membership::join(&config, &store, &mut supervisor).await?;
     let first = supervisor.reconcile(false).await;
+    let mut cluster_ticks = membership.as_ref().map(|m| {
+        let mut ticks = tokio::time::interval(m.interval());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     let outbox_wake = Arc::new(Notify::new());
     let directory = postfach_api::SharedDirectory::default();
     let mut users = config.daemon.users.clone();
-    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
+    directory.set(postfach_api::Directory::new(&supervisor.api_accounts(), &users, supervisor.projects()));
     let api_stop = CancellationToken::new();
     let api = start_api(&config, &store, &plugins, &supervisor, &outbox_wake, &directory, api_stop.clone()).await?;
     // With `listen = "127.0.0.1:0"` the system picks the port; scripts read it here.
@@ -293,11 +307,16 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         }
     }
     let outbox_stop = CancellationToken::new();
-    let outbox = tokio::spawn(crate::outbox::run(
-        crate::outbox::Context { config: config.clone(), store: store.clone(), plugins: Some(Arc::clone(&plugins)) },
-        Arc::clone(&outbox_wake),
-        outbox_stop.clone(),
-    ));
+    let outbox = if store.postgres().is_some() {
+        warn!("the outbox is not yet available on a PostgreSQL store; this node sends no mail");
+        tokio::spawn(async {})
+    } else {
+        tokio::spawn(crate::outbox::run(
+            crate::outbox::Context { config: config.clone(), store: store.clone(), plugins: Some(Arc::clone(&plugins)) },
+            Arc::clone(&outbox_wake),
+            outbox_stop.clone(),
+        ))
+    };
     info!(
         config = %config.dir.display(),
         store = %store.path().display(),
@@ -309,8 +328,27 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     notifier.ready(&format!("{} accounts", first.started.len()));
     let mut watchdog = notifier.watchdog_interval().map(tokio::time::interval);
 
+    let mut failure = None;
     loop {
+        let deadline = membership.as_ref().and_then(|m| m.valid_until());
         tokio::select! {
+            // First: after a pause (SIGSTOP, a stalled VM) the leases' deadline must win
+            // over everything else that became ready at the same moment.
+            biased;
+            () = until(deadline) => {
+                if let Some(m) = membership.as_mut() {
+                    m.expire(&mut supervisor).await;
+                }
+            }
+            () = tick(&mut cluster_ticks) => {
+                if let Some(m) = membership.as_mut()
+                    && let Err(e) = m.tick(&mut supervisor).await
+                {
+                    tracing::error!(error = %e, "stopping");
+                    failure = Some(DaemonError::Store(e));
+                    break;
+                }
+            }
             () = tick(&mut watchdog) => notifier.watchdog(),
             Some(paths) = changes.recv() => {
                 tracing::debug!(?paths, "files changed");
@@ -345,8 +383,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 }
                 if accounts {
                     let report = supervisor.reconcile(false).await;
-                    directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
+                    directory.set(postfach_api::Directory::new(&supervisor.api_accounts(), &users, supervisor.projects()));
                     tracing::debug!(?report, "accounts reconciled");
+                    // A new account file is claimed now, not at the next tick.
+                    if let Some(m) = membership.as_mut()
+                        && let Err(e) = m.tick(&mut supervisor).await
+                    {
+                        failure = Some(DaemonError::Store(e));
+                        break;
+                    }
                     target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
                 }
             }
@@ -365,7 +410,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     Err(e) => warn!("{e}"),
                 }
                 let report = supervisor.reconcile(true).await;
-                directory.set(postfach_api::Directory::new(&supervisor.handles().accounts(), &users, supervisor.projects()));
+                directory.set(postfach_api::Directory::new(&supervisor.api_accounts(), &users, supervisor.projects()));
                 notifier.ready(&format!("reloaded; {} accounts", report.started.len() + report.restarted.len()));
             }
             _ = term.recv() => { info!("SIGTERM: stopping"); break; }
@@ -387,6 +432,20 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         warn!("the outbox did not stop within 30 s; an interrupted message is sent again at the next start");
     }
     supervisor.shutdown().await;
+    if let Some(m) = membership {
+        m.leave().await;
+    }
     info!("postfachd stopped");
-    Ok(())
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Completes at `deadline`, or never without one.
+async fn until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }

@@ -14,6 +14,7 @@ pub mod api;
 pub mod bodies;
 pub mod changes;
 pub mod cli;
+pub mod cluster;
 pub mod daemon;
 pub mod drafts;
 #[cfg(test)]

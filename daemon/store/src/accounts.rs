@@ -61,24 +61,36 @@ impl super::Store {
         provider: &str,
         enabled: bool,
     ) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.upsert_account_meta(id, description, provider, enabled).await;
+        }
         let (id, description, provider) = (id.to_owned(), description.to_owned(), provider.to_owned());
         self.run(move |c| upsert_meta(c, &id, &description, &provider, enabled)).await
     }
 
     /// Records an account's state, error text and failure count.
     pub async fn set_account_status(&self, id: &str, status: AccountStatus) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_account_state(id, status.state, Some(&status)).await;
+        }
         let id = id.to_owned();
         self.run(move |c| set_status(c, &id, &status)).await
     }
 
     /// Records an account's state, keeping its error text and failure count.
     pub async fn set_account_state(&self, id: &str, state: AccountState) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_account_state(id, state, None).await;
+        }
         let id = id.to_owned();
         self.run(move |c| set_state(c, &id, state)).await
     }
 
     /// Records that a full pass completed at `at` (Unix time).
     pub async fn record_sync(&self, id: &str, at: Timestamp) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.record_sync(id, at.0).await;
+        }
         let id = id.to_owned();
         self.run(move |c| record_sync(c, &id, at.0)).await
     }
@@ -86,18 +98,27 @@ impl super::Store {
     /// Marks the account auto-disabled for the file with this digest (`None` clears it);
     /// survives restarts until the file changes.
     pub async fn set_disabled_digest(&self, id: &str, digest: Option<&str>) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_disabled_digest(id, digest).await;
+        }
         let (id, digest) = (id.to_owned(), digest.map(str::to_owned));
         self.run(move |c| set_disabled_digest(c, &id, digest.as_deref())).await
     }
 
     /// Records which provider adapter serves the account.
     pub async fn set_adapter(&self, id: &str, adapter: Option<&str>) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_adapter(id, adapter).await;
+        }
         let (id, adapter) = (id.to_owned(), adapter.map(str::to_owned));
         self.run(move |c| set_adapter(c, &id, adapter.as_deref())).await
     }
 
     /// Records (or clears) the problem with the account's latest file.
     pub async fn set_config_error(&self, id: &str, error: Option<&str>) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_config_error(id, error).await;
+        }
         let (id, error) = (id.to_owned(), error.map(str::to_owned));
         self.run(move |c| set_config_error(c, &id, error.as_deref())).await
     }
@@ -105,16 +126,25 @@ impl super::Store {
     /// Marks every account that was running `stopped` (daemon start after a crash, and
     /// shutdown); `disabled` and `config-error` stay, since an admin has to see them.
     pub async fn mark_all_stopped(&self) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_all_stopped().await;
+        }
         self.run(|c| mark_all_stopped(c)).await
     }
 
     /// Every account the store knows.
     pub async fn accounts(&self) -> Result<Vec<AccountRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.accounts().await;
+        }
         self.run(|c| list(c)).await
     }
 
     /// One account by id; `None` if the store has never seen it.
     pub async fn account(&self, id: &str) -> Result<Option<AccountRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.account(id).await;
+        }
         let id = id.to_owned();
         self.run(move |c| get(c, &id)).await
     }

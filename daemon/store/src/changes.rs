@@ -137,6 +137,9 @@ impl super::Store {
         add: &[String],
         remove: &[String],
     ) -> Result<i64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.enqueue_change(account, message.0, op, add, remove, None).await;
+        }
         let (account, add, remove) = (account.to_owned(), add.to_vec(), remove.to_vec());
         self.run(move |c| enqueue(c, &account, message.0, op, &add, &remove)).await
     }
@@ -144,6 +147,9 @@ impl super::Store {
     /// Records a move of a message to another folder (`target`: a decoded folder name,
     /// or `role:<role>`); returns the change's id.
     pub async fn enqueue_move(&self, account: &str, message: MessageId, target: &str) -> Result<i64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.enqueue_change(account, message.0, Op::Move, &[], &[], Some(target)).await;
+        }
         let (account, target) = (account.to_owned(), target.to_owned());
         self.run(move |c| {
             let id = enqueue(c, &account, message.0, Op::Move, &[], &[])?;
@@ -155,17 +161,26 @@ impl super::Store {
 
     /// An account's pending changes, oldest first.
     pub async fn pending_changes(&self, account: &str) -> Result<Vec<Change>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.pending_changes(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| pending(c, &account)).await
     }
 
     /// One change by id; `None` if there is no such change.
     pub async fn change(&self, id: i64) -> Result<Option<Change>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.change(id).await;
+        }
         self.run(move |c| get(c, id)).await
     }
 
     /// Records the outcome of an attempt to apply a change.
     pub async fn finish_change(&self, id: i64, state: ChangeState, result: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.finish_change(id, state, result).await;
+        }
         let result = result.to_owned();
         self.run(move |c| finish(c, id, state, &result)).await
     }

@@ -104,11 +104,17 @@ fn read(conn: &Connection, q: &EventQuery) -> rusqlite::Result<Vec<Event>> {
 impl super::Store {
     /// Events after a seq, oldest first.
     pub async fn events(&self, query: EventQuery) -> Result<Vec<Event>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.events(&query).await;
+        }
         self.read(move |c| read(c, &query)).await
     }
 
     /// The newest event's seq (0 for an empty feed).
     pub async fn last_event_seq(&self) -> Result<i64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.last_event_seq().await;
+        }
         self.read(|c| c.query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| r.get(0))).await
     }
 }

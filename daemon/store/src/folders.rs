@@ -76,23 +76,35 @@ impl super::Store {
         account: &str,
         listing: Vec<ListedFolder>,
     ) -> Result<Vec<FolderRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.replace_listing(account, &listing).await;
+        }
         let account = account.to_owned();
         self.run(move |c| replace_listing(c, &account, &listing)).await
     }
 
     /// Every folder of an account (present ones first, then by name).
     pub async fn folders(&self, account: &str) -> Result<Vec<FolderRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.folders(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| list(c, &account)).await
     }
 
     /// One folder by its store id (`folders.id`), present or not; `None` if unknown.
     pub async fn folder(&self, id: FolderId) -> Result<Option<FolderRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.folder(id.0).await;
+        }
         self.run(move |c| get(c, id.0)).await
     }
 
     /// Saves the checkpoint of a completed folder pass.
     pub async fn set_checkpoint(&self, folder: FolderId, at: Checkpoint) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_checkpoint(folder.0, at).await;
+        }
         self.run(move |c| set_checkpoint(c, folder.0, at.uidvalidity, at.uidnext, at.highestmodseq, at.exists)).await
     }
 }

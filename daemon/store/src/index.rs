@@ -58,7 +58,7 @@ pub(crate) fn thread_with(
 }
 
 /// `t` and 16 hex digits of the root's hash: short, URL-safe, and the same everywhere.
-fn thread_name(root: &str) -> String {
+pub(crate) fn thread_name(root: &str) -> String {
     let hash = blake3::hash(root.as_bytes()).to_hex();
     format!("t{}", &hash.as_str()[..16])
 }

@@ -8,8 +8,10 @@
 //! used from blocking threads, is both simplest and fastest. Read-only commands of the
 //! CLI open their own connection.
 //!
-//! [`postgres`] is the PostgreSQL side for a cluster of daemons: so far its schema and
-//! the leases that say which node syncs which account.
+//! [`postgres`] is the PostgreSQL side for a cluster of daemons (`[store] url`): its
+//! schema, the leases that say which node syncs which account, and the same typed
+//! operations on PostgreSQL. Every public method of [`Store`] picks the backend; the few
+//! that PostgreSQL does not have yet fail with [`StoreError::NotOnPostgres`].
 
 #![deny(missing_docs)]
 
@@ -159,6 +161,12 @@ pub enum StoreError {
         /// The accounts this process held until then.
         lost: Vec<String>,
     },
+    /// An operation this build has only on SQLite (see the README, "Cluster").
+    #[error("store {target}: this operation is not yet available on PostgreSQL in this build; it works on SQLite")]
+    NotOnPostgres {
+        /// The database URL, without any password.
+        target: String,
+    },
     /// A backup (or the file to restore from) is missing, damaged, foreign or too new.
     #[error("{path}: {problem}")]
     BadCopy {
@@ -169,12 +177,19 @@ pub enum StoreError {
     },
 }
 
-/// The shared store: typed operations, each one transaction, as async methods (they run
-/// on a blocking thread; SQLite is synchronous). Cloning is cheap: clones share the one
-/// connection.
+/// The shared store: typed operations, each one transaction, as async methods. On
+/// SQLite they run on a blocking thread (SQLite is synchronous); on PostgreSQL
+/// (`[store] url`) they go through a connection pool. Cloning is cheap: clones share the
+/// connections.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(Arc<Inner>),
+    Postgres(postgres::PgStore),
 }
 
 struct Inner {
@@ -199,7 +214,10 @@ impl Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.inner.path).finish_non_exhaustive()
+        match &self.backend {
+            Backend::Sqlite(inner) => f.debug_struct("Store").field("path", &inner.path).finish_non_exhaustive(),
+            Backend::Postgres(pg) => f.debug_struct("Store").field("url", &pg.target()).finish_non_exhaustive(),
+        }
     }
 }
 
@@ -251,9 +269,51 @@ impl Store {
                 "compressed message sources stored before compression existed"
             );
         }
-        Ok(Store {
-            inner: Arc::new(Inner { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_owned() }),
-        })
+        let inner = Inner { conn: Mutex::new(conn), readers: Mutex::new(Vec::new()), path: path.to_owned() };
+        Ok(Store { backend: Backend::Sqlite(Arc::new(inner)) })
+    }
+
+    /// The store in a PostgreSQL database (`[store] url`), already connected and migrated
+    /// by [`postgres::Postgres::connect`]. `node` is this daemon's `[cluster] node_id`
+    /// when it runs as a cluster member: then account states of accounts other live
+    /// nodes hold are left alone at start and stop.
+    pub fn on_postgres(pg: postgres::Postgres, node: Option<&str>) -> Store {
+        Store { backend: Backend::Postgres(postgres::PgStore::new(pg, node)) }
+    }
+
+    /// This store for the sync of one account under `lease`: on PostgreSQL, every write
+    /// of the account's sync state checks in its own transaction that `node` still holds
+    /// the lease with that epoch, and fails with [`StoreError::Fenced`] otherwise. On
+    /// SQLite (one daemon, no leases) it is the same store.
+    pub fn fenced(&self, node: &str, lease: postgres::leases::Lease) -> Store {
+        match &self.backend {
+            Backend::Sqlite(_) => self.clone(),
+            Backend::Postgres(pg) => Store { backend: Backend::Postgres(pg.fenced(node, lease)) },
+        }
+    }
+
+    /// The PostgreSQL pool, when the store is there (for the cluster's leases).
+    pub fn postgres(&self) -> Option<&postgres::Postgres> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pg) => Some(pg.pool()),
+        }
+    }
+
+    /// The PostgreSQL side, when the store is there.
+    fn pg(&self) -> Option<&postgres::PgStore> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(pg) => Some(pg),
+        }
+    }
+
+    /// The SQLite side, or the error saying that `what` is not on PostgreSQL yet.
+    fn sqlite(&self) -> Result<&Arc<Inner>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(inner) => Ok(inner),
+            Backend::Postgres(pg) => Err(StoreError::NotOnPostgres { target: pg.target().to_owned() }),
+        }
     }
 
     /// Fails with [`StoreError::DiskFull`] when writing `bytes` of mail would leave less
@@ -261,24 +321,30 @@ impl Store {
     /// once in the write-ahead log, once in the database). Like Postfix's
     /// `queue_minfree`, this keeps room for the small writes that say what is going on.
     pub fn ensure_space(&self, bytes: u64) -> Result<(), StoreError> {
-        let dir = self.inner.path.parent().unwrap_or(Path::new("."));
+        // PostgreSQL's disk is the database server's: it reports a full disk itself.
+        let Backend::Sqlite(inner) = &self.backend else { return Ok(()) };
+        let dir = inner.path.parent().unwrap_or(Path::new("."));
         let Ok(fs) = rustix::fs::statvfs(dir) else { return Ok(()) };
         let available = fs.f_bavail.saturating_mul(fs.f_frsize);
         if available < bytes.saturating_mul(2).saturating_add(RESERVE_BYTES) {
-            return Err(StoreError::DiskFull { path: self.inner.path.clone() });
+            return Err(StoreError::DiskFull { path: inner.path.clone() });
         }
         Ok(())
     }
 
-    /// The path of the database file this store was opened on.
+    /// The path of the database file this store was opened on; for a store on
+    /// PostgreSQL, its URL without the password.
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        match &self.backend {
+            Backend::Sqlite(inner) => &inner.path,
+            Backend::Postgres(pg) => Path::new(pg.target()),
+        }
     }
 
     /// Runs `f` on the connection, on the current thread (for the few callers that are
     /// blocking themselves, such as plugin host callbacks).
     fn with<R>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<R>) -> Result<R, StoreError> {
-        self.inner.with(f)
+        self.sqlite()?.with(f)
     }
 
     /// Runs `f` on the connection on a blocking thread.
@@ -287,7 +353,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
+        let inner = Arc::clone(self.sqlite()?);
         tokio::task::spawn_blocking(move || inner.with(f)).await.map_err(|e| StoreError::Task(e.to_string()))?
     }
 
@@ -297,7 +363,7 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
+        let inner = Arc::clone(self.sqlite()?);
         tokio::task::spawn_blocking(move || {
             let sql = |source: rusqlite::Error| StoreError::sqlite(&inner.path, &source);
             let idle = inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();

@@ -90,6 +90,9 @@ impl super::Store {
         project: Option<String>,
         user: &str,
     ) -> Result<Option<EventKind>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_manual_project(message.0, project.as_deref(), user).await;
+        }
         let user = user.to_owned();
         self.run(move |c| set(c, message.0, project.as_deref(), &user)).await
     }
@@ -99,6 +102,9 @@ impl super::Store {
         &self,
         account: &str,
     ) -> Result<std::collections::HashMap<MessageId, ManualAssignment>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.manual_projects(account).await;
+        }
         let account = account.to_owned();
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
@@ -118,6 +124,9 @@ impl super::Store {
 
     /// The manual assignment of a message, if a person made one.
     pub async fn manual_project(&self, message: MessageId) -> Result<Option<ManualAssignment>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.manual_project(message.0).await;
+        }
         self.read(move |c| get(c, message.0)).await
     }
 }

@@ -63,10 +63,10 @@ pub(crate) fn lookup(
 /// identity, its index data and its compressed source. The raw bytes are not kept,
 /// so a batch waiting for its turn holds only the compressed copy.
 pub(crate) struct Prepared {
-    identity: String,
-    raw_len: usize,
-    derived: Derived,
-    blob: Packed,
+    pub(crate) identity: String,
+    pub(crate) raw_len: usize,
+    pub(crate) derived: Derived,
+    pub(crate) blob: Packed,
 }
 
 /// Prepares `m` (CPU work: parsing, hashing, compressing); its raw bytes move into the
@@ -453,16 +453,25 @@ pub(crate) fn raw(conn: &Connection, local_id: i64) -> rusqlite::Result<Option<V
 impl super::Store {
     /// UIDs already stored for a folder under its current UIDVALIDITY.
     pub async fn known_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<HashSet<u32>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.known_uids(folder.0, uidvalidity).await;
+        }
         self.run(move |c| known_uids(c, folder.0, uidvalidity)).await
     }
 
     /// How many locations of a folder are still on the server under another UIDVALIDITY.
     pub async fn stale_locations(&self, folder: FolderId, uidvalidity: u32) -> Result<u64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.stale_locations(folder.0, uidvalidity).await;
+        }
         self.run(move |c| stale_locations(c, folder.0, uidvalidity)).await
     }
 
     /// Whether the account has any stored message.
     pub async fn account_has_messages(&self, account: &str) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.account_has_messages(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| account_has_messages(c, &account)).await
     }
@@ -473,6 +482,9 @@ impl super::Store {
         account: &str,
         identities: Vec<String>,
     ) -> Result<HashMap<String, StoredIdentity>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.lookup(account, &identities).await;
+        }
         let account = account.to_owned();
         self.run(move |c| lookup(c, &account, &identities)).await
     }
@@ -517,6 +529,9 @@ impl super::Store {
         // its events and the API's small writes must still fit when the disk is full.
         // Checked once the previous batch is written, so that its bytes count.
         self.ensure_space(bytes)?;
+        if let Some(pg) = self.pg() {
+            return pg.commit_batch(&account, folder.0, uidvalidity, &fetched, &prepared, &links).await;
+        }
         self.run(move |c| commit_batch(c, &account, folder.0, uidvalidity, &fetched, &prepared, &links)).await
     }
 
@@ -535,6 +550,16 @@ impl super::Store {
                 (messages, prepared)
             })
             .await?;
+        if let Some(pg) = self.pg() {
+            let mut new = Vec::new();
+            let mut known = 0;
+            for (chunk, prepared) in messages.chunks(500).zip(prepared.chunks(500)) {
+                let (n, k) = pg.import(&account, chunk, prepared).await?;
+                new.extend(n.into_iter().map(MessageId));
+                known += k;
+            }
+            return Ok((new, known));
+        }
         self.run(move |c| {
             let mut new = Vec::new();
             let mut known = 0;
@@ -557,12 +582,18 @@ impl super::Store {
         uidvalidity: u32,
         changes: Vec<(u32, Vec<String>, Option<u64>)>,
     ) -> Result<Vec<MessageId>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.update_flags(folder.0, uidvalidity, &changes).await?.into_iter().map(MessageId).collect());
+        }
         let changed = self.run(move |c| update_flags(c, folder.0, uidvalidity, &changes)).await?;
         Ok(changed.into_iter().map(MessageId).collect())
     }
 
     /// UIDs of a folder (under its current UIDVALIDITY) that the store has on the server.
     pub async fn on_server_uids(&self, folder: FolderId, uidvalidity: u32) -> Result<Vec<u32>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.on_server_uids(folder.0, uidvalidity).await;
+        }
         self.run(move |c| on_server_uids(c, folder.0, uidvalidity)).await
     }
 
@@ -573,12 +604,18 @@ impl super::Store {
         uidvalidity: u32,
         uids: Vec<u32>,
     ) -> Result<PassOutcome, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_removed(folder.0, uidvalidity, &uids).await;
+        }
         self.run(move |c| mark_removed(c, folder.0, uidvalidity, &uids)).await
     }
 
     /// Ends a complete folder pass after a UIDVALIDITY change: what was not found again
     /// is gone from the server.
     pub async fn finish_pass(&self, folder: FolderId, uidvalidity: u32) -> Result<PassOutcome, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.finish_pass(folder.0, uidvalidity).await;
+        }
         self.run(move |c| finish_pass(c, folder.0, uidvalidity)).await
     }
 
@@ -587,6 +624,9 @@ impl super::Store {
     pub async fn emit_removed(&self, account: &str, touched: Vec<MessageId>) -> Result<u64, StoreError> {
         let account = account.to_owned();
         let touched: Vec<i64> = touched.iter().map(|m| m.0).collect();
+        if let Some(pg) = self.pg() {
+            return pg.emit_removed(&account, &touched).await;
+        }
         self.run(move |c| emit_removed(c, &account, &touched)).await
     }
 
@@ -597,21 +637,33 @@ impl super::Store {
 
     /// Where a message is on the server (present folders only).
     pub async fn places(&self, message: MessageId) -> Result<Vec<Place>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.places(message.0).await;
+        }
         self.run(move |c| places(c, message.0)).await
     }
 
     /// A stored message's Message-ID.
     pub async fn message_id_of(&self, local_id: MessageId) -> Result<Option<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.message_id_of(local_id.0).await;
+        }
         self.run(move |c| message_id_of(c, local_id.0)).await
     }
 
     /// The account a stored message belongs to.
     pub async fn account_of(&self, local_id: MessageId) -> Result<Option<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.account_of(local_id.0).await;
+        }
         self.run(move |c| account_of(c, local_id.0)).await
     }
 
     /// A stored message's raw bytes.
     pub async fn raw_message(&self, local_id: MessageId) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.raw_message(local_id.0).await;
+        }
         self.run(move |c| raw(c, local_id.0)).await
     }
 }

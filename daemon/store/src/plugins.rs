@@ -76,11 +76,18 @@ pub(crate) fn list(conn: &Connection) -> rusqlite::Result<Vec<PluginRow>> {
 impl super::Store {
     /// Records a plugin's state. Blocking: the plugin host reports from its own threads.
     pub fn record_plugin(&self, record: &PluginRecord) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            let (pg, record) = (pg.clone(), record.clone());
+            return crate::postgres::block_on(async move { pg.record_plugin(&record).await });
+        }
         self.with(|c| super::plugins::record(c, record))
     }
 
     /// The recorded plugin states.
     pub async fn plugins(&self) -> Result<Vec<PluginRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.plugins().await;
+        }
         self.run(|c| list(c)).await
     }
 }

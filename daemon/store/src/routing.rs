@@ -427,6 +427,10 @@ impl super::Store {
     ) -> Result<(Vec<MessageId>, i64), StoreError> {
         let (account, chain) = (account.to_owned(), chain.to_owned());
         let touched: Vec<i64> = touched.iter().map(|m| m.0).collect();
+        if let Some(pg) = self.pg() {
+            let (ids, upto) = pg.route_candidates(&account, &chain, &touched).await?;
+            return Ok((ids.into_iter().map(MessageId).collect(), upto));
+        }
         let (ids, upto) = self.read(move |c| candidates(c, &account, &chain, &touched)).await?;
         Ok((ids.into_iter().map(MessageId).collect(), upto))
     }
@@ -434,6 +438,9 @@ impl super::Store {
     /// Records that every message of `account` up to id `upto` is routed with `chain`:
     /// later passes with the same chain look only above it.
     pub async fn mark_routed(&self, account: &str, chain: &str, upto: i64) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_routed(account, chain, upto).await;
+        }
         let (account, chain) = (account.to_owned(), chain.to_owned());
         self.run(move |c| mark_routed(c, &account, &chain, upto)).await
     }
@@ -445,11 +452,17 @@ impl super::Store {
         let mut ids: Vec<i64> = ids.iter().map(|m| m.0).collect();
         ids.sort_unstable();
         ids.dedup();
+        if let Some(pg) = self.pg() {
+            return pg.route_inputs_of(&account, &ids).await;
+        }
         self.read(move |c| inputs_of(c, &account, &ids)).await
     }
 
     /// Every message of an account still on the server, as routers see it.
     pub async fn all_route_inputs(&self, account: &str) -> Result<Vec<RouteInput>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.all_route_inputs(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| all_inputs(c, &account)).await
     }
@@ -457,7 +470,10 @@ impl super::Store {
     /// Current assignments `(project, plugin)` of these messages.
     pub async fn assignments(&self, ids: Vec<MessageId>) -> Result<HashMap<MessageId, (String, String)>, StoreError> {
         let ids: Vec<i64> = ids.iter().map(|m| m.0).collect();
-        let found = self.run(move |c| assignments(c, &ids)).await?;
+        let found = match self.pg() {
+            Some(pg) => pg.assignments(&ids).await?,
+            None => self.run(move |c| assignments(c, &ids)).await?,
+        };
         Ok(found.into_iter().map(|(id, a)| (MessageId(id), a)).collect())
     }
 
@@ -468,6 +484,9 @@ impl super::Store {
         chain: &str,
         results: Vec<RouteResult>,
     ) -> Result<ApplyStats, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.apply_routes(account, chain, &results).await;
+        }
         let (account, chain) = (account.to_owned(), chain.to_owned());
         self.run(move |c| apply(c, &account, &chain, &results)).await
     }
@@ -475,17 +494,27 @@ impl super::Store {
     /// The project of the message with this Message-ID, if routed. Blocking: routers ask
     /// through the plugin host while their call runs.
     pub fn project_of(&self, message_id: &str) -> Result<Option<String>, StoreError> {
+        if let Some(pg) = self.pg() {
+            let (pg, message_id) = (pg.clone(), message_id.to_owned());
+            return crate::postgres::block_on(async move { pg.project_of(&message_id).await });
+        }
         self.with(|c| project_of(c, message_id))
     }
 
     /// How a message was routed, for `route explain`.
     pub async fn trace(&self, local_id: MessageId) -> Result<Option<Trace>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.trace(local_id.0).await;
+        }
         self.run(move |c| trace(c, local_id.0)).await
     }
 
     /// Forgets which chain routed an account's messages, so the next run routes every
     /// one of them again (as after a change of the chain); assignments stay until then.
     pub async fn forget_routing(&self, account: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.forget_routing(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| {
             c.execute(
@@ -499,6 +528,9 @@ impl super::Store {
 
     /// Messages per `(project, account)`.
     pub async fn projects(&self) -> Result<Vec<(String, String, u64)>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.projects().await;
+        }
         self.run(|c| projects(c)).await
     }
 }

@@ -1,5 +1,7 @@
 //! The store's behaviour on a temporary database: identity and locations, flags and
-//! removals with their events, the outbox state machine, local changes.
+//! removals with their events, the outbox state machine, local changes. The tests of
+//! behaviour both backends have run twice, on SQLite and on a real PostgreSQL started
+//! for the test ([`on_both_backends!`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,6 +14,63 @@ fn store() -> (tempfile::TempDir, Store) {
     let store = Store::open(&dir.path().join("postfach.sqlite3")).unwrap();
     (dir, store)
 }
+
+/// What keeps a test's database alive: a temporary directory, or a PostgreSQL server.
+enum Keep {
+    #[allow(dead_code, reason = "held for its Drop")]
+    Dir(tempfile::TempDir),
+    #[allow(dead_code, reason = "held for its Drop")]
+    Server(postfach_test_harness::postgres::Postgres),
+}
+
+/// A new store on `backend` ("sqlite" or "postgres").
+async fn store_on(backend: &str) -> (Keep, Store) {
+    if backend == "sqlite" {
+        let (dir, store) = store();
+        return (Keep::Dir(dir), store);
+    }
+    use postfach_test_harness::postgres::{PASSWORD, Postgres as Server};
+    let server = Server::start().unwrap();
+    let url = server.database().unwrap();
+    let pg = crate::postgres::Postgres::connect(&url, Some(PASSWORD)).await.unwrap();
+    (Keep::Server(server), Store::on_postgres(pg, None))
+}
+
+/// Runs each `async fn name(store: Store)` as two tests, `sqlite::name` and
+/// `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_keep, store) = super::store_on("sqlite").await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_keep, store) = super::store_on("postgres").await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    the_same_message_id_is_one_message_with_two_locations,
+    a_uidvalidity_change_relinks_what_is_found_again_and_drops_the_rest,
+    flag_updates_change_only_what_differs_and_record_an_event,
+    local_changes_are_pending_until_finished,
+    a_manual_assignment_is_kept_by_routing_runs,
+    account_states_report_problems_once_and_a_start_clears_only_running_states,
+    events_are_numbered_without_gaps_in_commit_order,
+    replies_join_their_parents_thread_whichever_folder_they_are_in,
+);
 
 fn folder(name: &str, role: Option<Role>) -> ListedFolder {
     ListedFolder {
@@ -54,20 +113,11 @@ fn blake3_hex(raw: &[u8]) -> String {
 }
 
 async fn event_kinds(store: &Store, account: &str) -> Vec<String> {
-    let account = account.to_owned();
-    store
-        .run(move |c| {
-            let mut stmt = c.prepare("SELECT kind FROM events WHERE account = ?1 ORDER BY seq")?;
-            let rows = stmt.query_map([account], |r| r.get::<_, String>(0))?;
-            rows.collect()
-        })
-        .await
-        .unwrap()
+    let query = EventQuery { after: 0, limit: 1000, accounts: Some(vec![account.to_owned()]) };
+    store.events(query).await.unwrap().into_iter().map(|e| e.kind).collect()
 }
 
-#[tokio::test]
-async fn the_same_message_id_is_one_message_with_two_locations() {
-    let (_dir, store) = store();
+async fn the_same_message_id_is_one_message_with_two_locations(store: Store) {
     let rows =
         store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox)), folder("Ablage", None)]).await.unwrap();
     let (inbox, ablage) = (rows[1].id, rows[0].id);
@@ -94,9 +144,7 @@ async fn the_same_message_id_is_one_message_with_two_locations() {
     assert_eq!(event_kinds(&store, "mm").await, ["new-message", "removed"]);
 }
 
-#[tokio::test]
-async fn a_uidvalidity_change_relinks_what_is_found_again_and_drops_the_rest() {
-    let (_dir, store) = store();
+async fn a_uidvalidity_change_relinks_what_is_found_again_and_drops_the_rest(store: Store) {
     let rows = store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
     let inbox = rows[0].id;
     let batch = vec![message(1, Some("a@x"), "eins"), message(2, Some("b@x"), "zwei")];
@@ -112,9 +160,7 @@ async fn a_uidvalidity_change_relinks_what_is_found_again_and_drops_the_rest() {
     assert_eq!(store.known_uids(inbox, 200).await.unwrap().into_iter().collect::<Vec<_>>(), [11]);
 }
 
-#[tokio::test]
-async fn flag_updates_change_only_what_differs_and_record_an_event() {
-    let (_dir, store) = store();
+async fn flag_updates_change_only_what_differs_and_record_an_event(store: Store) {
     let rows = store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
     let inbox = rows[0].id;
     store.commit_batch("mm", inbox, 1, vec![message(1, Some("a@x"), "eins")], Vec::new()).await.unwrap();
@@ -178,9 +224,7 @@ async fn account_states_and_the_auto_disable_marker_survive_reopening() {
     assert_eq!(store.account("mm").await.unwrap().unwrap().state, AccountState::Disabled);
 }
 
-#[tokio::test]
-async fn local_changes_are_pending_until_finished() {
-    let (_dir, store) = store();
+async fn local_changes_are_pending_until_finished(store: Store) {
     let rows = store.replace_listing("mm", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
     let stats = store.commit_batch("mm", rows[0].id, 1, vec![message(1, Some("a@x"), "eins")], Vec::new()).await;
     let local = stats.unwrap().touched[0];
@@ -265,9 +309,7 @@ async fn a_webhook_endpoint_is_failing_after_the_failing_time_and_ok_after_a_suc
     assert!(c.failing_since.is_none());
 }
 
-#[tokio::test]
-async fn a_manual_assignment_is_kept_by_routing_runs() {
-    let (_dir, store) = store();
+async fn a_manual_assignment_is_kept_by_routing_runs(store: Store) {
     let f = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap();
     let inbox = f[0].id;
     store.commit_batch("a", inbox, 1, vec![message(1, Some("m1@x"), "eins")], vec![]).await.unwrap();
@@ -401,4 +443,86 @@ async fn a_store_from_before_compression_is_compressed_when_opened_and_reads_the
     // … and after (the hash is the raw bytes' either way).
     drop(store);
     assert_eq!(backup::verify(&path).unwrap().blobs, 1);
+}
+
+async fn account_states_report_problems_once_and_a_start_clears_only_running_states(store: Store) {
+    store.upsert_account_meta("mm", "Kanzlei", "auto", true).await.unwrap();
+    let failed = AccountStatus { state: AccountState::AuthFailed, last_error: Some("NO [AUTHENTICATIONFAILED]".into()), failures: 1 };
+    store.set_account_status("mm", failed.clone()).await.unwrap();
+    store.set_account_status("mm", AccountStatus { failures: 2, ..failed }).await.unwrap();
+    store.set_account_state("mm", AccountState::Connecting).await.unwrap();
+    store.set_account_status("mm", AccountStatus::clean(AccountState::Idle)).await.unwrap();
+    // Into the problem once, and back to idle once; the routine states are not news.
+    assert_eq!(event_kinds(&store, "mm").await, ["account-state", "account-state"]);
+    let row = store.account("mm").await.unwrap().unwrap();
+    assert_eq!((row.description.as_str(), row.state, row.last_error), ("Kanzlei", AccountState::Idle, None));
+    store.set_account_status("off", AccountStatus::clean(AccountState::Disabled)).await.unwrap();
+    store.set_disabled_digest("off", Some("abc")).await.unwrap();
+    store.mark_all_stopped().await.unwrap();
+    let states: Vec<(String, AccountState, Option<String>)> =
+        store.accounts().await.unwrap().into_iter().map(|a| (a.id, a.state, a.disabled_digest)).collect();
+    assert_eq!(states, [
+        ("mm".to_owned(), AccountState::Stopped, None),
+        ("off".to_owned(), AccountState::Disabled, Some("abc".to_owned()))
+    ]);
+}
+
+async fn events_are_numbered_without_gaps_in_commit_order(store: Store) {
+    let inbox = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap()[0].id;
+    // Writers at the same time: each batch's events are numbered in the order the batches
+    // commit, and the feed has no gap.
+    let writers: Vec<_> = (0..8u32)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let batch = (0..5).map(|i| message(w * 10 + i + 1, Some(&format!("m{w}-{i}@x")), "x")).collect();
+                store.commit_batch("a", inbox, 1, batch, Vec::new()).await.unwrap();
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    let events = store.events(EventQuery { after: 0, limit: 100, accounts: None }).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+    assert_eq!(store.last_event_seq().await.unwrap(), 40);
+    // A batch's five messages are five consecutive events.
+    for chunk in events.chunks(5) {
+        let mut writers = Vec::new();
+        for e in chunk {
+            let id = store.message_id_of(e.message.unwrap()).await.unwrap().unwrap();
+            writers.push(id.split('-').next().unwrap().to_owned());
+        }
+        writers.dedup();
+        assert_eq!(writers.len(), 1, "{writers:?}");
+    }
+    let later = store.events(EventQuery { after: 38, limit: 100, accounts: Some(vec!["a".into()]) }).await.unwrap();
+    assert_eq!(later.iter().map(|e| e.seq).collect::<Vec<_>>(), [39, 40]);
+    assert!(store.events(EventQuery { after: 0, limit: 10, accounts: Some(vec!["b".into()]) }).await.unwrap().is_empty());
+}
+
+async fn replies_join_their_parents_thread_whichever_folder_they_are_in(store: Store) {
+    store.upsert_account_meta("a", "", "auto", true).await.unwrap();
+    let rows = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox)), folder("Sent", Some(Role::Sent))]).await;
+    let rows = rows.unwrap();
+    let (inbox, sent) = (rows.iter().find(|r| r.folder.name == "INBOX").unwrap().id, rows.iter().find(|r| r.folder.name == "Sent").unwrap().id);
+    let parent = store.commit_batch("a", inbox, 1, vec![message(1, Some("p@x"), "Angebot")], Vec::new()).await.unwrap();
+    let mut reply = message(1, Some("r@x"), "Re: Angebot");
+    reply.headers.in_reply_to = Some("p@x".into());
+    reply.headers.references = vec!["p@x".into()];
+    let reply = store.commit_batch("a", sent, 1, vec![reply], Vec::new()).await.unwrap();
+    let (p, r) = (parent.touched[0], reply.touched[0]);
+    let inputs = store.route_inputs_of("a", vec![p, r]).await.unwrap();
+    assert_eq!(inputs.iter().map(|i| (i.folder.as_str(), i.in_reply_to.as_deref())).collect::<Vec<_>>(), [
+        ("INBOX", None),
+        ("Sent", Some("p@x"))
+    ]);
+    let (candidates, upto) = store.route_candidates("a", "chain", Vec::new()).await.unwrap();
+    assert_eq!(candidates, [p, r]);
+    store.mark_routed("a", "chain", upto).await.unwrap();
+    assert!(store.route_candidates("a", "chain", Vec::new()).await.unwrap().0.is_empty());
+    assert_eq!(store.route_candidates("a", "other", vec![r]).await.unwrap().0, [p, r]);
+    assert_eq!(store.account_of(r).await.unwrap().as_deref(), Some("a"));
+    assert_eq!(store.message_id_of(r).await.unwrap().as_deref(), Some("r@x"));
 }

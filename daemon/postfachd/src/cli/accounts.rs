@@ -33,7 +33,7 @@ pub struct AccountJson {
 
 /// Lists accounts.
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let rows: BTreeMap<String, store::AccountRow> =
         store.accounts().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
     let daemon = crate::daemon::is_running(&config.data_dir());

@@ -71,7 +71,7 @@ pub async fn create_token(config: &Config, request: NewToken, json: bool) -> Res
     }
     let expires_at = expires_days.map(|d| Timestamp(now_unix().saturating_add(i64::from(d) * 86_400)));
     let secret = new_secret()?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     store
         .create_token(StoredToken {
             id: secret.id.clone(),
@@ -117,7 +117,7 @@ struct TokenJson {
 
 /// Lists the tokens (never the secrets).
 pub async fn list_tokens(config: &Config, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let rows: Vec<TokenJson> = store
         .tokens()
         .await?
@@ -158,7 +158,7 @@ pub async fn list_tokens(config: &Config, json: bool) -> Result<(), CliError> {
 
 /// Revokes a token.
 pub async fn revoke_token(config: &Config, id: &str) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     if !store.revoke_token(id).await? {
         return Err(CliError::UnknownToken(id.to_owned()));
     }
@@ -168,7 +168,7 @@ pub async fn revoke_token(config: &Config, id: &str) -> Result<(), CliError> {
 
 /// Prints the audit trail, newest first.
 pub async fn audit(config: &Config, limit: usize, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let rows: Vec<_> =
         store.audit(None, limit.max(1)).await?.into_iter().map(postfach_api::json::AuditJson::from).collect();
     if json {
@@ -194,7 +194,7 @@ pub async fn audit(config: &Config, limit: usize, json: bool) -> Result<(), CliE
 
 /// Prints each configured endpoint's delivery state.
 pub async fn webhooks(config: &Config, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let urls: Vec<String> = config.daemon.webhooks.iter().map(|w| w.url.clone()).collect();
     let rows = postfach_api::webhooks::status(&store, &urls).await?;
     if json {

@@ -38,7 +38,7 @@ pub async fn run(
     remove: Vec<String>,
     json: bool,
 ) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let message = MessageId(local_id);
     let account_id = store.account_of(message).await?.ok_or(CliError::UnknownMessage(message))?;
     let account = load_account(config, &account_id).await?;

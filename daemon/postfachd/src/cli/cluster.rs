@@ -12,25 +12,16 @@ use crate::store::postgres::leases::{self, ClusterStatus};
 
 /// Connects to the PostgreSQL store named by `[store] url`, with `[store] password`.
 pub async fn connect(config: &Config) -> Result<Postgres, CliError> {
-    let Some(url) = config.daemon.store.url.clone() else {
-        return Err(CliError::Cluster(format!(
+    match crate::cluster::connect(config).await {
+        Ok(Some(pg)) => Ok(pg),
+        Ok(None) => Err(CliError::Cluster(format!(
             "no cluster: this postfachd keeps its store in SQLite ({}); nodes of a cluster share a PostgreSQL \
              store, set with [store] url = \"postgres://…\" in postfach.toml",
             config.store_path().display()
-        )));
-    };
-    let password = match config.daemon.store.password.clone() {
-        Some(source) => {
-            let base = config.dir.clone();
-            let timeout = Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS);
-            let secret = tokio::task::spawn_blocking(move || source.resolve(&base, timeout))
-                .await?
-                .map_err(|e| CliError::Cluster(format!("store.password: {e}")))?;
-            Some(secret)
-        }
-        None => None,
-    };
-    Ok(Postgres::connect(&url, password.as_ref().map(|s| s.expose())).await?)
+        ))),
+        Err(crate::cluster::ClusterError::Store(e)) => Err(e.into()),
+        Err(e) => Err(CliError::Cluster(e.to_string())),
+    }
 }
 
 /// The `--json` shape, as the design fixes it: `{"nodes":[{"id","last_seen","accounts"}],

@@ -29,7 +29,7 @@ pub struct FolderJson {
 /// Lists (and with `refresh`, first loads) an account's folders.
 pub async fn run(config: &Config, id: &str, refresh: bool, create_missing: bool, json: bool) -> Result<(), CliError> {
     let account = load_account(config, id).await?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let rows: Vec<FolderRow> = if refresh || create_missing {
         let plugins = super::plugin_host(config).await?;
         let crate::pass::Connected { mut session, adapter, chosen, .. } =

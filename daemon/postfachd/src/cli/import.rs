@@ -22,7 +22,7 @@ struct ImportJson {
 /// Imports the export at `path`.
 pub async fn run(config: &Config, id: &str, path: &std::path::Path, json: bool) -> Result<(), CliError> {
     let account = load_account(config, id).await?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let p = path.to_owned();
     let exported = tokio::task::spawn_blocking(move || crate::import::read(&p)).await??;
     let read = exported.len();

@@ -36,7 +36,7 @@ pub async fn run(
     json: bool,
 ) -> Result<(), CliError> {
     // A removed account's mail stays listable, so only an unknown id is an error.
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let known = store.account(id).await?.is_some();
     if !known {
         load_account(config, id).await?;
@@ -98,7 +98,7 @@ pub async fn run(
 /// server first if the account stores bodies on demand and this one is not here yet.
 pub async fn show(config: &Config, local_id: i64) -> Result<(), CliError> {
     use std::io::Write as _;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let id = crate::model::MessageId(local_id);
     let account = store.account_of(id).await?.ok_or(CliError::UnknownMessage(id))?;
     if store.body_missing(id).await? {

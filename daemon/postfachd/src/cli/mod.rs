@@ -619,15 +619,15 @@ pub enum CliError {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let dir = cli.config.clone();
-    if !matches!(cli.command, Command::Check | Command::Docs { .. } | Command::Cluster { .. })
+    if matches!(cli.command, Command::Backup { .. } | Command::Restore { .. })
         && let Ok(config) = Config::load(&dir)
         && let Some(url) = &config.daemon.store.url
     {
-        // Better a clear refusal than a daemon that quietly syncs into SQLite while the
-        // admin believes the cluster has the mail.
+        // These work on the SQLite file; better a clear refusal than a copy of an empty
+        // SQLite store while the mail is in PostgreSQL.
         return Err(CliError::Cluster(format!(
-            "store.url = {} (PostgreSQL): this build keeps mail only in SQLite; the PostgreSQL store is not \
-             finished yet, and so far only `postfachd cluster status` uses it. Remove store.url to run on SQLite.",
+            "store.url = {} (PostgreSQL): this command works on a SQLite store; back up PostgreSQL with its own \
+             tools (pg_dump)",
             crate::store::postgres::redact(url)
         )));
     }
@@ -720,8 +720,12 @@ async fn plugin_host(config: &Config) -> Result<Arc<crate::plugins::PluginHost>,
     Ok(tokio::task::spawn_blocking(move || crate::daemon::plugin_host(&config, None)).await??)
 }
 
-/// Opens the store of a config.
-fn open_store(config: &Config) -> Result<Store, CliError> {
+/// Opens the store of a config: SQLite in the data directory, or the PostgreSQL
+/// database of `[store] url`.
+async fn open_store(config: &Config) -> Result<Store, CliError> {
+    if config.daemon.store.url.is_some() {
+        return Ok(Store::on_postgres(cluster::connect(config).await?, None));
+    }
     Ok(Store::open(&config.store_path())?)
 }
 

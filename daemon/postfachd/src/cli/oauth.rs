@@ -45,7 +45,7 @@ fn failed(e: OAuthError) -> CliError {
 pub async fn authorize(config: &Config, id: &str, use_device: bool, timeout: Duration) -> Result<(), CliError> {
     let account = load_account(config, id).await?;
     uses_oauth2(&account)?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let plugins = plugin_host(config).await?;
     let acct = account.clone();
     let provider = tokio::task::spawn_blocking(move || crate::oauth::provider(Some(&plugins), &acct))
@@ -103,7 +103,7 @@ pub async fn status(config: &Config, only: Option<&str>, json: bool) -> Result<(
     if let Some(id) = only {
         uses_oauth2(&load_account(config, id).await?)?;
     }
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let grants = store.oauth_grants().await?;
     let set = config.load_accounts();
     let mut ids: Vec<String> = set.accounts.values().filter(|a| a.uses_oauth2()).map(|a| a.id.clone()).collect();
@@ -151,7 +151,7 @@ pub async fn status(config: &Config, only: Option<&str>, json: bool) -> Result<(
 
 /// Removes the stored tokens of an account.
 pub async fn forget(config: &Config, id: &str) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     if store.forget_oauth(id).await? {
         output::line(&format!("forgot the OAuth2 tokens of `{id}`; revoke the app's access at the provider too"));
     } else {

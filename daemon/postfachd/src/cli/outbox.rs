@@ -53,7 +53,7 @@ impl From<Entry> for OutboxJson {
 
 /// Lists the outbox.
 pub async fn list(config: &Config, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let rows: Vec<OutboxJson> = store.outbox().await?.into_iter().map(OutboxJson::from).collect();
     if json {
         output::json(&rows);
@@ -92,7 +92,7 @@ pub async fn list(config: &Config, json: bool) -> Result<(), CliError> {
 
 /// Queues a failed or deferred entry again and wakes the daemon.
 pub async fn retry(config: &Config, id: i64) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     if store.retry_outbox(id).await? {
         crate::wake::nudge(config, &crate::wake::Target::Outbox);
         output::line(&format!("outbox #{id} queued again"));

@@ -12,7 +12,7 @@ use crate::store;
 /// daemon recorded for the same file content.
 pub async fn run(config: &Config, json: bool) -> Result<(), CliError> {
     let host = plugin_host(config).await?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let recorded: BTreeMap<String, store::PluginRow> =
         store.plugins().await?.into_iter().map(|r| (r.file.clone(), r)).collect();
     let plugins: Vec<PluginInfo> = host

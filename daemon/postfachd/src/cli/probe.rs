@@ -9,7 +9,7 @@ use crate::config::Config;
 pub async fn run(config: &Config, id: &str, json: bool) -> Result<(), CliError> {
     let account = load_account(config, id).await?;
     let plugins = super::plugin_host(config).await?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let steps = crate::probe::run(&store, plugins, &account).await;
     let failed = steps.iter().any(|s| !s.ok);
     if json {

@@ -25,7 +25,7 @@ struct ProjectJson {
 
 /// Messages per project and account.
 pub async fn projects(config: &Config, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let names = config.projects()?.unwrap_or_default();
     let rows: Vec<ProjectJson> = store
         .projects()
@@ -57,7 +57,7 @@ pub async fn projects(config: &Config, json: bool) -> Result<(), CliError> {
 
 /// Which routers ran for a message, what each answered, and which won.
 pub async fn explain(config: &Config, local_id: i64, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let id = MessageId(local_id);
     let Some(store::Trace { account, folder, at, steps, manual }) = store.trace(id).await? else {
         return Err(CliError::NotRouted(id));
@@ -132,7 +132,7 @@ struct DryRunJson {
 /// file replacing the installed one of the same id) and prints what would change.
 pub async fn dry_run(config: &Config, id: &str, plugin: Option<&Path>, json: bool) -> Result<(), CliError> {
     let mut account = load_account(config, id).await?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let (host, _dir) = match plugin {
         None => (plugin_host(config).await?, None),
         Some(file) => {

@@ -131,7 +131,7 @@ async fn build(args: &SendArgs, store: &Store) -> Result<(Draft, Option<String>)
 
 /// `postfachd send`.
 pub async fn run(config: &Config, args: &SendArgs) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let (draft, original_account) = build(args, &store).await?;
     let account = choose_account(config, args.account.as_deref(), original_account.as_deref()).await?;
     let kind = if args.draft { Kind::Draft } else { Kind::Send };
@@ -141,7 +141,7 @@ pub async fn run(config: &Config, args: &SendArgs) -> Result<(), CliError> {
 /// `postfachd send-test ACCOUNT --to ADDR`: a short test message, delivered right away.
 pub async fn test(config: &Config, id: &str, to: &[String], json: bool) -> Result<(), CliError> {
     let account = load_account(config, id).await?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let host = hostname();
     let draft = Draft {
         to: to.to_vec(),

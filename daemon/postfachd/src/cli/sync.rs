@@ -42,7 +42,7 @@ pub struct SyncJson {
 
 /// Runs one pass; exit status 1 if any account failed.
 pub async fn run(config: &Config, only: Option<&str>, json: bool) -> Result<(), CliError> {
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let accounts: Vec<Account> = match only {
         Some(id) => vec![load_account(config, id).await?],
         None => {

@@ -5,6 +5,11 @@
 //! mail stays in the store), and a file that fails validation leaves its account running
 //! on the last good version, with the problem visible in `postfachd accounts`. Accounts
 //! whose files did not change are never touched.
+//!
+//! In a cluster (`[store] url` on PostgreSQL) the supervisor runs only the accounts this
+//! node holds a lease for ([`Supervisor::set_leases`], called by [`crate::cluster`]):
+//! each of their tasks gets a store fenced by its lease, so a write after the lease is
+//! lost fails instead of racing the account's new holder.
 
 mod task;
 
@@ -20,6 +25,7 @@ use tracing::{info, warn};
 use crate::config::{Account, Config};
 use crate::model::AccountState;
 use crate::plugins::PluginHost;
+use crate::store::postgres::leases::Lease;
 use crate::store::{AccountStatus, Store};
 
 pub use task::backoff;
@@ -56,6 +62,10 @@ pub struct Supervisor {
     projects: Option<Arc<HashSet<String>>>,
     running: BTreeMap<String, Running>,
     handles: AccountHandles,
+    /// The valid accounts of the last reconcile, running or not.
+    configured: BTreeMap<String, Account>,
+    /// In a cluster: this node's id and the leases it holds; only those accounts run.
+    cluster: Option<(String, BTreeMap<String, Lease>)>,
 }
 
 /// The running accounts as other parts of the daemon (the API) see them: each account's
@@ -112,9 +122,91 @@ impl Supervisor {
             projects: None,
             running: BTreeMap::new(),
             handles: AccountHandles::default(),
+            configured: BTreeMap::new(),
+            cluster: None,
         };
         supervisor.load_projects();
         supervisor
+    }
+
+    /// Makes this supervisor a cluster member `node`: from now on it runs only the
+    /// accounts [`Supervisor::set_leases`] gives it (none yet).
+    pub fn join_cluster(&mut self, node: &str) {
+        self.cluster = Some((node.to_owned(), BTreeMap::new()));
+    }
+
+    /// The accounts the API answers for: those running here, and in a cluster every
+    /// configured account (another node may sync it; the store is shared).
+    pub fn api_accounts(&self) -> Vec<Account> {
+        match &self.cluster {
+            None => self.handles.accounts(),
+            Some(_) => self.configured.values().cloned().collect(),
+        }
+    }
+
+    /// The ids of the valid accounts in this node's files, running or not.
+    pub fn configured(&self) -> Vec<String> {
+        self.configured.keys().cloned().collect()
+    }
+
+    /// A digest of this node's valid account files (each file's digest, in id order):
+    /// nodes of a cluster should have the same, and `cluster status` says when not.
+    pub fn config_digest(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        for (id, account) in &self.configured {
+            hasher.update(id.as_bytes());
+            hasher.update(b"\0");
+            hasher.update(account.digest.as_bytes());
+            hasher.update(b"\n");
+        }
+        hasher.finalize().to_hex()[..16].to_owned()
+    }
+
+    /// In a cluster: runs exactly the configured accounts among `held`. Accounts no longer
+    /// held, or held under a new epoch, stop first (their IMAP sessions close); newly held
+    /// ones start with a store fenced by their lease.
+    pub async fn set_leases(&mut self, held: &[Lease]) {
+        let Some((node, leases)) = &mut self.cluster else { return };
+        let node = node.clone();
+        let new: BTreeMap<String, Lease> = held.iter().map(|l| (l.account.clone(), l.clone())).collect();
+        let stale: Vec<String> = self
+            .running
+            .keys()
+            .filter(|id| new.get(*id).map(|l| l.epoch) != leases.get(*id).map(|l| l.epoch) || !new.contains_key(*id))
+            .cloned()
+            .collect();
+        *leases = new;
+        for id in stale {
+            if let Some(r) = self.running.remove(&id) {
+                info!(account = %id, node = %node, "lease gone; stopping the account on this node");
+                stop(r).await;
+            }
+        }
+        let to_start: Vec<Account> = self
+            .configured
+            .iter()
+            .filter(|(id, _)| !self.running.contains_key(*id) && self.lease_of(id).is_some())
+            .map(|(_, a)| a.clone())
+            .collect();
+        for account in to_start {
+            info!(account = %account.id, node = %node, "lease taken; starting the account on this node");
+            self.start(account);
+        }
+        self.publish();
+    }
+
+    /// Stops every running account at once (a cluster member that can no longer prove
+    /// its leases); they start again when [`Supervisor::set_leases`] gives them back.
+    pub async fn drop_all_leases(&mut self) {
+        self.set_leases(&[]).await;
+    }
+
+    /// The lease `id` runs under: `Some` for every account on a single node.
+    fn lease_of(&self, id: &str) -> Option<Option<&Lease>> {
+        match &self.cluster {
+            None => Some(None),
+            Some((_, leases)) => leases.get(id).map(Some),
+        }
     }
 
     /// (Re)reads the project list; a broken file keeps the previous list.
@@ -169,9 +261,14 @@ impl Supervisor {
             }
         }
 
+        self.configured = set.accounts.clone();
         for (id, account) in set.accounts {
             if let Err(e) = self.store.set_config_error(&id, None).await {
                 warn!(account = %id, error = %e, "cannot clear the config error in the store");
+            }
+            if self.lease_of(&id).is_none() {
+                // Another node of the cluster holds it (or nobody yet): not ours to run.
+                continue;
             }
             match self.running.get(&id) {
                 Some(r) if !restart_all && r.account.digest == account.digest => {}
@@ -231,9 +328,13 @@ impl Supervisor {
         let cancel = CancellationToken::new();
         let wake = Arc::new(Notify::new());
         let full_sync = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let store = match (&self.cluster, self.lease_of(&account.id).flatten()) {
+            (Some((node, _)), Some(lease)) => self.store.fenced(node, lease.clone()),
+            _ => self.store.clone(),
+        };
         let task = tokio::spawn(keep_running(task::Job {
             account: account.clone(),
-            store: self.store.clone(),
+            store,
             plugins: self.plugins.clone(),
             projects: self.projects.clone(),
             wake: Arc::clone(&wake),

@@ -65,7 +65,8 @@ pub struct Node {
     id: String,
     incarnation: String,
     lease: Duration,
-    config_digest: String,
+    /// The digest of this node's account files, sent with every heartbeat.
+    config_digest: std::sync::Mutex<String>,
     held: tokio::sync::Mutex<BTreeMap<String, i64>>,
 }
 
@@ -142,7 +143,7 @@ impl Node {
             id: id.to_owned(),
             incarnation,
             lease,
-            config_digest: config_digest.to_owned(),
+            config_digest: std::sync::Mutex::new(config_digest.to_owned()),
             held: tokio::sync::Mutex::new(BTreeMap::new()),
         })
     }
@@ -150,6 +151,12 @@ impl Node {
     /// This node's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Records a new digest of this node's account files (after they changed); the next
+    /// heartbeat publishes it.
+    pub fn set_config_digest(&self, digest: &str) {
+        *self.config_digest.lock().unwrap_or_else(|p| p.into_inner()) = digest.to_owned();
     }
 
     /// The lease time.
@@ -171,11 +178,12 @@ impl Node {
         let client = self.pg.client().await?;
         let e = |err: tokio_postgres::Error| self.pg.error(&err);
         let secs = self.lease.as_secs_f64();
+        let digest = self.config_digest.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let alive = client
             .execute(
                 "UPDATE cluster_nodes SET last_seen = clock_timestamp(), config_digest = $3
                  WHERE id = $1 AND incarnation = $2",
-                &[&self.id, &self.incarnation, &self.config_digest],
+                &[&self.id, &self.incarnation, &digest],
             )
             .await
             .map_err(e)?;

@@ -5,10 +5,20 @@
 //! account, and whether a write still belongs to the holder of that account — is
 //! decided by rows in the database and its clock, never by a node's own clock.
 
+mod accounts;
+mod changes;
+mod events;
+mod folders;
 pub mod leases;
+mod manual;
+mod messages;
+mod plugins;
+mod routing;
 mod schema;
 
+use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -93,6 +103,86 @@ impl Postgres {
     pub(crate) fn error(&self, e: &tokio_postgres::Error) -> StoreError {
         StoreError::Postgres { target: self.target.clone(), message: pg_text(e) }
     }
+}
+
+/// The mail store on PostgreSQL: the pool, this node's id in a cluster, and the lease a
+/// clone made by [`crate::Store::fenced`] checks with every write of its account's sync.
+#[derive(Clone)]
+pub(crate) struct PgStore {
+    pg: Postgres,
+    node: Option<Arc<str>>,
+    fence: Option<Arc<(String, leases::Lease)>>,
+}
+
+impl PgStore {
+    pub(crate) fn new(pg: Postgres, node: Option<&str>) -> PgStore {
+        PgStore { pg, node: node.map(Arc::from), fence: None }
+    }
+
+    pub(crate) fn fenced(&self, node: &str, lease: leases::Lease) -> PgStore {
+        PgStore { fence: Some(Arc::new((node.to_owned(), lease))), ..self.clone() }
+    }
+
+    pub(crate) fn pool(&self) -> &Postgres {
+        &self.pg
+    }
+
+    pub(crate) fn target(&self) -> &str {
+        &self.pg.target
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pg.client().await
+    }
+
+    /// Maps a driver error to a [`StoreError`] in the server's words.
+    fn e(&self) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
+        move |err| self.pg.error(&err)
+    }
+
+    /// Inside a transaction writing sync state: fails with [`StoreError::Fenced`] when
+    /// this clone's lease is no longer current. The lease row stays share-locked until
+    /// the transaction ends, so no other node can claim it in between.
+    async fn check_fence(&self, tx: &impl deadpool_postgres::GenericClient) -> Result<(), StoreError> {
+        match &self.fence {
+            Some(fence) => leases::check(&self.pg, tx, &fence.0, &fence.1).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs `future` to completion from a blocking thread (a plugin's host call asking the
+/// store): it runs on the runtime that drives the pool's connections, and this thread
+/// waits for its answer.
+pub(crate) fn block_on<T: Send + 'static>(
+    future: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|e| StoreError::Task(format!("no async runtime for a PostgreSQL call: {e}")))?;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    let wait = || rx.recv().map_err(|e| StoreError::Task(e.to_string()));
+    // Called on a worker of the runtime itself (the daemon's start records plugin states),
+    // its other tasks move to another worker while this one waits; elsewhere this just
+    // waits.
+    if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(wait)?
+    } else {
+        wait()?
+    }
+}
+
+/// `text` without NUL characters, which PostgreSQL's text type cannot hold (SQLite can:
+/// a header with a NUL byte must not make a message unstorable).
+fn text(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') { Cow::Owned(text.replace('\0', "")) } else { Cow::Borrowed(text) }
+}
+
+/// [`text`] of an optional value.
+fn opt_text(value: &Option<String>) -> Option<Cow<'_, str>> {
+    value.as_deref().map(text)
 }
 
 /// The server's own message where there is one (with its SQLSTATE), else the client's.
