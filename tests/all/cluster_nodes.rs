@@ -31,6 +31,25 @@ fn node_env(url: &str, id: &str, dv: &Dovecot, users: &[String]) -> Env {
     env
 }
 
+/// Dovecot for a few hundred simultaneous connections (each node keeps one IDLE
+/// connection per account it holds): by default it runs at most 100 `imap` processes,
+/// one per connection; here each serves up to 50, and `imap-login` keeps the TLS
+/// sessions of many clients per process.
+const MANY_CONNECTIONS: &str = "
+default_process_limit = 1000
+default_client_limit = 4000
+service imap-login {
+  service_count = 0
+  client_limit = 2000
+  process_min_avail = 2
+}
+service imap {
+  service_count = 0
+  client_limit = 50
+  process_limit = 50
+}
+";
+
 fn account_id(user: &str) -> String {
     user.split('@').next().unwrap().to_owned()
 }
@@ -78,14 +97,24 @@ fn query(server: &Server, db: &str, sql: &str) -> Vec<String> {
 /// Waits until the store holds `n` messages and every account is idle.
 fn wait_synced(server: &Server, db: &str, accounts: usize, messages: usize, timeout: Duration) {
     let want = vec![messages.to_string(), accounts.to_string()];
-    wait_for(&format!("{messages} messages stored, {accounts} accounts idle"), timeout, || {
+    let started = Instant::now();
+    loop {
         let got = query(
             server,
             db,
             "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM accounts WHERE state = 'idle')",
         );
-        (got == want).then_some(())
-    });
+        if got == want {
+            return;
+        }
+        if started.elapsed() > timeout {
+            let states = server
+                .psql(db, "SELECT state, count(*), max(last_error) FROM accounts GROUP BY state")
+                .unwrap_or_default();
+            panic!("timed out after {timeout:?} waiting for {want:?} (messages, idle accounts): {got:?}; states: {states}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Nothing stored twice, and the event feed numbered 1..n without a gap.
@@ -105,10 +134,10 @@ fn db_name(url: &str) -> &str {
 
 #[test]
 fn accounts_spread_over_joining_nodes_and_move_to_the_others_when_one_is_killed() {
-    const ACCOUNTS: usize = 90;
+    const ACCOUNTS: usize = 300;
     let users = users(ACCOUNTS);
     let refs: Vec<&str> = users.iter().map(String::as_str).collect();
-    let dv = dovecot(DovecotConfig::default(), &refs);
+    let dv = dovecot(DovecotConfig::default().settings(MANY_CONNECTIONS), &refs);
     dv.seed_inboxes(&users, &[Mail::new(1, "Willkommen").to_bytes()]).unwrap();
     let server = Server::start().unwrap();
     let url = server.database().unwrap();
@@ -117,35 +146,37 @@ fn accounts_spread_over_joining_nodes_and_move_to_the_others_when_one_is_killed(
 
     let mut a = envs[0].daemon();
     let mut b = envs[1].daemon();
-    wait_balanced(&envs[0], &["node-a", "node-b"], 45, ACCOUNTS, Duration::from_secs(90));
+    wait_balanced(&envs[0], &["node-a", "node-b"], 150, ACCOUNTS, Duration::from_secs(90));
     wait_synced(&server, db, ACCOUNTS, ACCOUNTS, Duration::from_secs(90));
 
     // A third node joins: the two give back their excess, it takes its fair share.
     let mut c = envs[2].daemon();
-    wait_balanced(&envs[0], &["node-a", "node-b", "node-c"], 30, ACCOUNTS, Duration::from_secs(90));
+    wait_balanced(&envs[0], &["node-a", "node-b", "node-c"], 100, ACCOUNTS, Duration::from_secs(90));
     wait_synced(&server, db, ACCOUNTS, ACCOUNTS, Duration::from_secs(90));
     assert_consistent(&server, db, ACCOUNTS);
-    let status: Value = envs[1].json(&["cluster", "status"]);
-    assert!(status["nodes"].as_array().unwrap().iter().all(|n| n["config_matches"] == true), "{status}");
+    let json: Value = envs[1].json(&["cluster", "status"]);
+    assert!(json["nodes"].as_array().unwrap().iter().all(|n| n["config_matches"] == true), "{json}");
 
     // node-b dies; mail arrives for its accounts meanwhile.
     let (holders, _) = status(&envs[0]);
     let orphans: Vec<&String> = holders.iter().filter(|(_, h)| h.as_deref() == Some("node-b")).map(|(a, _)| a).collect();
-    assert_eq!(orphans.len(), 30);
+    assert_eq!(orphans.len(), 100);
     b.kill9();
     let killed = Instant::now();
     for account in &orphans {
         let mut client = dv.client(&format!("{account}@example.test")).unwrap();
         client.append("INBOX", &[], None, &Mail::new(2, "Nach dem Ausfall").to_bytes()).unwrap();
     }
-    wait_balanced(&envs[0], &["node-a", "node-c"], 45, ACCOUNTS, Duration::from_secs(90));
+    wait_balanced(&envs[0], &["node-a", "node-c"], 150, ACCOUNTS, Duration::from_secs(90));
     wait_synced(&server, db, ACCOUNTS, ACCOUNTS + orphans.len(), Duration::from_secs(90));
     eprintln!("failover of {} accounts: all synced again {:?} after kill -9", orphans.len(), killed.elapsed());
     assert_consistent(&server, db, ACCOUNTS + orphans.len());
     // Any node answers for every account: the store is shared.
     let accounts = envs[2].json(&["accounts"]);
     assert_eq!(accounts.as_array().unwrap().len(), ACCOUNTS);
-    assert!(a.stop() && c.stop(), "a: {}\nc: {}", a.log(), c.log());
+    let logs = (a.log(), c.log());
+    if std::env::var_os("SHOW_LOGS").is_some() { eprintln!("{}", logs.0); }
+    assert!(a.stop() && c.stop(), "a: {}\nc: {}", logs.0, logs.1);
 }
 
 #[test]

@@ -136,6 +136,12 @@ pub enum Command {
         #[command(subcommand)]
         action: ClusterAction,
     },
+    /// The store as a whole: move it between SQLite and PostgreSQL.
+    Store {
+        /// What to do.
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Put a backup in place of the store (the daemon must be stopped); the old store is kept aside.
     Restore {
         /// The backup file.
@@ -290,6 +296,22 @@ pub enum ClusterAction {
     /// Nodes (id, last seen, accounts held) and each account's holder and epoch.
     Status {
         /// Print `{"nodes": [...], "accounts": [...]}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `postfachd store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Copy the whole store into an empty one on the other backend, checked by counts and
+    /// hashes: from SQLite to `postgres://user@host/db` (then set `[store] url`), or from
+    /// PostgreSQL (`[store] url`) to a new SQLite file. No daemon may run on the source.
+    Copy {
+        /// `postgres://…` (from SQLite), or a new SQLite file (from PostgreSQL).
+        #[arg(long)]
+        to: String,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -676,6 +698,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Backup { to, json } => backup::backup(&Config::load(&dir)?, &to, json).await,
         Command::Cluster { action: ClusterAction::Status { json } } => {
             cluster::status(&Config::load(&dir)?, json).await
+        }
+        Command::Store { action: StoreAction::Copy { to, json } } => {
+            backup::copy(&Config::load(&dir)?, &to, json).await
         }
         Command::Restore { from, json } => backup::restore(&Config::load(&dir)?, &from, json).await,
         Command::Route { action: RouteAction::Explain { local_id, json } } => {

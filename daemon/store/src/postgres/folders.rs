@@ -75,6 +75,9 @@ impl PgStore {
             .map_err(self.e())?;
         }
         tx.commit().await.map_err(self.e())?;
+        // Back to the pool before taking another: tasks that each hold one connection
+        // and wait for a second would deadlock a busy pool.
+        drop(client);
         self.folders(account).await
     }
 

@@ -22,7 +22,7 @@ use crate::{EventKind, StoreError, json_list};
 const INDEXED_TEXT: usize = 256 * 1024;
 
 /// The first `INDEXED_TEXT` bytes of `s`, cut at a character boundary, without NULs.
-fn indexed(s: &str) -> String {
+pub(super) fn indexed(s: &str) -> String {
     let mut end = s.len().min(INDEXED_TEXT);
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -440,6 +440,7 @@ impl PgStore {
             )
             .await
             .map_err(self.e())?;
+        drop(client);
         let mut out = Vec::new();
         for r in &rows {
             if let Some(folder) = self.folder(r.get(0)).await? {

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod changes;
+pub mod copy;
 mod events;
 mod folders;
 pub mod leases;
@@ -29,6 +30,9 @@ use crate::StoreError;
 /// Connections per node: the account passes write through a few, the API reads through
 /// the rest; a node never needs one per account.
 const POOL_SIZE: usize = 16;
+
+/// How long a store operation may wait for a free connection.
+const POOL_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a new connection may take (DNS, TCP, authentication).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,6 +69,10 @@ impl Postgres {
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
+            // A pool that stays exhausted is a bug or an overloaded database: an error in
+            // the account's state says so, a silent hang would not.
+            .wait_timeout(Some(POOL_WAIT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Postgres { target: target.clone(), message: e.to_string() })?;
         let pg = Postgres { pool, target };
