@@ -383,3 +383,57 @@ fn nodes_starting_together_on_a_new_database_migrate_it_once() {
     assert_eq!(hit, "t");
     assert_eq!(server.psql(name, "SELECT seq FROM event_counter").unwrap(), "0");
 }
+
+#[test]
+fn a_sqlite_store_moves_to_postgres_and_back_with_every_row_and_source_checked() {
+    let dv = crate::support::dovecot(postfach_test_harness::DovecotConfig::default(), &["mm@example.test"]);
+    let mut client = dv.client("mm@example.test").unwrap();
+    for n in 1..=3 {
+        let mail = postfach_test_harness::mail::Mail::new(n, &format!("Bewehrungspläne Nachricht {n}"));
+        client.append("INBOX", &[], None, &mail.to_bytes()).unwrap();
+    }
+    let env = Env::new();
+    env.write_account("mm", &crate::support::account_toml(&dv, "mm@example.test", ""));
+    env.ok(&["sync", "--once"]);
+    let server = Server::start().unwrap();
+    let url = server.database().unwrap();
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    // The target's password in the URL (a SQLite config has no [store] password); it is
+    // never printed.
+    let with_password = url.replacen("postfach@", &format!("postfach:{}@", pg::PASSWORD), 1);
+    let out = env.json(&["store", "copy", "--to", &with_password]);
+    assert!(!out.to_string().contains(pg::PASSWORD), "{out}");
+    assert_eq!(out["blobs_verified"], 3, "{out}");
+    let rows = |table: &str| {
+        out["tables"].as_array().unwrap().iter().find(|t| t["table"] == table).map(|t| t["rows"].as_u64().unwrap())
+    };
+    assert_eq!((rows("accounts"), rows("messages"), rows("locations")), (Some(1), Some(3), Some(3)), "{out}");
+    assert!(rows("events").unwrap() >= 3, "{out}");
+    // PostgreSQL's German search finds them by stem; the event numbers continue.
+    let found = server
+        .psql(&db, "SELECT count(*) FROM messages WHERE search @@ plainto_tsquery('german', 'Bewehrungsplan')")
+        .unwrap();
+    assert_eq!(found, "3");
+    assert_eq!(server.psql(&db, "SELECT seq = (SELECT max(seq) FROM events) FROM event_counter").unwrap(), "t");
+    // Only into an empty database.
+    let again = env.run(&["store", "copy", "--to", &with_password]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("only into an empty database"), "{again:?}");
+
+    // And back: a node of the cluster copies PostgreSQL into a new SQLite file.
+    let node = cluster_env(&url, "");
+    assert_eq!(node.json(&["accounts"]).as_array().unwrap().len(), 1);
+    let back = node.path().join("back.sqlite3");
+    let out = node.json(&["store", "copy", "--to", back.to_str().unwrap()]);
+    assert_eq!(out["blobs_verified"], 3, "{out}");
+    let original = rusqlite::Connection::open(env.path().join("data/postfach.sqlite3")).unwrap();
+    let copied = rusqlite::Connection::open(&back).unwrap();
+    let digest = |c: &rusqlite::Connection| -> Vec<(i64, String, String, i64)> {
+        let mut stmt = c.prepare("SELECT id, identity, blob, has_attachments FROM messages ORDER BY id").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(digest(&copied), digest(&original));
+    // Its full-text index was built when the copy was opened.
+    let hits: i64 = copied.query_row("SELECT count(*) FROM search WHERE search MATCH 'Nachricht'", [], |r| r.get(0)).unwrap();
+    assert_eq!(hits, 3);
+}
