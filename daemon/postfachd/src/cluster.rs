@@ -90,9 +90,10 @@ impl Membership {
     }
 
     /// One round: renew, claim, give back; then brings the running accounts in line.
-    /// Returns an error only when the daemon must stop (another process took this
-    /// node's id).
-    pub async fn tick(&mut self, supervisor: &mut Supervisor) -> Result<(), StoreError> {
+    /// Returns whether accounts were taken over (their queued mail is this node's to
+    /// send now), and an error only when the daemon must stop (another process took
+    /// this node's id).
+    pub async fn tick(&mut self, supervisor: &mut Supervisor) -> Result<bool, StoreError> {
         self.node.set_config_digest(&supervisor.config_digest());
         match self.node.tick(&supervisor.configured()).await {
             Ok(tick) => {
@@ -117,7 +118,7 @@ impl Membership {
                     }
                 }
                 self.valid_until = (!keep.is_empty()).then_some(tick.valid_until);
-                Ok(())
+                Ok(!tick.claimed.is_empty())
             }
             Err(e @ StoreError::NodeReplaced { .. }) => {
                 supervisor.drop_all_leases().await;
@@ -128,7 +129,7 @@ impl Membership {
                 // The leases may still be valid until `valid_until`; the deadline stops
                 // the accounts if no tick succeeds by then.
                 warn!(error = %e, "cluster heartbeat failed; retrying");
-                Ok(())
+                Ok(false)
             }
         }
     }

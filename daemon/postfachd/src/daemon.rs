@@ -307,16 +307,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         }
     }
     let outbox_stop = CancellationToken::new();
-    let outbox = if store.postgres().is_some() {
-        warn!("the outbox is not yet available on a PostgreSQL store; this node sends no mail");
-        tokio::spawn(async {})
-    } else {
-        tokio::spawn(crate::outbox::run(
-            crate::outbox::Context { config: config.clone(), store: store.clone(), plugins: Some(Arc::clone(&plugins)) },
-            Arc::clone(&outbox_wake),
-            outbox_stop.clone(),
-        ))
-    };
+    let outbox = tokio::spawn(crate::outbox::run(
+        crate::outbox::Context { config: config.clone(), store: store.clone(), plugins: Some(Arc::clone(&plugins)) },
+        Arc::clone(&outbox_wake),
+        outbox_stop.clone(),
+    ));
     info!(
         config = %config.dir.display(),
         store = %store.path().display(),
@@ -341,12 +336,17 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 }
             }
             () = tick(&mut cluster_ticks) => {
-                if let Some(m) = membership.as_mut()
-                    && let Err(e) = m.tick(&mut supervisor).await
-                {
-                    tracing::error!(error = %e, "stopping");
-                    failure = Some(DaemonError::Store(e));
-                    break;
+                if let Some(m) = membership.as_mut() {
+                    match m.tick(&mut supervisor).await {
+                        // Mail queued for accounts just taken over is this node's to send.
+                        Ok(true) => outbox_wake.notify_one(),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::error!(error = %e, "stopping");
+                            failure = Some(DaemonError::Store(e));
+                            break;
+                        }
+                    }
                 }
             }
             () = tick(&mut watchdog) => notifier.watchdog(),
@@ -386,11 +386,15 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     directory.set(postfach_api::Directory::new(&supervisor.api_accounts(), &users, supervisor.projects()));
                     tracing::debug!(?report, "accounts reconciled");
                     // A new account file is claimed now, not at the next tick.
-                    if let Some(m) = membership.as_mut()
-                        && let Err(e) = m.tick(&mut supervisor).await
-                    {
-                        failure = Some(DaemonError::Store(e));
-                        break;
+                    if let Some(m) = membership.as_mut() {
+                        match m.tick(&mut supervisor).await {
+                            Ok(true) => outbox_wake.notify_one(),
+                            Ok(false) => {}
+                            Err(e) => {
+                                failure = Some(DaemonError::Store(e));
+                                break;
+                            }
+                        }
                     }
                     target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
                 }

@@ -322,12 +322,18 @@ impl super::Store {
     /// Enqueues a message once per idempotency key (scoped by the caller, e.g. per user);
     /// returns its outbox id and whether this call queued it.
     pub async fn enqueue_outbox_once(&self, entry: NewEntry, key: &str, by: &str) -> Result<(i64, bool), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.enqueue_outbox(&entry, Some((key, by))).await;
+        }
         let (key, by) = (key.to_owned(), by.to_owned());
         self.run(move |c| enqueue_once(c, &entry, &key, &by)).await
     }
 
     /// How many entries are in each state (every state listed, zeros included).
     pub async fn outbox_counts(&self) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_counts().await;
+        }
         self.read(|c| {
             let mut stmt = c.prepare_cached("SELECT state, COUNT(*) FROM outbox GROUP BY state")?;
             let found: std::collections::HashMap<String, i64> =
@@ -342,6 +348,9 @@ impl super::Store {
 
     /// The entry queued under an idempotency key, if any.
     pub async fn outbox_by_key(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_by_key(key).await;
+        }
         let key = key.to_owned();
         self.run(move |c| {
             c.query_row(&format!("SELECT {COLUMNS} FROM outbox WHERE idempotency_key = ?1"), [key], row).optional()
@@ -351,80 +360,125 @@ impl super::Store {
 
     /// Withdraws a queued or deferred entry; false if it was in another state.
     pub async fn cancel_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.cancel_outbox(id).await;
+        }
         self.run(move |c| cancel(c, id)).await
     }
 
     /// Enqueues a message; returns its outbox id.
     pub async fn enqueue_outbox(&self, entry: NewEntry) -> Result<i64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.enqueue_outbox(&entry, None).await?.0);
+        }
         self.run(move |c| enqueue(c, &entry)).await
     }
 
     /// Every outbox entry, newest first.
     pub async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox().await;
+        }
         self.run(|c| list(c)).await
     }
 
     /// One outbox entry by id; `None` if there is no such entry.
     pub async fn outbox_entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_entry(id).await;
+        }
         self.run(move |c| get(c, id)).await
     }
 
     /// The message bytes of an outbox entry.
     pub async fn outbox_raw(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_raw(id).await;
+        }
         self.run(move |c| raw(c, id)).await
     }
 
     /// Entries due for an attempt at `now`, oldest first.
     pub async fn outbox_due(&self, now: Timestamp) -> Result<Vec<Entry>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_due(now.0).await;
+        }
         self.run(move |c| due(c, now.0)).await
     }
 
     /// When the next entry becomes due, if any waits.
     pub async fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.outbox_next_due().await?.map(Timestamp));
+        }
         Ok(self.run(|c| next_due(c)).await?.map(Timestamp))
     }
 
     /// Claims an entry for an attempt; false when another process took it first.
     pub async fn claim_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.claim_outbox(id).await;
+        }
         self.run(move |c| claim(c, id)).await
     }
 
     /// Queues entries a crash left in `sending` again; returns how many.
     pub async fn recover_outbox(&self) -> Result<usize, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.recover_outbox().await;
+        }
         self.run(|c| recover(c)).await
     }
 
     /// Records a delivery (`Sent`) or a stored draft (`Saved`) with the server's reply.
     pub async fn mark_sent(&self, id: i64, account: &str, state: OutboxState, reply: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_sent(id, account, state, reply).await;
+        }
         let (account, reply) = (account.to_owned(), reply.to_owned());
         self.run(move |c| mark_sent(c, id, &account, state, &reply)).await
     }
 
     /// Records a temporary failure; tried again at `retry_at`.
     pub async fn mark_deferred(&self, id: i64, error: &str, retry_at: Timestamp) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_deferred(id, error, retry_at.0).await;
+        }
         let error = error.to_owned();
         self.run(move |c| mark_deferred(c, id, &error, retry_at.0)).await
     }
 
     /// Records a permanent failure.
     pub async fn mark_failed(&self, id: i64, account: &str, error: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.mark_failed(id, account, error).await;
+        }
         let (account, error) = (account.to_owned(), error.to_owned());
         self.run(move |c| mark_failed(c, id, &account, &error)).await
     }
 
     /// Records what happened to the Sent or Drafts copy.
     pub async fn set_copy(&self, id: i64, copy: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.set_copy(id, copy).await;
+        }
         let copy = copy.to_owned();
         self.run(move |c| set_copy(c, id, &copy)).await
     }
 
     /// Sent messages whose Sent copy should be tried again now (see [`missing_copies`]).
     pub async fn outbox_missing_copies(&self, now: Timestamp) -> Result<Vec<Entry>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_missing_copies(now.0).await;
+        }
         self.run(move |c| missing_copies(c, now.0)).await
     }
 
     /// Whether any Sent copy from the last two days is missing (tried again later or now).
     pub async fn outbox_copies_missing(&self) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.outbox_copies_missing().await;
+        }
         self.run(move |c| {
             c.query_row(
                 "SELECT EXISTS (SELECT 1 FROM outbox WHERE kind = 'send' AND state = 'sent'
@@ -438,6 +492,9 @@ impl super::Store {
 
     /// Queues a failed or deferred entry again, now; false if it was neither.
     pub async fn retry_outbox(&self, id: i64) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.retry_outbox(id).await;
+        }
         self.run(move |c| retry(c, id)).await
     }
 }

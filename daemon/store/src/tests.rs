@@ -70,6 +70,7 @@ on_both_backends!(
     account_states_report_problems_once_and_a_start_clears_only_running_states,
     events_are_numbered_without_gaps_in_commit_order,
     replies_join_their_parents_thread_whichever_folder_they_are_in,
+    the_outbox_moves_through_its_states_and_is_claimed_once,
 );
 
 fn folder(name: &str, role: Option<Role>) -> ListedFolder {
@@ -171,9 +172,7 @@ async fn flag_updates_change_only_what_differs_and_record_an_event(store: Store)
     assert_eq!(event_kinds(&store, "mm").await, ["new-message", "flags"]);
 }
 
-#[tokio::test]
-async fn the_outbox_moves_through_its_states_and_is_claimed_once() {
-    let (_dir, store) = store();
+async fn the_outbox_moves_through_its_states_and_is_claimed_once(store: Store) {
     let entry = NewOutboxEntry {
         account: "mm".into(),
         kind: OutboxKind::Send,

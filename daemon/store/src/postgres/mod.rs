@@ -13,6 +13,7 @@ mod folders;
 pub mod leases;
 mod manual;
 mod messages;
+mod outbox;
 mod plugins;
 mod routing;
 mod schema;
