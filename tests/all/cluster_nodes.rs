@@ -321,3 +321,82 @@ fn mail_queued_on_one_node_is_sent_once_by_each_accounts_holder_while_two_nodes_
     assert_eq!(feed[0], MESSAGES.to_string());
     assert_eq!(feed[1], feed[2], "the event feed has a gap: {feed:?}");
 }
+
+#[test]
+fn webhooks_come_from_one_node_at_a_time_in_order_and_without_a_gap_when_it_is_killed() {
+    use postfach_test_harness::WebhookReceiver;
+    const SECRET: &str = "whsec_c2VocmdlaGVpbWVzLXdlYmhvb2stZ2VoZWltbmlz";
+    const ACCOUNTS: usize = 6;
+    let users = users(ACCOUNTS);
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let dv = dovecot(DovecotConfig::default(), &refs);
+    let receiver = WebhookReceiver::start(SECRET).unwrap();
+    let server = Server::start().unwrap();
+    let url = server.database().unwrap();
+    let db = db_name(&url);
+    let envs: Vec<Env> = ["node-a", "node-b", "node-c"]
+        .iter()
+        .map(|id| {
+            let env = node_env(&url, id, &dv, &users);
+            let path = env.path().join("postfach.toml");
+            let toml = std::fs::read_to_string(&path).unwrap();
+            let hook = format!("\n[[webhooks]]\nurl = \"{}\"\nsecret = {{ env = \"POSTFACH_WEBHOOK_SECRET\" }}\n", receiver.url());
+            // Before [store]: `[[webhooks]]` is a top-level array of tables.
+            let (top, cluster) = toml.split_once("\n[store]").unwrap();
+            std::fs::write(&path, format!("{top}{hook}\n[store]{cluster}")).unwrap();
+            env
+        })
+        .collect();
+    let start = |env: &Env| env.daemon_with_env(&[("POSTFACH_WEBHOOK_SECRET", SECRET)]);
+    let mut daemons: Vec<_> = envs.iter().map(start).collect();
+    wait_balanced(&envs[0], &["node-a", "node-b", "node-c"], 2, ACCOUNTS, Duration::from_secs(60));
+    let holder = |server: &Server| server.psql(db, "SELECT COALESCE(holder, '') FROM webhook_cursors").unwrap_or_default();
+    let first = wait_for("one node delivering", Duration::from_secs(30), || {
+        let h = holder(&server);
+        (!h.is_empty()).then_some(h)
+    });
+    let from: i64 = query(&server, db, "SELECT delivered_seq FROM webhook_cursors")[0].parse().unwrap();
+    let mail = |round: usize| {
+        for (i, user) in users.iter().enumerate() {
+            let mut c = dv.client(user).unwrap();
+            c.append("INBOX", &[], None, &Mail::new(round * 10 + i, &format!("Runde {round}")).to_bytes()).unwrap();
+        }
+    };
+    let delivered = || -> Vec<i64> {
+        receiver.deliveries().iter().filter(|d| d.answered == 200).map(|d| d.json()["seq"].as_i64().unwrap()).collect()
+    };
+    let feed = |server: &Server| -> Vec<i64> {
+        server
+            .psql(db, &format!("SELECT seq FROM events WHERE seq > {from} ORDER BY seq"))
+            .unwrap()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+    mail(1);
+    wait_for("the first round delivered", Duration::from_secs(60), || {
+        let got = delivered();
+        let events = feed(&server);
+        (events.len() >= ACCOUNTS && events.iter().all(|s| got.contains(s))).then_some(())
+    });
+    // The deliverer dies; the next round's events come from another node, after the
+    // cursor the dead one left.
+    let index = ["node-a", "node-b", "node-c"].iter().position(|n| *n == first).unwrap();
+    daemons[index].kill9();
+    mail(2);
+    let events = wait_for("both rounds delivered", Duration::from_secs(60), || {
+        let got = delivered();
+        let events = feed(&server);
+        (events.len() >= 2 * ACCOUNTS && events.iter().all(|s| got.contains(s))).then_some(events)
+    });
+    let second = holder(&server);
+    assert!(!second.is_empty() && second != first, "still held by {second}");
+    // First arrivals in seq order, every event of the feed, nothing else.
+    let mut first_seen: Vec<i64> = Vec::new();
+    for seq in delivered() {
+        if !first_seen.contains(&seq) {
+            first_seen.push(seq);
+        }
+    }
+    assert_eq!(first_seen, events, "out of order or a gap");
+}

@@ -100,6 +100,10 @@ struct Delivery {
     detail: Option<serde_json::Value>,
 }
 
+/// How often a node that does not deliver to an endpoint checks whether its deliverer
+/// is gone, and how often an idle deliverer renews its hold.
+const HOLD_RETRY: Duration = Duration::from_secs(2);
+
 /// Runs delivery to every endpoint until `stop`.
 pub async fn run(store: Store, endpoints: Vec<Endpoint>, feed: watch::Receiver<i64>, stop: CancellationToken) {
     let mut tasks = Vec::new();
@@ -110,6 +114,10 @@ pub async fn run(store: Store, endpoints: Vec<Endpoint>, feed: watch::Receiver<i
     }
     for t in tasks {
         let _ = t.await;
+    }
+    // Another node of a cluster continues at once rather than after the hold lapses.
+    if let Err(e) = store.release_webhooks().await {
+        warn!(error = %e, "cannot give up the webhook endpoints; another node takes over when the hold lapses");
     }
 }
 
@@ -139,7 +147,32 @@ async fn deliver_forever(
 ) {
     let Some(client) = client(&endpoint) else { return };
     let mut failures: u32 = 0;
+    let mut holding = true;
     loop {
+        // In a cluster one node at a time delivers to an endpoint; the others wait and
+        // take over, from the cursor in the store, when its hold lapses.
+        match store.hold_webhook(&endpoint.url).await {
+            Ok(true) => {
+                if !holding {
+                    tracing::info!("delivering to this endpoint from this node now");
+                }
+                holding = true;
+            }
+            Ok(false) => {
+                holding = false;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(HOLD_RETRY) => continue,
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "webhook delivery cannot reach the store; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(5)) => continue,
+                }
+            }
+        }
         feed.borrow_and_update();
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
@@ -149,9 +182,11 @@ async fn deliver_forever(
             Ok(Pending::More) => failures = 0,
             Ok(Pending::Empty) => {
                 failures = 0;
+                // Woken by new events, and now and then to renew the hold.
                 tokio::select! {
                     () = stop.cancelled() => return,
                     r = feed.changed() => if r.is_err() { return },
+                    () = tokio::time::sleep(HOLD_RETRY) => {}
                 }
             }
             Ok(Pending::Failed(error)) => {

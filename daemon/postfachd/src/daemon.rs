@@ -238,7 +238,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     raise_fd_limit();
     crate::logins::configure(config.daemon.imap_logins_per_minute);
     let store = match crate::cluster::connect(&config).await? {
-        Some(pg) => Store::on_postgres(pg, Some(&crate::cluster::node_id(&config))),
+        Some(pg) => {
+            let lease = std::time::Duration::from_secs(u64::from(config.daemon.cluster.lease_secs));
+            Store::on_postgres(pg, Some((&crate::cluster::node_id(&config), lease)))
+        }
         None => Store::open(&config.store_path())?,
     };
     let accounts_dir = config.accounts_dir();

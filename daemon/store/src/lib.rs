@@ -275,9 +275,11 @@ impl Store {
 
     /// The store in a PostgreSQL database (`[store] url`), already connected and migrated
     /// by [`postgres::Postgres::connect`]. `node` is this daemon's `[cluster] node_id`
-    /// when it runs as a cluster member: then account states of accounts other live
-    /// nodes hold are left alone at start and stop.
-    pub fn on_postgres(pg: postgres::Postgres, node: Option<&str>) -> Store {
+    /// and lease time when it runs as a cluster member: then account states of accounts
+    /// other live nodes hold are left alone at start and stop, the outbox sends only the
+    /// mail of accounts this node holds, and a webhook endpoint is delivered to by one
+    /// node at a time.
+    pub fn on_postgres(pg: postgres::Postgres, node: Option<(&str, Duration)>) -> Store {
         Store { backend: Backend::Postgres(postgres::PgStore::new(pg, node)) }
     }
 

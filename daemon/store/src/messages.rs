@@ -632,6 +632,9 @@ impl super::Store {
 
     /// Stored messages, newest first.
     pub async fn messages(&self, filter: MessageFilter) -> Result<Vec<MessageSummary>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.messages(&filter).await;
+        }
         self.run(move |c| list(c, &filter)).await
     }
 

@@ -258,16 +258,25 @@ pub(crate) fn detail(conn: &Connection, id: i64) -> rusqlite::Result<Option<Mess
 impl super::Store {
     /// A page of messages.
     pub async fn message_page(&self, query: MessageQuery) -> Result<MessagePage, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.message_page(&query).await;
+        }
         self.read(move |c| page(c, &query)).await
     }
 
     /// One message with its raw content; `None` if there is no such message.
     pub async fn message_detail(&self, id: MessageId) -> Result<Option<MessageDetail>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.message_detail(id.0).await;
+        }
         self.read(move |c| detail(c, id.0)).await
     }
 
     /// How many messages the store holds for an account.
     pub async fn message_count(&self, account: &str) -> Result<u64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.message_count(account).await;
+        }
         let account = account.to_owned();
         self.read(move |c| {
             c.prepare_cached("SELECT COUNT(*) FROM messages WHERE account = ?1")?
@@ -278,6 +287,9 @@ impl super::Store {
 
     /// List fields of some messages, in the order given (unknown ids are left out).
     pub async fn message_summaries(&self, ids: Vec<MessageId>) -> Result<Vec<MessageSummary>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.message_summaries(&ids).await;
+        }
         self.read(move |c| summaries(c, &ids)).await
     }
 }

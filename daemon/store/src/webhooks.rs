@@ -43,6 +43,9 @@ impl super::Store {
     /// The endpoint's cursor, created at the feed's current end for an endpoint seen for
     /// the first time (a new endpoint gets what happens from now on, not the history).
     pub async fn webhook_cursor(&self, endpoint: &str) -> Result<WebhookCursor, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.webhook_cursor(endpoint).await;
+        }
         let endpoint = endpoint.to_owned();
         self.run(move |c| {
             c.execute(
@@ -55,8 +58,29 @@ impl super::Store {
         .await
     }
 
+    /// Takes or renews this node's right to deliver to `endpoint`: always granted to a
+    /// single daemon; in a cluster, false while another live node delivers to it.
+    pub async fn hold_webhook(&self, endpoint: &str) -> Result<bool, StoreError> {
+        match self.pg() {
+            Some(pg) => pg.hold_webhook(endpoint).await,
+            None => Ok(true),
+        }
+    }
+
+    /// Gives up this node's webhook endpoints (on shutdown) so another node continues
+    /// at once; nothing to do for a single daemon.
+    pub async fn release_webhooks(&self) -> Result<(), StoreError> {
+        match self.pg() {
+            Some(pg) => pg.release_webhooks().await,
+            None => Ok(()),
+        }
+    }
+
     /// Every endpoint's cursor.
     pub async fn webhook_cursors(&self) -> Result<Vec<WebhookCursor>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.webhook_cursors().await;
+        }
         self.read(|c| {
             let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM webhook_cursors ORDER BY endpoint"))?;
             let rows = stmt.query_map([], row)?;
@@ -68,6 +92,9 @@ impl super::Store {
     /// Moves the cursor past `seq` after a success (or after events the endpoint does not
     /// want); the state becomes `ok`.
     pub async fn webhook_delivered(&self, endpoint: &str, seq: i64, success: bool) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.webhook_delivered(endpoint, seq, success).await;
+        }
         let endpoint = endpoint.to_owned();
         self.run(move |c| {
             let now = now_unix();
@@ -86,6 +113,9 @@ impl super::Store {
     /// Records a failed attempt; `failing` says whether the endpoint has now failed for
     /// so long that it counts as failing rather than retrying.
     pub async fn webhook_failed(&self, endpoint: &str, error: &str, failing_after_secs: i64) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.webhook_failed(endpoint, error, failing_after_secs).await;
+        }
         let (endpoint, error) = (endpoint.to_owned(), error.to_owned());
         self.run(move |c| {
             let now = now_unix();

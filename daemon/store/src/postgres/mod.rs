@@ -14,9 +14,11 @@ pub mod leases;
 mod manual;
 mod messages;
 mod outbox;
+mod pages;
 mod plugins;
 mod routing;
 mod schema;
+mod webhooks;
 
 use std::borrow::Cow;
 use std::str::FromStr;
@@ -120,12 +122,15 @@ impl Postgres {
 pub(crate) struct PgStore {
     pg: Postgres,
     node: Option<Arc<str>>,
+    /// How long this node's holds (of webhook endpoints) last without renewal.
+    hold: Duration,
     fence: Option<Arc<(String, leases::Lease)>>,
 }
 
 impl PgStore {
-    pub(crate) fn new(pg: Postgres, node: Option<&str>) -> PgStore {
-        PgStore { pg, node: node.map(Arc::from), fence: None }
+    pub(crate) fn new(pg: Postgres, node: Option<(&str, Duration)>) -> PgStore {
+        let hold = node.map_or(Duration::from_secs(30), |(_, lease)| lease);
+        PgStore { pg, node: node.map(|(id, _)| Arc::from(id)), hold, fence: None }
     }
 
     pub(crate) fn fenced(&self, node: &str, lease: leases::Lease) -> PgStore {
