@@ -434,6 +434,7 @@ fn a_sqlite_store_moves_to_postgres_and_back_with_every_row_and_source_checked()
     };
     assert_eq!(digest(&copied), digest(&original));
     // Its full-text index was built when the copy was opened.
-    let hits: i64 = copied.query_row("SELECT count(*) FROM search WHERE search MATCH 'Nachricht'", [], |r| r.get(0)).unwrap();
+    let hits: i64 =
+        copied.query_row("SELECT count(*) FROM search WHERE search MATCH 'Nachricht'", [], |r| r.get(0)).unwrap();
     assert_eq!(hits, 3);
 }

@@ -83,8 +83,8 @@ fn wait_balanced(env: &Env, nodes: &[&str], share: u64, total: usize, timeout: D
     wait_for(&format!("{total} accounts spread as {share} per node over {nodes:?}"), timeout, || {
         let (holders, live) = status(env);
         let expected: BTreeMap<String, u64> = nodes.iter().map(|n| ((*n).to_owned(), share)).collect();
-        let all_held = holders.len() == total
-            && holders.values().all(|h| h.as_deref().is_some_and(|h| nodes.contains(&h)));
+        let all_held =
+            holders.len() == total && holders.values().all(|h| h.as_deref().is_some_and(|h| nodes.contains(&h)));
         (live == expected && all_held).then_some(())
     });
 }
@@ -111,7 +111,9 @@ fn wait_synced(server: &Server, db: &str, accounts: usize, messages: usize, time
             let states = server
                 .psql(db, "SELECT state, count(*), max(last_error) FROM accounts GROUP BY state")
                 .unwrap_or_default();
-            panic!("timed out after {timeout:?} waiting for {want:?} (messages, idle accounts): {got:?}; states: {states}");
+            panic!(
+                "timed out after {timeout:?} waiting for {want:?} (messages, idle accounts): {got:?}; states: {states}"
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -159,7 +161,8 @@ fn accounts_spread_over_joining_nodes_and_move_to_the_others_when_one_is_killed(
 
     // node-b dies; mail arrives for its accounts meanwhile.
     let (holders, _) = status(&envs[0]);
-    let orphans: Vec<&String> = holders.iter().filter(|(_, h)| h.as_deref() == Some("node-b")).map(|(a, _)| a).collect();
+    let orphans: Vec<&String> =
+        holders.iter().filter(|(_, h)| h.as_deref() == Some("node-b")).map(|(a, _)| a).collect();
     assert_eq!(orphans.len(), 100);
     b.kill9();
     let killed = Instant::now();
@@ -175,7 +178,9 @@ fn accounts_spread_over_joining_nodes_and_move_to_the_others_when_one_is_killed(
     let accounts = envs[2].json(&["accounts"]);
     assert_eq!(accounts.as_array().unwrap().len(), ACCOUNTS);
     let logs = (a.log(), c.log());
-    if std::env::var_os("SHOW_LOGS").is_some() { eprintln!("{}", logs.0); }
+    if std::env::var_os("SHOW_LOGS").is_some() {
+        eprintln!("{}", logs.0);
+    }
     assert!(a.stop() && c.stop(), "a: {}\nc: {}", logs.0, logs.1);
 }
 
@@ -276,9 +281,8 @@ fn mail_queued_on_one_node_is_sent_once_by_each_accounts_holder_while_two_nodes_
         let subject = format!("Auftrag {i:03}");
         envs[0].ok(&["send", &account, "--to", "empfang@example.test", "--subject", &subject, "--body", "x"]);
     }
-    let sent = || -> usize {
-        query(&server, db, "SELECT count(*) FROM outbox WHERE state = 'sent'")[0].parse().unwrap()
-    };
+    let sent =
+        || -> usize { query(&server, db, "SELECT count(*) FROM outbox WHERE state = 'sent'")[0].parse().unwrap() };
     wait_for("a fifth of the mail sent", Duration::from_secs(60), || (sent() >= MESSAGES / 5).then_some(()));
     daemons[0].kill9();
     daemons[1].kill9();
@@ -340,7 +344,10 @@ fn webhooks_come_from_one_node_at_a_time_in_order_and_without_a_gap_when_it_is_k
             let env = node_env(&url, id, &dv, &users);
             let path = env.path().join("postfach.toml");
             let toml = std::fs::read_to_string(&path).unwrap();
-            let hook = format!("\n[[webhooks]]\nurl = \"{}\"\nsecret = {{ env = \"POSTFACH_WEBHOOK_SECRET\" }}\n", receiver.url());
+            let hook = format!(
+                "\n[[webhooks]]\nurl = \"{}\"\nsecret = {{ env = \"POSTFACH_WEBHOOK_SECRET\" }}\n",
+                receiver.url()
+            );
             // Before [store]: `[[webhooks]]` is a top-level array of tables.
             let (top, cluster) = toml.split_once("\n[store]").unwrap();
             std::fs::write(&path, format!("{top}{hook}\n[store]{cluster}")).unwrap();
@@ -350,7 +357,8 @@ fn webhooks_come_from_one_node_at_a_time_in_order_and_without_a_gap_when_it_is_k
     let start = |env: &Env| env.daemon_with_env(&[("POSTFACH_WEBHOOK_SECRET", SECRET)]);
     let mut daemons: Vec<_> = envs.iter().map(start).collect();
     wait_balanced(&envs[0], &["node-a", "node-b", "node-c"], 2, ACCOUNTS, Duration::from_secs(60));
-    let holder = |server: &Server| server.psql(db, "SELECT COALESCE(holder, '') FROM webhook_cursors").unwrap_or_default();
+    let holder =
+        |server: &Server| server.psql(db, "SELECT COALESCE(holder, '') FROM webhook_cursors").unwrap_or_default();
     let first = wait_for("one node delivering", Duration::from_secs(30), || {
         let h = holder(&server);
         (!h.is_empty()).then_some(h)

@@ -446,7 +446,11 @@ async fn a_store_from_before_compression_is_compressed_when_opened_and_reads_the
 
 async fn account_states_report_problems_once_and_a_start_clears_only_running_states(store: Store) {
     store.upsert_account_meta("mm", "Kanzlei", "auto", true).await.unwrap();
-    let failed = AccountStatus { state: AccountState::AuthFailed, last_error: Some("NO [AUTHENTICATIONFAILED]".into()), failures: 1 };
+    let failed = AccountStatus {
+        state: AccountState::AuthFailed,
+        last_error: Some("NO [AUTHENTICATIONFAILED]".into()),
+        failures: 1,
+    };
     store.set_account_status("mm", failed.clone()).await.unwrap();
     store.set_account_status("mm", AccountStatus { failures: 2, ..failed }).await.unwrap();
     store.set_account_state("mm", AccountState::Connecting).await.unwrap();
@@ -460,10 +464,13 @@ async fn account_states_report_problems_once_and_a_start_clears_only_running_sta
     store.mark_all_stopped().await.unwrap();
     let states: Vec<(String, AccountState, Option<String>)> =
         store.accounts().await.unwrap().into_iter().map(|a| (a.id, a.state, a.disabled_digest)).collect();
-    assert_eq!(states, [
-        ("mm".to_owned(), AccountState::Stopped, None),
-        ("off".to_owned(), AccountState::Disabled, Some("abc".to_owned()))
-    ]);
+    assert_eq!(
+        states,
+        [
+            ("mm".to_owned(), AccountState::Stopped, None),
+            ("off".to_owned(), AccountState::Disabled, Some("abc".to_owned()))
+        ]
+    );
 }
 
 async fn events_are_numbered_without_gaps_in_commit_order(store: Store) {
@@ -498,14 +505,20 @@ async fn events_are_numbered_without_gaps_in_commit_order(store: Store) {
     }
     let later = store.events(EventQuery { after: 38, limit: 100, accounts: Some(vec!["a".into()]) }).await.unwrap();
     assert_eq!(later.iter().map(|e| e.seq).collect::<Vec<_>>(), [39, 40]);
-    assert!(store.events(EventQuery { after: 0, limit: 10, accounts: Some(vec!["b".into()]) }).await.unwrap().is_empty());
+    assert!(
+        store.events(EventQuery { after: 0, limit: 10, accounts: Some(vec!["b".into()]) }).await.unwrap().is_empty()
+    );
 }
 
 async fn replies_join_their_parents_thread_whichever_folder_they_are_in(store: Store) {
     store.upsert_account_meta("a", "", "auto", true).await.unwrap();
-    let rows = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox)), folder("Sent", Some(Role::Sent))]).await;
+    let rows =
+        store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox)), folder("Sent", Some(Role::Sent))]).await;
     let rows = rows.unwrap();
-    let (inbox, sent) = (rows.iter().find(|r| r.folder.name == "INBOX").unwrap().id, rows.iter().find(|r| r.folder.name == "Sent").unwrap().id);
+    let (inbox, sent) = (
+        rows.iter().find(|r| r.folder.name == "INBOX").unwrap().id,
+        rows.iter().find(|r| r.folder.name == "Sent").unwrap().id,
+    );
     let parent = store.commit_batch("a", inbox, 1, vec![message(1, Some("p@x"), "Angebot")], Vec::new()).await.unwrap();
     let mut reply = message(1, Some("r@x"), "Re: Angebot");
     reply.headers.in_reply_to = Some("p@x".into());
@@ -513,10 +526,10 @@ async fn replies_join_their_parents_thread_whichever_folder_they_are_in(store: S
     let reply = store.commit_batch("a", sent, 1, vec![reply], Vec::new()).await.unwrap();
     let (p, r) = (parent.touched[0], reply.touched[0]);
     let inputs = store.route_inputs_of("a", vec![p, r]).await.unwrap();
-    assert_eq!(inputs.iter().map(|i| (i.folder.as_str(), i.in_reply_to.as_deref())).collect::<Vec<_>>(), [
-        ("INBOX", None),
-        ("Sent", Some("p@x"))
-    ]);
+    assert_eq!(
+        inputs.iter().map(|i| (i.folder.as_str(), i.in_reply_to.as_deref())).collect::<Vec<_>>(),
+        [("INBOX", None), ("Sent", Some("p@x"))]
+    );
     let (candidates, upto) = store.route_candidates("a", "chain", Vec::new()).await.unwrap();
     assert_eq!(candidates, [p, r]);
     store.mark_routed("a", "chain", upto).await.unwrap();

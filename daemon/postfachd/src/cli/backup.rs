@@ -91,9 +91,10 @@ pub async fn copy(config: &Config, to: &str, json: bool) -> Result<(), CliError>
             copy::sqlite_to_postgres(&store, &target).await?
         }
         (Ok(Some(source)), false) => {
-            let live = crate::store::postgres::leases::status(&source, std::time::Duration::from_secs(
-                u64::from(config.daemon.cluster.lease_secs),
-            ))
+            let live = crate::store::postgres::leases::status(
+                &source,
+                std::time::Duration::from_secs(u64::from(config.daemon.cluster.lease_secs)),
+            )
             .await?
             .nodes
             .into_iter()

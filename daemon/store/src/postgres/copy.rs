@@ -176,7 +176,9 @@ pub async fn sqlite_to_postgres(source: &Path, target: &Postgres) -> Result<Stor
     }
     for table in IDENTITIES {
         tx.execute(
-            &format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"),
+            &format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
+            ),
             &[],
         )
         .await
@@ -196,7 +198,10 @@ pub async fn sqlite_to_postgres(source: &Path, target: &Postgres) -> Result<Stor
 /// Copies the PostgreSQL store `source` into a new SQLite store at `target`.
 pub async fn postgres_to_sqlite(source: &Postgres, target: &Path) -> Result<StoreCopy, StoreError> {
     if target.exists() {
-        return Err(StoreError::BadCopy { path: target.to_owned(), problem: "exists already; choose another name".into() });
+        return Err(StoreError::BadCopy {
+            path: target.to_owned(),
+            problem: "exists already; choose another name".into(),
+        });
     }
     // A new store with this build's schema, empty.
     drop(crate::Store::open(target)?);
@@ -215,8 +220,7 @@ pub async fn postgres_to_sqlite(source: &Postgres, target: &Path) -> Result<Stor
     for table in TABLES {
         let sq_cols = sqlite_columns(&dst, table).map_err(sql_err)?;
         let pg_cols = pg_columns(source, table).await?;
-        let names: Vec<String> =
-            pg_cols.iter().filter(|(c, _)| sq_cols.contains(c)).map(|(c, _)| quoted(c)).collect();
+        let names: Vec<String> = pg_cols.iter().filter(|(c, _)| sq_cols.contains(c)).map(|(c, _)| quoted(c)).collect();
         let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
         let insert = format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), placeholders.join(", "));
         let portal = tx

@@ -21,7 +21,14 @@ pub(super) struct Events {
 }
 
 impl Events {
-    pub(super) fn push(&mut self, account: &str, kind: EventKind, message: Option<i64>, detail: Option<String>, at: i64) {
+    pub(super) fn push(
+        &mut self,
+        account: &str,
+        kind: EventKind,
+        message: Option<i64>,
+        detail: Option<String>,
+        at: i64,
+    ) {
         self.at.push(at);
         self.account.push(account.to_owned());
         self.kind.push(kind.as_str());

@@ -21,11 +21,8 @@ impl PgStore {
         let now = now_unix();
         let user = super::text(user);
         let project = project.map(super::text);
-        let account: String = tx
-            .query_one("SELECT account FROM messages WHERE id = $1", &[&message])
-            .await
-            .map_err(self.e())?
-            .get(0);
+        let account: String =
+            tx.query_one("SELECT account FROM messages WHERE id = $1", &[&message]).await.map_err(self.e())?.get(0);
         tx.execute(
             "INSERT INTO manual_assignments (message, project, \"user\", at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (message) DO UPDATE SET project = $2, \"user\" = $3, at = $4",
@@ -79,7 +76,10 @@ impl PgStore {
         Ok(kind)
     }
 
-    pub(crate) async fn manual_projects(&self, account: &str) -> Result<HashMap<MessageId, ManualAssignment>, StoreError> {
+    pub(crate) async fn manual_projects(
+        &self,
+        account: &str,
+    ) -> Result<HashMap<MessageId, ManualAssignment>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -91,7 +91,9 @@ impl PgStore {
             .map_err(self.e())?;
         Ok(rows
             .iter()
-            .map(|r| (MessageId(r.get(0)), ManualAssignment { project: r.get(1), user: r.get(2), at: Timestamp(r.get(3)) }))
+            .map(|r| {
+                (MessageId(r.get(0)), ManualAssignment { project: r.get(1), user: r.get(2), at: Timestamp(r.get(3)) })
+            })
             .collect())
     }
 

@@ -40,7 +40,10 @@ impl PgStore {
     pub(crate) async fn known_uids(&self, folder: i64, uidvalidity: u32) -> Result<HashSet<u32>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT uid FROM locations WHERE folder = $1 AND uidvalidity = $2", &[&folder, &i64::from(uidvalidity)])
+            .query(
+                "SELECT uid FROM locations WHERE folder = $1 AND uidvalidity = $2",
+                &[&folder, &i64::from(uidvalidity)],
+            )
             .await
             .map_err(self.e())?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u32).collect())
@@ -75,9 +78,10 @@ impl PgStore {
         let client = self.client().await?;
         let wanted: Vec<String> = identities.iter().map(|i| super::text(i).into_owned()).collect();
         let rows = client
-            .query("SELECT identity, id, size FROM messages WHERE account = $1 AND identity = ANY($2)", &[
-                &account, &wanted,
-            ])
+            .query(
+                "SELECT identity, id, size FROM messages WHERE account = $1 AND identity = ANY($2)",
+                &[&account, &wanted],
+            )
             .await
             .map_err(self.e())?;
         Ok(rows
@@ -185,7 +189,12 @@ impl PgStore {
             Some(id) => format!("g{id:x}"),
             None => self.thread_of(tx, h.in_reply_to.as_deref(), &h.references).await?.unwrap_or_else(|| {
                 crate::index::thread_name(
-                    h.references.first().map(String::as_str).or(h.in_reply_to.as_deref()).or(h.message_id.as_deref()).unwrap_or(&identity),
+                    h.references
+                        .first()
+                        .map(String::as_str)
+                        .or(h.in_reply_to.as_deref())
+                        .or(h.message_id.as_deref())
+                        .unwrap_or(&identity),
                 )
             }),
         };
@@ -282,11 +291,10 @@ impl PgStore {
             .map_err(self.e())?;
         if let Some(stale) = stale {
             let (old_validity, old_uid): (i64, i64) = (stale.get(0), stale.get(1));
-            tx.execute("DELETE FROM locations WHERE folder = $1 AND uidvalidity = $2 AND uid = $3", &[
-                &folder,
-                &uidvalidity,
-                &uid,
-            ])
+            tx.execute(
+                "DELETE FROM locations WHERE folder = $1 AND uidvalidity = $2 AND uid = $3",
+                &[&folder, &uidvalidity, &uid],
+            )
             .await
             .map_err(self.e())?;
             tx.execute(
@@ -333,7 +341,10 @@ impl PgStore {
         for (uid, flags, modseq) in changes {
             let text = super::text(&flags.join(" ")).into_owned();
             let hit = tx
-                .query_opt(&update, &[&folder, &i64::from(uidvalidity), &i64::from(*uid), &text, &modseq.map(|m| m as i64)])
+                .query_opt(
+                    &update,
+                    &[&folder, &i64::from(uidvalidity), &i64::from(*uid), &text, &modseq.map(|m| m as i64)],
+                )
                 .await
                 .map_err(self.e())?;
             if let Some(row) = hit {
@@ -351,10 +362,10 @@ impl PgStore {
     pub(crate) async fn on_server_uids(&self, folder: i64, uidvalidity: u32) -> Result<Vec<u32>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query("SELECT uid FROM locations WHERE folder = $1 AND uidvalidity = $2 AND on_server", &[
-                &folder,
-                &i64::from(uidvalidity),
-            ])
+            .query(
+                "SELECT uid FROM locations WHERE folder = $1 AND uidvalidity = $2 AND on_server",
+                &[&folder, &i64::from(uidvalidity)],
+            )
             .await
             .map_err(self.e())?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u32).collect())
@@ -458,13 +469,15 @@ impl PgStore {
 
     pub(crate) async fn message_id_of(&self, local_id: i64) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
-        let row = client.query_opt("SELECT message_id FROM messages WHERE id = $1", &[&local_id]).await.map_err(self.e())?;
+        let row =
+            client.query_opt("SELECT message_id FROM messages WHERE id = $1", &[&local_id]).await.map_err(self.e())?;
         Ok(row.and_then(|r| r.get(0)))
     }
 
     pub(crate) async fn account_of(&self, local_id: i64) -> Result<Option<String>, StoreError> {
         let client = self.client().await?;
-        let row = client.query_opt("SELECT account FROM messages WHERE id = $1", &[&local_id]).await.map_err(self.e())?;
+        let row =
+            client.query_opt("SELECT account FROM messages WHERE id = $1", &[&local_id]).await.map_err(self.e())?;
         Ok(row.map(|r| r.get(0)))
     }
 

@@ -55,15 +55,17 @@ fn row(r: &tokio_postgres::Row) -> Entry {
 }
 
 impl PgStore {
-    pub(crate) async fn enqueue_outbox(&self, e: &NewEntry, key: Option<(&str, &str)>) -> Result<(i64, bool), StoreError> {
+    pub(crate) async fn enqueue_outbox(
+        &self,
+        e: &NewEntry,
+        key: Option<(&str, &str)>,
+    ) -> Result<(i64, bool), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(self.e())?;
         if let Some((key, _)) = key {
             // The unique index on the key decides between two nodes enqueueing at once.
-            let existing = tx
-                .query_opt("SELECT id FROM outbox WHERE idempotency_key = $1", &[&key])
-                .await
-                .map_err(self.e())?;
+            let existing =
+                tx.query_opt("SELECT id FROM outbox WHERE idempotency_key = $1", &[&key]).await.map_err(self.e())?;
             if let Some(r) = existing {
                 return Ok((r.get(0), false));
             }
@@ -142,13 +144,15 @@ impl PgStore {
 
     pub(crate) async fn outbox(&self) -> Result<Vec<Entry>, StoreError> {
         let client = self.client().await?;
-        let rows = client.query(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC"), &[]).await.map_err(self.e())?;
+        let rows =
+            client.query(&format!("SELECT {COLUMNS} FROM outbox ORDER BY id DESC"), &[]).await.map_err(self.e())?;
         Ok(rows.iter().map(row).collect())
     }
 
     pub(crate) async fn outbox_entry(&self, id: i64) -> Result<Option<Entry>, StoreError> {
         let client = self.client().await?;
-        let r = client.query_opt(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"), &[&id]).await.map_err(self.e())?;
+        let r =
+            client.query_opt(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"), &[&id]).await.map_err(self.e())?;
         Ok(r.as_ref().map(row))
     }
 
@@ -220,7 +224,13 @@ impl PgStore {
         Ok(n as usize)
     }
 
-    pub(crate) async fn mark_sent(&self, id: i64, account: &str, state: OutboxState, reply: &str) -> Result<(), StoreError> {
+    pub(crate) async fn mark_sent(
+        &self,
+        id: i64,
+        account: &str,
+        state: OutboxState,
+        reply: &str,
+    ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(self.e())?;
         let now = now_unix();

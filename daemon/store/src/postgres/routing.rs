@@ -81,7 +81,10 @@ impl PgStore {
     pub(crate) async fn mark_routed(&self, account: &str, chain: &str, upto: i64) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
-            .execute("UPDATE accounts SET routed_chain = $2, routed_upto = $3 WHERE id = $1", &[&account, &chain, &upto])
+            .execute(
+                "UPDATE accounts SET routed_chain = $2, routed_upto = $3 WHERE id = $1",
+                &[&account, &chain, &upto],
+            )
             .await
             .map_err(self.e())?;
         Ok(())
