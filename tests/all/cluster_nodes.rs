@@ -407,4 +407,16 @@ fn webhooks_come_from_one_node_at_a_time_in_order_and_without_a_gap_when_it_is_k
         }
     }
     assert_eq!(first_seen, events, "out of order or a gap");
+
+    // The API of any node answers for every account, with a token made on another node.
+    let admin = crate::api::client::token(&envs[0], &["--user", "root", "--admin"]);
+    let live = (index + 1) % 3;
+    let api = crate::api::client::Api::of(&envs[live], &daemons[live]);
+    let page = api.get(&admin, "/v1/messages?limit=100").ok();
+    let accounts: std::collections::BTreeSet<&str> =
+        page["items"].as_array().unwrap().iter().map(|m| m["account"].as_str().unwrap()).collect();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2 * ACCOUNTS, "{page}");
+    assert_eq!(accounts.len(), ACCOUNTS, "{page}");
+    let hits = api.get(&admin, "/v1/search?q=Runde&limit=100").ok();
+    assert_eq!(hits["items"].as_array().unwrap().len(), 2 * ACCOUNTS, "{hits}");
 }

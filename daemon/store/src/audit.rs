@@ -39,6 +39,9 @@ pub struct NewAuditEntry {
 impl super::Store {
     /// Records one write.
     pub async fn record_audit(&self, entry: NewAuditEntry) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.record_audit(&entry).await;
+        }
         self.run(move |c| {
             c.prepare_cached(
                 "INSERT INTO audit (at, user, token, action, account, target, status, detail)
@@ -61,6 +64,9 @@ impl super::Store {
 
     /// The newest audit entries with an id below `before` (all when `None`), newest first.
     pub async fn audit(&self, before: Option<i64>, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.audit(before, limit).await;
+        }
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, at, user, token, action, account, target, status, detail FROM audit

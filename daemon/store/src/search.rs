@@ -55,6 +55,9 @@ fn search(conn: &Connection, q: &SearchQuery) -> rusqlite::Result<Vec<MessageSum
 impl super::Store {
     /// Ranked full-text search; best match first.
     pub async fn search(&self, query: SearchQuery) -> Result<Vec<MessageSummary>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.search(&query).await;
+        }
         self.read(move |c| search(c, &query)).await
     }
 }

@@ -71,6 +71,7 @@ on_both_backends!(
     events_are_numbered_without_gaps_in_commit_order,
     replies_join_their_parents_thread_whichever_folder_they_are_in,
     the_outbox_moves_through_its_states_and_is_claimed_once,
+    tokens_audit_and_search_work_the_same,
 );
 
 fn folder(name: &str, role: Option<Role>) -> ListedFolder {
@@ -537,4 +538,53 @@ async fn replies_join_their_parents_thread_whichever_folder_they_are_in(store: S
     assert_eq!(store.route_candidates("a", "other", vec![r]).await.unwrap().0, [p, r]);
     assert_eq!(store.account_of(r).await.unwrap().as_deref(), Some("a"));
     assert_eq!(store.message_id_of(r).await.unwrap().as_deref(), Some("r@x"));
+}
+
+async fn tokens_audit_and_search_work_the_same(store: Store) {
+    let token = NewToken {
+        id: "tok1".into(),
+        hash: "h1".into(),
+        user: "mm".into(),
+        admin: false,
+        scopes: vec!["read".into(), "send".into()],
+        accounts: vec!["a".into()],
+        expires_at: None,
+    };
+    store.create_token(token).await.unwrap();
+    let found = store.token_by_hash("h1").await.unwrap().unwrap();
+    assert_eq!((found.user.as_str(), found.scopes.len(), found.accounts.as_slice()), ("mm", 2, &["a".to_owned()][..]));
+    assert!(store.revoke_token("tok1").await.unwrap());
+    assert!(store.tokens().await.unwrap()[0].revoked_at.is_some());
+    let write = |status| NewAuditEntry {
+        user: "mm".into(),
+        token: Some("tok1".into()),
+        action: "PUT /v1/messages/1/project".into(),
+        account: Some("a".into()),
+        target: Some("1".into()),
+        status,
+        detail: None,
+    };
+    store.record_audit(write(200)).await.unwrap();
+    store.record_audit(write(409)).await.unwrap();
+    let trail = store.audit(None, 10).await.unwrap();
+    assert_eq!(trail.iter().map(|e| e.write.status).collect::<Vec<_>>(), [409, 200], "newest first");
+
+    let inbox = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap()[0].id;
+    let in_subject = message(1, Some("s@x"), "Angebot Rohbau");
+    let mut in_body = message(2, Some("b@x"), "Rückfrage");
+    in_body.raw = b"Subject: Rueckfrage\r\n\r\nzum Angebot vom Montag\r\n".to_vec();
+    in_body.hash = blake3_hex(&in_body.raw);
+    store.commit_batch("a", inbox, 1, vec![in_body, in_subject], Vec::new()).await.unwrap();
+    let query = |text: &str, account: Option<&str>| SearchQuery {
+        text: text.into(),
+        visible: None,
+        account: account.map(str::to_owned),
+        project: None,
+        limit: 10,
+    };
+    let hits = store.search(query("Angebot", None)).await.unwrap();
+    let ids: Vec<Option<&str>> = hits.iter().map(|m| m.message_id.as_deref()).collect();
+    assert_eq!(ids, [Some("s@x"), Some("b@x")], "the subject ranks first");
+    assert!(store.search(query("Angebot", Some("other"))).await.unwrap().is_empty());
+    assert!(store.search(query("Dachdecker", None)).await.unwrap().is_empty());
 }

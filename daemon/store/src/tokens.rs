@@ -71,6 +71,9 @@ fn by_hash(conn: &Connection, hash: &str) -> rusqlite::Result<Option<Token>> {
 impl super::Store {
     /// Stores a new token.
     pub async fn create_token(&self, token: NewToken) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.create_token(&token).await;
+        }
         self.run(move |c| {
             c.execute(
                 "INSERT INTO api_tokens (id, hash, user, admin, scopes, accounts, created_at, expires_at)
@@ -93,6 +96,9 @@ impl super::Store {
 
     /// Every token, oldest first (revoked ones included, marked).
     pub async fn tokens(&self) -> Result<Vec<Token>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.tokens().await;
+        }
         self.read(|c| {
             let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id"))?;
             let rows = stmt.query_map([], row)?;
@@ -104,6 +110,9 @@ impl super::Store {
     /// The token with this hash, if any (revoked and expired ones too: the caller says why
     /// it is refused).
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<Token>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.token_by_hash(hash).await;
+        }
         let hash = hash.to_owned();
         self.read(move |c| by_hash(c, &hash)).await
     }
@@ -111,6 +120,9 @@ impl super::Store {
     /// Records that a token was used now. Written at most once a minute per token, so
     /// busy clients do not turn every read into a write.
     pub async fn touch_token(&self, id: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.touch_token(id).await;
+        }
         let id = id.to_owned();
         self.run(move |c| {
             let now = now_unix();
@@ -125,6 +137,9 @@ impl super::Store {
 
     /// Revokes a token; `false` if there is no such token.
     pub async fn revoke_token(&self, id: &str) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.revoke_token(id).await;
+        }
         let id = id.to_owned();
         self.run(move |c| {
             let n = c.execute(

@@ -6,6 +6,7 @@
 //! decided by rows in the database and its clock, never by a node's own clock.
 
 mod accounts;
+mod api;
 mod changes;
 pub mod copy;
 mod events;
