@@ -96,11 +96,17 @@ impl super::Store {
     /// Where to fetch the body of a message stored header-only; `None` when its body is
     /// stored (or it is on the server nowhere any more).
     pub async fn body_source(&self, message: MessageId) -> Result<Option<BodySource>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.body_source(message.0).await;
+        }
         self.read(move |c| source(c, message.0)).await
     }
 
     /// Whether a message is stored header-only.
     pub async fn body_missing(&self, message: MessageId) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return Ok(pg.body_missing(message.0).await?.is_some());
+        }
         Ok(self.read(move |c| missing(c, message.0)).await?.is_some())
     }
 
@@ -114,7 +120,11 @@ impl super::Store {
         raw: Vec<u8>,
         message_id: Option<String>,
     ) -> Result<bool, BodyError> {
-        let Some((size, stored_id)) = self.read(move |c| missing(c, message.0)).await? else { return Ok(false) };
+        let missing = match self.pg() {
+            Some(pg) => pg.body_missing(message.0).await?,
+            None => self.read(move |c| missing(c, message.0)).await?,
+        };
+        let Some((size, stored_id)) = missing else { return Ok(false) };
         if raw.len() as u64 != size {
             return Err(BodyError::Mismatch(format!("{} bytes, {size} expected", raw.len())));
         }
@@ -127,6 +137,9 @@ impl super::Store {
                 (blake3::hash(&raw).to_hex().to_string(), raw.len(), index::derive(&raw), blobs::pack(raw))
             })
             .await?;
+        if let Some(pg) = self.pg() {
+            return Ok(pg.complete_body(message.0, &hash, raw_len, &derived, &blob).await?);
+        }
         Ok(self.run(move |c| complete(c, message.0, &hash, raw_len, &derived, &blob)).await?)
     }
 }

@@ -10,8 +10,10 @@
 //!
 //! [`postgres`] is the PostgreSQL side for a cluster of daemons (`[store] url`): its
 //! schema, the leases that say which node syncs which account, and the same typed
-//! operations on PostgreSQL. Every public method of [`Store`] picks the backend; the few
-//! that PostgreSQL does not have yet fail with [`StoreError::NotOnPostgres`].
+//! operations on PostgreSQL. Every public method of [`Store`] picks the backend first;
+//! the SQLite helpers behind them refuse a PostgreSQL store
+//! ([`StoreError::NotOnPostgres`]), so a method that forgot its PostgreSQL side fails
+//! clearly instead of touching a SQLite file.
 
 #![deny(missing_docs)]
 
@@ -161,8 +163,9 @@ pub enum StoreError {
         /// The accounts this process held until then.
         lost: Vec<String>,
     },
-    /// An operation this build has only on SQLite (see the README, "Cluster").
-    #[error("store {target}: this operation is not yet available on PostgreSQL in this build; it works on SQLite")]
+    /// An operation reached the SQLite code with a PostgreSQL store (a bug: every
+    /// operation has a PostgreSQL side).
+    #[error("store {target}: this operation is not available on PostgreSQL in this build; it works on SQLite")]
     NotOnPostgres {
         /// The database URL, without any password.
         target: String,

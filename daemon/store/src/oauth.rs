@@ -86,6 +86,9 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OAuthGrant> {
 impl super::Store {
     /// The stored grant of an account, if any.
     pub async fn oauth_grant(&self, account: &str) -> Result<Option<OAuthGrant>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.oauth_grant(account).await;
+        }
         let account = account.to_owned();
         // Read through the writer: a refresh another connection just committed must be seen.
         self.run(move |c| {
@@ -98,6 +101,9 @@ impl super::Store {
 
     /// Every stored grant, by account.
     pub async fn oauth_grants(&self) -> Result<Vec<OAuthGrant>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.oauth_grants().await;
+        }
         self.read(|c| {
             let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM oauth_tokens ORDER BY account"))?;
             let rows = stmt.query_map([], row)?;
@@ -109,6 +115,9 @@ impl super::Store {
     /// Stores freshly issued tokens and clears the last error. A refresh token of `None`
     /// keeps the stored one.
     pub async fn save_oauth_tokens(&self, account: &str, tokens: OAuthTokens) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.save_oauth_tokens(account, &tokens).await;
+        }
         let account = account.to_owned();
         self.run(move |c| {
             c.execute(
@@ -142,6 +151,9 @@ impl super::Store {
     /// Records why a refresh failed. With `drop_access`, the access token is forgotten too
     /// (the provider revoked the grant).
     pub async fn oauth_failed(&self, account: &str, error: &str, drop_access: bool) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.oauth_failed(account, error, drop_access).await;
+        }
         let (account, error) = (account.to_owned(), error.to_owned());
         self.run(move |c| {
             c.execute(
@@ -161,6 +173,9 @@ impl super::Store {
     /// Forgets the access token (the server refused it before it expired: revoked, or the
     /// password changed), so the next login refreshes first. The refresh token stays.
     pub async fn forget_oauth_access(&self, account: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.forget_oauth_access(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| {
             c.execute(
@@ -175,6 +190,9 @@ impl super::Store {
 
     /// Forgets every token of an account; `false` if there were none.
     pub async fn forget_oauth(&self, account: &str) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return pg.forget_oauth(account).await;
+        }
         let account = account.to_owned();
         self.run(move |c| Ok(c.execute("DELETE FROM oauth_tokens WHERE account = ?1", [account])? > 0)).await
     }

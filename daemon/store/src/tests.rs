@@ -72,6 +72,7 @@ on_both_backends!(
     replies_join_their_parents_thread_whichever_folder_they_are_in,
     the_outbox_moves_through_its_states_and_is_claimed_once,
     tokens_audit_and_search_work_the_same,
+    a_header_only_message_gets_its_body_later_and_oauth_grants_are_kept,
 );
 
 fn folder(name: &str, role: Option<Role>) -> ListedFolder {
@@ -587,4 +588,48 @@ async fn tokens_audit_and_search_work_the_same(store: Store) {
     assert_eq!(ids, [Some("s@x"), Some("b@x")], "the subject ranks first");
     assert!(store.search(query("Angebot", Some("other"))).await.unwrap().is_empty());
     assert!(store.search(query("Dachdecker", None)).await.unwrap().is_empty());
+}
+
+async fn a_header_only_message_gets_its_body_later_and_oauth_grants_are_kept(store: Store) {
+    let inbox = store.replace_listing("a", vec![folder("INBOX", Some(Role::Inbox))]).await.unwrap()[0].id;
+    let whole = b"Subject: Plan\r\nMessage-ID: <p@x>\r\n\r\nDer Bewehrungsplan liegt bei.\r\n".to_vec();
+    let mut head = message(1, Some("p@x"), "Plan");
+    head.raw = b"Subject: Plan\r\nMessage-ID: <p@x>\r\n\r\n".to_vec();
+    head.hash = blake3_hex(&head.raw);
+    head.header_only = Some(whole.len() as u64);
+    let id = store.commit_batch("a", inbox, 1, vec![head], Vec::new()).await.unwrap().touched[0];
+    assert!(store.body_missing(id).await.unwrap());
+    // The body is fetched from a location under the folder's current UIDVALIDITY.
+    let at = Checkpoint { uidvalidity: 1, uidnext: Some(2), highestmodseq: None, exists: 1 };
+    store.set_checkpoint(inbox, at).await.unwrap();
+    let source = store.body_source(id).await.unwrap().unwrap();
+    assert_eq!((source.folder.as_str(), source.uid), ("INBOX", 1));
+    assert!(matches!(
+        store.complete_body(id, b"short".to_vec(), Some("p@x".into())).await,
+        Err(BodyError::Mismatch(_))
+    ));
+    assert!(store.complete_body(id, whole.clone(), Some("p@x".into())).await.unwrap());
+    assert!(!store.body_missing(id).await.unwrap());
+    assert_eq!(store.raw_message(id).await.unwrap().unwrap(), whole);
+    let query = SearchQuery { text: "liegt".into(), limit: 5, ..SearchQuery::default() };
+    assert_eq!(store.search(query).await.unwrap().len(), 1, "the body is indexed once it is there");
+
+    let tokens = |access: &str, refresh: Option<&str>| OAuthTokens {
+        access_token: access.into(),
+        obtained_ms: 1,
+        expires_ms: 2,
+        refresh_token: refresh.map(str::to_owned),
+        seeded_from: None,
+    };
+    store.save_oauth_tokens("a", tokens("at1", Some("rt1"))).await.unwrap();
+    // A refresh without a new refresh token keeps the old one.
+    store.save_oauth_tokens("a", tokens("at2", None)).await.unwrap();
+    let grant = store.oauth_grant("a").await.unwrap().unwrap();
+    assert_eq!((grant.access_token.as_deref(), grant.refresh_token.as_deref()), (Some("at2"), Some("rt1")));
+    store.oauth_failed("a", "invalid_grant", true).await.unwrap();
+    let grant = store.oauth_grant("a").await.unwrap().unwrap();
+    assert_eq!((grant.access_token, grant.last_error.as_deref()), (None, Some("invalid_grant")));
+    assert_eq!(store.oauth_grants().await.unwrap().len(), 1);
+    assert!(store.forget_oauth("a").await.unwrap());
+    assert!(store.oauth_grant("a").await.unwrap().is_none());
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod api;
+mod bodies;
 mod changes;
 pub mod copy;
 mod events;
@@ -14,6 +15,7 @@ mod folders;
 pub mod leases;
 mod manual;
 mod messages;
+mod oauth;
 mod outbox;
 mod pages;
 mod plugins;
