@@ -94,33 +94,40 @@ pub(crate) fn commit_batch(
     let now = now_unix();
     for (m, prepared) in fetched.iter().zip(prepared) {
         let (message, existed) = upsert_message(&tx, account, m, prepared, now)?;
-        if !existed {
-            stats.new_messages += 1;
-        }
         let linked = link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq)?;
+        stats.count(message, existed, linked);
+    }
+    for l in links {
+        let linked = link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq)?;
+        stats.count(l.message.0, true, linked);
+    }
+    tx.commit()?;
+    Ok(stats)
+}
+
+/// Counting a batch's outcome, the same for both backends.
+pub(crate) trait Tally {
+    /// Counts one message stored (`existed == false`) or found again, and what linking
+    /// its location did.
+    fn count(&mut self, message: i64, existed: bool, linked: Linked);
+}
+
+impl Tally for BatchStats {
+    fn count(&mut self, message: i64, existed: bool, linked: Linked) {
+        if !existed {
+            self.new_messages += 1;
+        }
         if existed {
             match linked {
-                Linked::Relinked => stats.relinked += 1,
-                Linked::Added => stats.linked += 1,
+                Linked::Relinked => self.relinked += 1,
+                Linked::Added => self.linked += 1,
                 Linked::Already => {}
             }
         }
         if !existed || matches!(linked, Linked::Added) {
-            stats.touched.push(MessageId(message));
+            self.touched.push(MessageId(message));
         }
     }
-    for l in links {
-        match link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq)? {
-            Linked::Relinked => stats.relinked += 1,
-            Linked::Added => {
-                stats.linked += 1;
-                stats.touched.push(l.message);
-            }
-            Linked::Already => {}
-        }
-    }
-    tx.commit()?;
-    Ok(stats)
 }
 
 /// Stores messages from an export (`postfachd import`) without a server location; known
@@ -201,9 +208,13 @@ fn upsert_message(
     Ok((id, false))
 }
 
-enum Linked {
+/// What linking a location did.
+pub(crate) enum Linked {
+    /// A new location.
     Added,
+    /// A stale location of the same message (an old UIDVALIDITY) now points here.
     Relinked,
+    /// The location was there already.
     Already,
 }
 

@@ -176,11 +176,15 @@ impl Supervisor {
             .cloned()
             .collect();
         *leases = new;
-        for id in stale {
-            if let Some(r) = self.running.remove(&id) {
-                info!(account = %id, node = %node, "lease gone; stopping the account on this node");
-                stop(r).await;
-            }
+        let stopping: Vec<Running> = stale.iter().filter_map(|id| self.running.remove(id)).collect();
+        // All at once: a node that lost its leases must close every session now, not
+        // one account after another.
+        for r in &stopping {
+            info!(account = %r.account.id, node = %node, "lease gone; stopping the account on this node");
+            r.cancel.cancel();
+        }
+        for r in stopping {
+            stop(r).await;
         }
         let to_start: Vec<Account> = self
             .configured

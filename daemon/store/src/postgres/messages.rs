@@ -14,7 +14,7 @@ use postfach_model::{BatchStats, FetchedMessage, Link, MessageId, PassOutcome, P
 
 use super::PgStore;
 use super::events::Events;
-use crate::messages::Prepared;
+use crate::messages::{Linked, Prepared, Tally};
 use crate::{EventKind, StoreError, json_list};
 
 /// PostgreSQL refuses a `tsvector` over 1 MB; the index keeps the first part of a very
@@ -28,12 +28,6 @@ pub(super) fn indexed(s: &str) -> String {
         end -= 1;
     }
     super::text(&s[..end]).into_owned()
-}
-
-enum Linked {
-    Added,
-    Relinked,
-    Already,
 }
 
 impl PgStore {
@@ -107,30 +101,12 @@ impl PgStore {
         let now = now_unix();
         for (m, prepared) in fetched.iter().zip(prepared) {
             let (message, existed) = self.upsert_message(&tx, account, m, prepared, now, &mut events).await?;
-            if !existed {
-                stats.new_messages += 1;
-            }
             let linked = self.link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq).await?;
-            if existed {
-                match linked {
-                    Linked::Relinked => stats.relinked += 1,
-                    Linked::Added => stats.linked += 1,
-                    Linked::Already => {}
-                }
-            }
-            if !existed || matches!(linked, Linked::Added) {
-                stats.touched.push(MessageId(message));
-            }
+            stats.count(message, existed, linked);
         }
         for l in links {
-            match self.link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq).await? {
-                Linked::Relinked => stats.relinked += 1,
-                Linked::Added => {
-                    stats.linked += 1;
-                    stats.touched.push(l.message);
-                }
-                Linked::Already => {}
-            }
+            let linked = self.link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq).await?;
+            stats.count(l.message.0, true, linked);
         }
         events.write(&tx).await.map_err(self.e())?;
         tx.commit().await.map_err(self.e())?;
