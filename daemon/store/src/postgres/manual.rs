@@ -9,6 +9,15 @@ use super::PgStore;
 use super::events::Events;
 use crate::{EventKind, MANUAL, ManualAssignment, StoreError};
 
+/// Serialises the writers of an account's project assignments (routing runs and manual
+/// assignments) until the end of the transaction.
+pub(super) async fn lock_assignments(
+    tx: &impl deadpool_postgres::GenericClient,
+    account: &str,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('assignments:' || $1))", &[&account]).await.map(drop)
+}
+
 impl PgStore {
     pub(crate) async fn set_manual_project(
         &self,
@@ -23,6 +32,7 @@ impl PgStore {
         let project = project.map(super::text);
         let account: String =
             tx.query_one("SELECT account FROM messages WHERE id = $1", &[&message]).await.map_err(self.e())?.get(0);
+        lock_assignments(&tx, &account).await.map_err(self.e())?;
         tx.execute(
             "INSERT INTO manual_assignments (message, project, \"user\", at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (message) DO UPDATE SET project = $2, \"user\" = $3, at = $4",

@@ -130,8 +130,14 @@ impl PgStore {
         let mut stats = ApplyStats::default();
         let mut events = Events::default();
         let ids: Vec<i64> = results.iter().map(|r| r.local_id.0).collect();
+        // SQLite's single writer kept a manual assignment (the API, on any node) from
+        // landing between reading "no manual assignment" and overwriting the project.
+        // Here a per-account lock that `set_manual_project` takes too does; one lock
+        // each, so the two never deadlock (row locks would, with a batch commit linking
+        // the same messages). Read after locking, so the read sees what committed.
+        super::manual::lock_assignments(&tx, account).await.map_err(self.e())?;
         // Read once for the batch (one round trip, not one per message).
-        let current: HashMap<i64, (Option<String>, bool)> = tx
+        let mut current: HashMap<i64, (Option<String>, bool)> = tx
             .query(
                 "SELECT q.id, a.project, EXISTS (SELECT 1 FROM manual_assignments x WHERE x.message = q.id)
                  FROM unnest($1::bigint[]) AS q(id) LEFT JOIN assignments a ON a.message = q.id",
@@ -164,6 +170,8 @@ impl PgStore {
                 (None, None) => {}
                 (Some(_), None) => {
                     tx.execute("DELETE FROM assignments WHERE message = $1", &[&id]).await.map_err(self.e())?;
+                    // A message listed twice sees its own earlier result, as SQLite's per-message read did.
+                    current.insert(id, (None, false));
                     let detail = serde_json::json!({ "previous": now_project }).to_string();
                     events.push(account, EventKind::Unrouted, Some(id), Some(detail), now);
                     stats.unrouted += 1;
@@ -176,6 +184,7 @@ impl PgStore {
                     )
                     .await
                     .map_err(self.e())?;
+                    current.insert(id, (Some(project.clone()), false));
                     match old {
                         None => {
                             let detail = serde_json::json!({ "project": project, "plugin": plugin }).to_string();
