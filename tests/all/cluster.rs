@@ -282,7 +282,7 @@ fn a_wrong_database_password_is_refused_in_the_servers_words_without_the_passwor
 }
 
 /// A config directory whose store is `url` on the harness's server (password from a file).
-fn cluster_env(url: &str, extra: &str) -> Env {
+pub(crate) fn cluster_env(url: &str, extra: &str) -> Env {
     let env = Env::new();
     std::fs::write(env.path().join("db-password"), format!("{}\n", pg::PASSWORD)).unwrap();
     let toml = std::fs::read_to_string(env.path().join("postfach.toml")).unwrap();

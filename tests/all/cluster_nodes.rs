@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use postfach_test_harness::mail::Mail;
-use postfach_test_harness::postgres::{self as pg, Postgres as Server};
+use postfach_test_harness::postgres::Postgres as Server;
 use postfach_test_harness::{Dovecot, DovecotConfig};
 use serde_json::Value;
 
@@ -14,17 +14,7 @@ use crate::support::{Env, account_toml, dovecot, wait_for};
 
 /// A config directory for node `id` on `url`, with every account of `users` on `dv`.
 fn node_env(url: &str, id: &str, dv: &Dovecot, users: &[String]) -> Env {
-    let env = Env::new();
-    std::fs::write(env.path().join("db-password"), format!("{}\n", pg::PASSWORD)).unwrap();
-    let toml = std::fs::read_to_string(env.path().join("postfach.toml")).unwrap();
-    std::fs::write(
-        env.path().join("postfach.toml"),
-        format!(
-            "{toml}\n[store]\nurl = \"{url}\"\npassword = {{ file = \"db-password\" }}\n\
-             [cluster]\nnode_id = \"{id}\"\nlease_secs = 6\n"
-        ),
-    )
-    .unwrap();
+    let env = crate::cluster::cluster_env(url, &format!("[cluster]\nnode_id = \"{id}\"\nlease_secs = 6\n"));
     for user in users {
         env.write_account(&account_id(user), &account_toml(dv, user, ""));
     }

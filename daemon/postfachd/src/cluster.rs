@@ -10,8 +10,10 @@
 //! write that still slips through carries its lease's epoch and is refused by the
 //! database ([`crate::store::StoreError::Fenced`]).
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -35,6 +37,11 @@ pub enum ClusterError {
 /// when the config keeps the store in SQLite.
 pub async fn connect(config: &Config) -> Result<Option<Postgres>, ClusterError> {
     let Some(url) = config.daemon.store.url.clone() else { return Ok(None) };
+    Ok(Some(connect_to(config, &url).await?))
+}
+
+/// Connects to `url` with `[store] password` when it is set (else the URL's own).
+pub async fn connect_to(config: &Config, url: &str) -> Result<Postgres, ClusterError> {
     let password = match config.daemon.store.password.clone() {
         Some(source) => {
             let base = config.dir.clone();
@@ -47,7 +54,7 @@ pub async fn connect(config: &Config) -> Result<Option<Postgres>, ClusterError> 
         }
         None => None,
     };
-    Ok(Some(Postgres::connect(&url, password.as_ref().map(|s| s.expose())).await?))
+    Ok(Postgres::connect(url, password.as_ref().map(|s| s.expose())).await?)
 }
 
 /// This node's id: `[cluster] node_id`, else the host name.
@@ -89,11 +96,11 @@ impl Membership {
         self.valid_until
     }
 
-    /// One round: renew, claim, give back; then brings the running accounts in line.
-    /// Returns whether accounts were taken over (their queued mail is this node's to
-    /// send now), and an error only when the daemon must stop (another process took
+    /// One round: renew, claim, give back; then brings the running accounts in line,
+    /// and wakes `outbox` when accounts were taken over (their queued mail is this
+    /// node's to send now). Fails only when the daemon must stop (another process took
     /// this node's id).
-    pub async fn tick(&mut self, supervisor: &mut Supervisor) -> Result<bool, StoreError> {
+    pub async fn tick(&mut self, supervisor: &mut Supervisor, outbox: &Notify) -> Result<(), StoreError> {
         self.node.set_config_digest(&supervisor.config_digest());
         match self.node.tick(&supervisor.configured()).await {
             Ok(tick) => {
@@ -108,7 +115,8 @@ impl Membership {
                         "claimed account leases"
                     );
                 }
-                let keep: Vec<_> = tick.held.iter().filter(|l| !tick.excess.contains(&l.account)).cloned().collect();
+                let excess: HashSet<&String> = tick.excess.iter().collect();
+                let keep: Vec<_> = tick.held.iter().filter(|l| !excess.contains(&l.account)).cloned().collect();
                 // Stop first, give back afterwards: two nodes never work one account.
                 supervisor.set_leases(&keep).await;
                 if !tick.excess.is_empty() {
@@ -118,7 +126,10 @@ impl Membership {
                     }
                 }
                 self.valid_until = (!keep.is_empty()).then_some(tick.valid_until);
-                Ok(!tick.claimed.is_empty())
+                if !tick.claimed.is_empty() {
+                    outbox.notify_one();
+                }
+                Ok(())
             }
             Err(e @ StoreError::NodeReplaced { .. }) => {
                 supervisor.drop_all_leases().await;
@@ -129,7 +140,7 @@ impl Membership {
                 // The leases may still be valid until `valid_until`; the deadline stops
                 // the accounts if no tick succeeds by then.
                 warn!(error = %e, "cluster heartbeat failed; retrying");
-                Ok(false)
+                Ok(())
             }
         }
     }

@@ -339,17 +339,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                 }
             }
             () = tick(&mut cluster_ticks) => {
-                if let Some(m) = membership.as_mut() {
-                    match m.tick(&mut supervisor).await {
-                        // Mail queued for accounts just taken over is this node's to send.
-                        Ok(true) => outbox_wake.notify_one(),
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::error!(error = %e, "stopping");
-                            failure = Some(DaemonError::Store(e));
-                            break;
-                        }
-                    }
+                if let Some(m) = membership.as_mut()
+                    && let Err(e) = m.tick(&mut supervisor, &outbox_wake).await
+                {
+                    failure = Some(DaemonError::Store(e));
+                    break;
                 }
             }
             () = tick(&mut watchdog) => notifier.watchdog(),
@@ -389,15 +383,11 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
                     directory.set(postfach_api::Directory::new(&supervisor.api_accounts(), &users, supervisor.projects()));
                     tracing::debug!(?report, "accounts reconciled");
                     // A new account file is claimed now, not at the next tick.
-                    if let Some(m) = membership.as_mut() {
-                        match m.tick(&mut supervisor).await {
-                            Ok(true) => outbox_wake.notify_one(),
-                            Ok(false) => {}
-                            Err(e) => {
-                                failure = Some(DaemonError::Store(e));
-                                break;
-                            }
-                        }
+                    if let Some(m) = membership.as_mut()
+                        && let Err(e) = m.tick(&mut supervisor, &outbox_wake).await
+                    {
+                        failure = Some(DaemonError::Store(e));
+                        break;
                     }
                     target_dirs = watch_symlink_targets(&mut watcher, &accounts_dir, &target_dirs);
                 }

@@ -95,38 +95,31 @@ pub(crate) fn commit_batch(
     for (m, prepared) in fetched.iter().zip(prepared) {
         let (message, existed) = upsert_message(&tx, account, m, prepared, now)?;
         let linked = link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq)?;
-        stats.count(message, existed, linked);
+        tally(&mut stats, message, existed, linked);
     }
     for l in links {
         let linked = link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq)?;
-        stats.count(l.message.0, true, linked);
+        tally(&mut stats, l.message.0, true, linked);
     }
     tx.commit()?;
     Ok(stats)
 }
 
-/// Counting a batch's outcome, the same for both backends.
-pub(crate) trait Tally {
-    /// Counts one message stored (`existed == false`) or found again, and what linking
-    /// its location did.
-    fn count(&mut self, message: i64, existed: bool, linked: Linked);
-}
-
-impl Tally for BatchStats {
-    fn count(&mut self, message: i64, existed: bool, linked: Linked) {
-        if !existed {
-            self.new_messages += 1;
+/// Counts, for both backends, one message of a batch stored (`existed == false`) or
+/// found again, and what linking its location did.
+pub(crate) fn tally(stats: &mut BatchStats, message: i64, existed: bool, linked: Linked) {
+    if !existed {
+        stats.new_messages += 1;
+    }
+    if existed {
+        match linked {
+            Linked::Relinked => stats.relinked += 1,
+            Linked::Added => stats.linked += 1,
+            Linked::Already => {}
         }
-        if existed {
-            match linked {
-                Linked::Relinked => self.relinked += 1,
-                Linked::Added => self.linked += 1,
-                Linked::Already => {}
-            }
-        }
-        if !existed || matches!(linked, Linked::Added) {
-            self.touched.push(MessageId(message));
-        }
+    }
+    if !existed || matches!(linked, Linked::Added) {
+        stats.touched.push(MessageId(message));
     }
 }
 

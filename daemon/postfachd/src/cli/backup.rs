@@ -61,10 +61,10 @@ pub async fn restore(config: &Config, from: &Path, json: bool) -> Result<(), Cli
 
 /// Copies the store into an empty one on the other backend (`store copy --to`).
 pub async fn copy(config: &Config, to: &str, json: bool) -> Result<(), CliError> {
-    use crate::store::postgres::{Postgres, copy};
+    use crate::store::postgres::copy;
     let to_postgres = to.starts_with("postgres://") || to.starts_with("postgresql://");
-    let report = match (crate::cluster::connect(config).await, to_postgres) {
-        (Ok(None), true) => {
+    let report = match (crate::cluster::connect(config).await?, to_postgres) {
+        (None, true) => {
             let store = config.store_path();
             if !store.exists() {
                 return Err(CliError::Backup(format!("there is no store at {} to copy", store.display())));
@@ -75,22 +75,9 @@ pub async fn copy(config: &Config, to: &str, json: bool) -> Result<(), CliError>
                     config.data_dir().display()
                 )));
             }
-            // The target's password: `[store] password` if set, else the one in the URL.
-            let password = match config.daemon.store.password.clone() {
-                Some(source) => {
-                    let base = config.dir.clone();
-                    let timeout = std::time::Duration::from_secs(crate::config::DEFAULT_TIMEOUT_SECS);
-                    let secret = tokio::task::spawn_blocking(move || source.resolve(&base, timeout))
-                        .await?
-                        .map_err(|e| CliError::Backup(format!("store.password: {e}")))?;
-                    Some(secret)
-                }
-                None => None,
-            };
-            let target = Postgres::connect(to, password.as_ref().map(|s| s.expose())).await?;
-            copy::sqlite_to_postgres(&store, &target).await?
+            copy::sqlite_to_postgres(&store, &crate::cluster::connect_to(config, to).await?).await?
         }
-        (Ok(Some(source)), false) => {
+        (Some(source), false) => {
             let live = crate::store::postgres::leases::status(
                 &source,
                 std::time::Duration::from_secs(u64::from(config.daemon.cluster.lease_secs)),
@@ -110,18 +97,17 @@ pub async fn copy(config: &Config, to: &str, json: bool) -> Result<(), CliError>
             }
             copy::postgres_to_sqlite(&source, Path::new(to)).await?
         }
-        (Ok(None), false) => {
+        (None, false) => {
             return Err(CliError::Backup(format!(
                 "the store is SQLite already; copy it to PostgreSQL with --to postgres://user@host/database \
                  (or back it up with `postfachd backup --to {to}`)"
             )));
         }
-        (Ok(Some(_)), true) => {
+        (Some(_), true) => {
             return Err(CliError::Backup(
                 "the store is on PostgreSQL already; copy it to a new SQLite file with --to FILE".into(),
             ));
         }
-        (Err(e), _) => return Err(CliError::Backup(e.to_string())),
     };
     if json {
         output::json(&serde_json::json!({

@@ -12,15 +12,13 @@ use crate::store::postgres::leases::{self, ClusterStatus};
 
 /// Connects to the PostgreSQL store named by `[store] url`, with `[store] password`.
 pub async fn connect(config: &Config) -> Result<Postgres, CliError> {
-    match crate::cluster::connect(config).await {
-        Ok(Some(pg)) => Ok(pg),
-        Ok(None) => Err(CliError::Cluster(format!(
+    match crate::cluster::connect(config).await? {
+        Some(pg) => Ok(pg),
+        None => Err(CliError::Cluster(format!(
             "no cluster: this postfachd keeps its store in SQLite ({}); nodes of a cluster share a PostgreSQL \
              store, set with [store] url = \"postgres://…\" in postfach.toml",
             config.store_path().display()
         ))),
-        Err(crate::cluster::ClusterError::Store(e)) => Err(e.into()),
-        Err(e) => Err(CliError::Cluster(e.to_string())),
     }
 }
 

@@ -638,6 +638,15 @@ pub enum CliError {
     Reported,
 }
 
+impl From<crate::cluster::ClusterError> for CliError {
+    fn from(e: crate::cluster::ClusterError) -> Self {
+        match e {
+            crate::cluster::ClusterError::Store(e) => CliError::Store(e),
+            other => CliError::Cluster(other.to_string()),
+        }
+    }
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let dir = cli.config.clone();

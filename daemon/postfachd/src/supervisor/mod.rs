@@ -172,7 +172,7 @@ impl Supervisor {
         let stale: Vec<String> = self
             .running
             .keys()
-            .filter(|id| new.get(*id).map(|l| l.epoch) != leases.get(*id).map(|l| l.epoch) || !new.contains_key(*id))
+            .filter(|id| new.get(*id).map(|l| l.epoch) != leases.get(*id).map(|l| l.epoch))
             .cloned()
             .collect();
         *leases = new;

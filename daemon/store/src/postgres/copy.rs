@@ -101,22 +101,24 @@ fn to_pg(value: Value, ty: &Type) -> Box<dyn ToSql + Sync + Send> {
 }
 
 /// A PostgreSQL value of column `i` as a SQLite value.
-fn to_sqlite(row: &tokio_postgres::Row, i: usize) -> Value {
+/// A column of a type neither side should have (a schema written by another version)
+/// is an error, not a panic.
+fn to_sqlite(row: &tokio_postgres::Row, i: usize) -> Result<Value, tokio_postgres::Error> {
     let ty = row.columns()[i].type_();
     let value = if *ty == Type::BOOL {
-        row.get::<_, Option<bool>>(i).map(|b| Value::Integer(i64::from(b)))
+        row.try_get::<_, Option<bool>>(i)?.map(|b| Value::Integer(i64::from(b)))
     } else if *ty == Type::INT2 {
-        row.get::<_, Option<i16>>(i).map(|v| Value::Integer(i64::from(v)))
+        row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Integer(i64::from(v)))
     } else if *ty == Type::INT4 {
-        row.get::<_, Option<i32>>(i).map(|v| Value::Integer(i64::from(v)))
+        row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Integer(i64::from(v)))
     } else if *ty == Type::INT8 {
-        row.get::<_, Option<i64>>(i).map(Value::Integer)
+        row.try_get::<_, Option<i64>>(i)?.map(Value::Integer)
     } else if *ty == Type::BYTEA {
-        row.get::<_, Option<Vec<u8>>>(i).map(Value::Blob)
+        row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob)
     } else {
-        row.get::<_, Option<String>>(i).map(Value::Text)
+        row.try_get::<_, Option<String>>(i)?.map(Value::Text)
     };
-    value.unwrap_or(Value::Null)
+    Ok(value.unwrap_or(Value::Null))
 }
 
 /// Copies the SQLite store at `source` into the empty PostgreSQL store `target`.
@@ -237,7 +239,10 @@ pub async fn postgres_to_sqlite(source: &Postgres, target: &Path) -> Result<Stor
             {
                 let mut stmt = batch.prepare_cached(&insert).map_err(sql_err)?;
                 for row in &rows {
-                    let values: Vec<Value> = (0..row.len()).map(|i| to_sqlite(row, i)).collect();
+                    let values: Vec<Value> = (0..row.len())
+                        .map(|i| to_sqlite(row, i))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| source.error(&e))?;
                     stmt.execute(rusqlite::params_from_iter(values)).map_err(sql_err)?;
                     copied += 1;
                 }

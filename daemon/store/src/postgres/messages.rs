@@ -14,7 +14,7 @@ use postfach_model::{BatchStats, FetchedMessage, Link, MessageId, PassOutcome, P
 
 use super::PgStore;
 use super::events::Events;
-use crate::messages::{Linked, Prepared, Tally};
+use crate::messages::{Linked, Prepared, tally};
 use crate::{EventKind, StoreError, json_list};
 
 /// PostgreSQL refuses a `tsvector` over 1 MB; the index keeps the first part of a very
@@ -102,11 +102,11 @@ impl PgStore {
         for (m, prepared) in fetched.iter().zip(prepared) {
             let (message, existed) = self.upsert_message(&tx, account, m, prepared, now, &mut events).await?;
             let linked = self.link_location(&tx, folder, uidvalidity, m.uid, message, &m.flags, m.modseq).await?;
-            stats.count(message, existed, linked);
+            tally(&mut stats, message, existed, linked);
         }
         for l in links {
             let linked = self.link_location(&tx, folder, uidvalidity, l.uid, l.message.0, &l.flags, l.modseq).await?;
-            stats.count(l.message.0, true, linked);
+            tally(&mut stats, l.message.0, true, linked);
         }
         events.write(&tx).await.map_err(self.e())?;
         tx.commit().await.map_err(self.e())?;

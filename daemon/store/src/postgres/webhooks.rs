@@ -57,13 +57,16 @@ impl PgStore {
     /// node holds it.
     pub(crate) async fn hold_webhook(&self, endpoint: &str) -> Result<bool, StoreError> {
         let Some(node) = self.node.as_deref() else { return Ok(true) };
-        self.webhook_cursor(endpoint).await?;
         let client = self.client().await?;
+        // One statement, every 2 s per endpoint: a new endpoint's cursor starts at the
+        // feed's end (as `webhook_cursor` makes it), a held one only renews.
         let n = client
             .execute(
-                "UPDATE webhook_cursors SET holder = $2, held_until = clock_timestamp() + make_interval(secs => $3)
-                 WHERE endpoint = $1 AND (holder IS NULL OR holder = $2 OR held_until < clock_timestamp())",
-                &[&endpoint, &node, &self.hold.as_secs_f64()],
+                "INSERT INTO webhook_cursors AS w (endpoint, delivered_seq, updated_at, holder, held_until)
+                 VALUES ($1, (SELECT seq FROM event_counter), $4, $2, clock_timestamp() + make_interval(secs => $3))
+                 ON CONFLICT (endpoint) DO UPDATE SET holder = $2, held_until = EXCLUDED.held_until
+                 WHERE w.holder IS NULL OR w.holder = $2 OR w.held_until < clock_timestamp()",
+                &[&endpoint, &node, &self.hold.as_secs_f64(), &now_unix()],
             )
             .await
             .map_err(self.e())?;
